@@ -1,0 +1,86 @@
+"""The columnar batch that flows through the data plane, and what a model answers.
+
+Requests are decoded once into columns (one numpy array per feature, in schema order);
+runners concatenate the batches of concurrent requests, predictors consume them, and
+the recorder writes the very same arrays to the prediction log.
+
+Numeric features are float64 with NaN for missing; categorical features are object
+arrays of ``str`` with ``None`` for missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelport.schema import InputSchema
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """``columns`` maps feature name to a 1-D array of length ``n_rows``."""
+
+    columns: dict[str, np.ndarray[Any, Any]]
+    n_rows: int
+
+    @classmethod
+    def concat(cls, batches: Sequence[Batch]) -> Batch:
+        if len(batches) == 1:
+            return batches[0]
+        names = list(batches[0].columns)
+        columns = {name: np.concatenate([b.columns[name] for b in batches]) for name in names}
+        return cls(columns, sum(b.n_rows for b in batches))
+
+    def slice(self, start: int, stop: int) -> Batch:
+        return Batch({k: v[start:stop] for k, v in self.columns.items()}, stop - start)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, copy=False)
+
+    def to_matrix(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """All columns as one float64 matrix in column order (numeric features only)."""
+        matrix = np.empty((self.n_rows, len(self.columns)), dtype=np.float64)
+        for index, column in enumerate(self.columns.values()):
+            matrix[:, index] = column
+        return matrix
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, schema: InputSchema) -> Batch:
+        """Columns of ``frame`` named by ``schema``, coerced to the data-plane dtypes."""
+        columns: dict[str, np.ndarray[Any, Any]] = {}
+        for feature in schema.features:
+            series = frame[feature.name]
+            if feature.numeric:
+                columns[feature.name] = pd.to_numeric(series, errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+            else:
+                values = series.astype(object).to_numpy()
+                columns[feature.name] = np.array(
+                    [None if _missing(v) else str(v) for v in values], dtype=object
+                )
+        return cls(columns, len(frame))
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What a predictor returns for a batch.
+
+    ``outputs`` holds class labels (classification) or float64 values (regression);
+    ``probabilities`` is ``[n_rows, n_classes]`` in the order of ``OutputSpec.classes``.
+    """
+
+    outputs: np.ndarray[Any, Any]
+    probabilities: np.ndarray[Any, np.dtype[np.float64]] | None = None
+
+    def slice(self, start: int, stop: int) -> Prediction:
+        proba = None if self.probabilities is None else self.probabilities[start:stop]
+        return Prediction(self.outputs[start:stop], proba)

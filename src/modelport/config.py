@@ -1,0 +1,160 @@
+"""Settings: ``modelport.toml`` in the working directory, overridden by environment.
+
+Environment variables use the ``MODELPORT_`` prefix and ``__`` between levels, e.g.
+``MODELPORT_STORE__URL=postgresql+psycopg://127.0.0.1/test``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from modelport.errors import ConfigError
+
+CONFIG_FILE = "modelport.toml"
+
+
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Folder for the SQLite file, artifacts and the prediction log.
+    home: Path = Path(".modelport")
+    # Any SQLAlchemy URL; empty means SQLite at ``<home>/modelport.db``.
+    url: str = ""
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # How often a server re-reads endpoint policies that another process may have changed.
+    policy_refresh_s: float = Field(default=1.0, gt=0)
+
+
+class ServingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Concurrent requests are merged into one model call of at most this many rows.
+    max_batch_size: int = Field(default=64, ge=1)
+    # How long the first request of a batch may wait for company (0: only what is queued).
+    max_batch_wait_ms: float = Field(default=0.0, ge=0)
+
+
+class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queue_size: int = Field(default=100_000, ge=1)
+    # Upper bound on what a SIGKILL can lose: records younger than this may be in memory only.
+    flush_interval_s: float = Field(default=1.0, gt=0)
+    max_batch_records: int = Field(default=50_000, ge=1)
+
+
+class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    admin_tokens: list[str] = Field(default_factory=list)
+    client_tokens: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """All settings; ``Settings.load()`` is the one way to read them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    _toml_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("MODELPORT_CONFIG", CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Read settings, turning any mistake into one ConfigError naming the field."""
+        previous = os.environ.get("MODELPORT_CONFIG")
+        try:
+            if config_file is not None:
+                if not config_file.exists():
+                    raise ConfigError(f"config file {config_file} does not exist")
+                os.environ["MODELPORT_CONFIG"] = str(config_file)
+            settings = cls(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(f"invalid setting {where}: {first['msg']}", field=where) from exc
+        except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
+            raise ConfigError(f"cannot read config: {exc}") from exc
+        finally:
+            if config_file is not None:
+                if previous is None:
+                    os.environ.pop("MODELPORT_CONFIG", None)
+                else:
+                    os.environ["MODELPORT_CONFIG"] = previous
+        return settings
+
+    @property
+    def home(self) -> Path:
+        return self.store.home
+
+    @property
+    def database_url(self) -> str:
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{self.store.home / 'modelport.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.store.home / "artifacts"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.store.home / "logs"
+
+
+DEFAULT_TOML = """\
+# modelport settings; every key can be overridden by MODELPORT_<SECTION>__<KEY>.
+[store]
+home = ".modelport"
+# url = "postgresql+psycopg://127.0.0.1:5432/test"   # default: SQLite in <home>
+
+[server]
+host = "127.0.0.1"
+port = 8000
+
+[serving]
+max_batch_size = 64
+max_batch_wait_ms = 0.0
+
+[log]
+queue_size = 100000
+flush_interval_s = 1.0
+
+[auth]
+admin_tokens = []
+client_tokens = []
+"""

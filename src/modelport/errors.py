@@ -1,0 +1,164 @@
+"""Every error modelport raises on purpose, and how the API shows it.
+
+Each error carries a stable machine-readable ``code`` and the HTTP status it maps to,
+so the HTTP adapter, the CLI and the tests all speak the same language::
+
+    ModelportError                      500 internal_error
+    ├── ConfigError                     500 config_error
+    ├── InvalidRequest                  400 invalid_request
+    │   ├── MalformedBody               400 malformed_json
+    │   └── ValidationFailed            422 validation_error  (+ field)
+    │       ├── MissingFeature          422 missing_feature
+    │       ├── UnexpectedFeature       422 unexpected_feature
+    │       ├── WrongType               422 wrong_type
+    │       ├── NotAllowedNaN           422 nan_not_allowed
+    │       ├── UnknownCategory         422 unknown_category
+    │       ├── WrongShape              422 wrong_shape
+    │       └── WrongDatatype           422 wrong_datatype
+    ├── BodyTooLarge                    413 body_too_large
+    ├── Unauthorized                    401 unauthorized
+    ├── Forbidden                       403 forbidden
+    ├── NotFound                        404 not_found
+    │   ├── ModelNotFound               404 model_not_found
+    │   ├── VersionNotFound             404 version_not_found
+    │   └── EndpointNotFound            404 endpoint_not_found
+    ├── Conflict                        409 conflict
+    ├── NotReady                        503 not_ready
+    ├── ArtifactError                   422 artifact_error   (missing, corrupt, wrong flavor)
+    │   └── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
+    ├── ReferenceDataError              422 reference_error  (reference file vs schema)
+    └── PredictionFailed                500 prediction_failed (the model raised)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ModelportError(Exception):
+    """Base class; ``status`` and ``code`` are what the HTTP API answers with."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(ModelportError):
+    code = "config_error"
+
+
+class InvalidRequest(ModelportError):
+    status = 400
+    code = "invalid_request"
+
+
+class MalformedBody(InvalidRequest):
+    code = "malformed_json"
+
+
+class ValidationFailed(InvalidRequest):
+    status = 422
+    code = "validation_error"
+
+
+class MissingFeature(ValidationFailed):
+    code = "missing_feature"
+
+
+class UnexpectedFeature(ValidationFailed):
+    code = "unexpected_feature"
+
+
+class WrongType(ValidationFailed):
+    code = "wrong_type"
+
+
+class NotAllowedNaN(ValidationFailed):
+    code = "nan_not_allowed"
+
+
+class UnknownCategory(ValidationFailed):
+    code = "unknown_category"
+
+
+class WrongShape(ValidationFailed):
+    code = "wrong_shape"
+
+
+class WrongDatatype(ValidationFailed):
+    code = "wrong_datatype"
+
+
+class BodyTooLarge(ModelportError):
+    status = 413
+    code = "body_too_large"
+
+
+class Unauthorized(ModelportError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ModelportError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ModelportError):
+    status = 404
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class EndpointNotFound(NotFound):
+    code = "endpoint_not_found"
+
+
+class Conflict(ModelportError):
+    status = 409
+    code = "conflict"
+
+
+class NotReady(ModelportError):
+    status = 503
+    code = "not_ready"
+
+
+class ArtifactError(ModelportError):
+    status = 422
+    code = "artifact_error"
+
+
+class ArtifactIntegrityError(ArtifactError):
+    status = 500
+    code = "artifact_integrity"
+
+
+class ReferenceDataError(ModelportError):
+    status = 422
+    code = "reference_error"
+
+
+class PredictionFailed(ModelportError):
+    status = 500
+    code = "prediction_failed"

@@ -1,0 +1,96 @@
+"""ORM tables of the control plane. Every change to them ships an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    versions: Mapped[list[VersionRow]] = relationship(
+        back_populates="model", order_by="VersionRow.version"
+    )
+
+
+class VersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    flavor: Mapped[str] = mapped_column(String(32))
+    # Path of the artifact inside the content-addressed store, relative to artifacts dir.
+    artifact_path: Mapped[str] = mapped_column(Text)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    # Flavor-specific loading details (entry point of a python predictor, trust_pickle, ...).
+    loader: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    output: Mapped[dict[str, Any]] = mapped_column(JSON)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Compact reference profile (kilobytes) and the path of the capped reference sample.
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reference_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reference_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model: Mapped[ModelRow] = relationship(back_populates="versions")
+
+
+class EndpointRow(Base):
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    primary_version: Mapped[int] = mapped_column(Integer)
+    # Traffic policy beyond the primary (shadow, canary, blue-green); {} means primary only.
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Bumped by every change; servers compare it to pick changes up, writers use it to
+    # detect a concurrent change (409).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200), default="cli")
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Position of the instance inside a multi-instance request.
+    row: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    # The label as JSON text (any JSON scalar) and, when numeric, as a number too.
+    label: Mapped[str] = mapped_column(Text)
+    label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
