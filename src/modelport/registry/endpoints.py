@@ -1,0 +1,162 @@
+"""Endpoints: a stable name that serves one primary model version plus a traffic policy.
+
+Every change is one transaction that bumps ``revision`` and writes an audit record.
+Servers poll revisions to pick up changes made by other processes; writers may pass the
+revision they read (``expected_revision``) to turn a concurrent change into a 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from modelport.errors import Conflict, EndpointNotFound, ModelportError
+from modelport.registry.service import Registry, _validate_name
+from modelport.store.db import Database
+from modelport.store.tables import AuditRow, EndpointRow, utcnow
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    model: str
+    primary_version: int
+    policy: dict[str, Any]
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: EndpointRow) -> Endpoint:
+        return cls(
+            name=row.name,
+            model=row.model_name,
+            primary_version=row.primary_version,
+            policy=dict(row.policy or {}),
+            revision=row.revision,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "version": self.primary_version,
+            "policy": self.policy,
+            "revision": self.revision,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class EndpointStore:
+    def __init__(self, db: Database, registry: Registry) -> None:
+        self.db = db
+        self.registry = registry
+
+    def create(self, name: str, model: str, version: int | None, actor: str = "cli") -> Endpoint:
+        _validate_name(name)
+        resolved = self.registry.get(model, version)
+        try:
+            with self.db.session() as session:
+                if session.scalar(select(EndpointRow).where(EndpointRow.name == name)):
+                    raise Conflict(f"endpoint {name!r} already exists", field="name")
+                row = EndpointRow(
+                    name=name, model_name=model, primary_version=resolved.version, policy={}
+                )
+                session.add(row)
+                session.flush()
+                self._audit(session, name, "create", actor, {"model": resolved.ref})
+                return Endpoint.from_row(row)
+        except IntegrityError as exc:
+            raise Conflict(f"endpoint {name!r} already exists", field="name") from exc
+
+    def get(self, name: str) -> Endpoint:
+        with self.db.session() as session:
+            return Endpoint.from_row(self._row(session, name))
+
+    def all(self) -> list[Endpoint]:
+        with self.db.session() as session:
+            rows = session.scalars(select(EndpointRow).order_by(EndpointRow.name)).all()
+            return [Endpoint.from_row(row) for row in rows]
+
+    def revisions(self) -> dict[str, int]:
+        with self.db.session() as session:
+            return dict(session.execute(select(EndpointRow.name, EndpointRow.revision)).tuples())
+
+    def update(
+        self,
+        name: str,
+        *,
+        actor: str = "cli",
+        action: str = "update",
+        primary_version: int | None = None,
+        policy: dict[str, Any] | None = None,
+        expected_revision: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Endpoint:
+        """Change the primary version and/or policy as one audited transaction."""
+        with self.db.session() as session:
+            row = self._row(session, name, lock=True)
+            if expected_revision is not None and row.revision != expected_revision:
+                raise Conflict(
+                    f"endpoint {name!r} changed meanwhile (revision {row.revision}, "
+                    f"expected {expected_revision})"
+                )
+            if primary_version is not None:
+                self.registry.get(row.model_name, primary_version)
+                row.primary_version = primary_version
+            if policy is not None:
+                row.policy = policy
+            row.revision += 1
+            row.updated_at = utcnow()
+            audit = {"version": row.primary_version, "revision": row.revision, **(details or {})}
+            self._audit(session, name, action, actor, audit)
+            session.flush()
+            return Endpoint.from_row(row)
+
+    def delete(self, name: str, actor: str = "cli") -> None:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            session.delete(row)
+            self._audit(session, name, "delete", actor, {})
+
+    def history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(AuditRow)
+                .where(AuditRow.subject == f"endpoint:{name}")
+                .order_by(AuditRow.id.desc())
+                .limit(limit)
+            ).all()
+            return [
+                {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, **r.details}
+                for r in rows
+            ]
+
+    @staticmethod
+    def _row(session: Session, name: str, lock: bool = False) -> EndpointRow:
+        query = select(EndpointRow).where(EndpointRow.name == name)
+        if lock:
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None:
+            raise EndpointNotFound(f"endpoint {name!r} does not exist", field="endpoint")
+        return row
+
+    @staticmethod
+    def _audit(
+        session: Session, name: str, action: str, actor: str, details: dict[str, Any]
+    ) -> None:
+        session.add(
+            AuditRow(actor=actor, subject=f"endpoint:{name}", action=action, details=details)
+        )
+
+
+__all__ = ["Endpoint", "EndpointStore", "ModelportError"]

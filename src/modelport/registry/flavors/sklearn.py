@@ -1,0 +1,132 @@
+"""scikit-learn estimators: skops files by default, joblib/pickle only when trusted.
+
+skops refuses to instantiate types it does not know; types from scikit-learn and numpy
+themselves are accepted here, anything else must be named with ``trusted_types``.
+Pickle executes arbitrary code on load, so it needs an explicit ``trust_pickle``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport.batch import Batch, Prediction
+from modelport.errors import ArtifactError
+from modelport.registry.flavors.base import Flavor, Inspection, Predictor
+from modelport.schema import FeatureSpec, InputSchema, OutputSpec
+
+_SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
+
+
+def _load_estimator(path: Path, loader: dict[str, Any]) -> Any:
+    if loader.get("format") == "pickle":
+        import joblib
+
+        try:
+            return joblib.load(path)
+        except Exception as exc:
+            raise ArtifactError(f"cannot unpickle {path.name}: {exc}") from exc
+    import skops.io as sio
+
+    try:
+        return sio.load(path, trusted=list(loader.get("trusted_types", [])))
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise ArtifactError(
+            f"{path.name} is not a readable skops file ({exc}); joblib/pickle files need "
+            "--trust-pickle"
+        ) from exc
+
+
+class SklearnPredictor:
+    def __init__(self, estimator: Any, schema: InputSchema, output: OutputSpec) -> None:
+        self.estimator = estimator
+        self.output = output
+        self._names = schema.names
+        # Estimators fitted on a DataFrame check column names; others want a plain matrix.
+        self._wants_frame = hasattr(estimator, "feature_names_in_") or any(
+            not f.numeric for f in schema.features
+        )
+        self._classes = getattr(estimator, "classes_", None)
+
+    def predict(self, batch: Batch) -> Prediction:
+        features: Any = batch.to_frame() if self._wants_frame else batch.to_matrix()
+        if self.output.has_probabilities and self._classes is not None:
+            probabilities = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+            # The most probable class is what predict() answers for probabilistic
+            # classifiers; computing it here saves a second pass through the model.
+            return Prediction(self._classes[probabilities.argmax(axis=1)], probabilities)
+        outputs = np.asarray(self.estimator.predict(features))
+        if self.output.kind == "regression":
+            outputs = outputs.astype(np.float64, copy=False)
+        return Prediction(outputs, None)
+
+
+def describe_estimator(estimator: Any) -> Inspection:
+    if not hasattr(estimator, "predict"):
+        raise ArtifactError(f"{type(estimator).__name__} has no predict(); not an estimator")
+    inspection = Inspection()
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        inspection.output = OutputSpec(
+            kind="classification",
+            classes=[str(c) for c in classes],
+            has_probabilities=hasattr(estimator, "predict_proba"),
+        )
+    else:
+        inspection.output = OutputSpec(kind="regression")
+    names = getattr(estimator, "feature_names_in_", None)
+    count = getattr(estimator, "n_features_in_", None)
+    if names is not None:
+        features = [FeatureSpec(name=str(n), kind="float") for n in names]
+        inspection.schema = InputSchema(features=features)
+    elif count is not None:
+        inspection.schema = InputSchema(
+            features=[FeatureSpec(name=f"f{i}", kind="float") for i in range(int(count))]
+        )
+    return inspection
+
+
+class SklearnFlavor(Flavor):
+    name = "sklearn"
+
+    def inspect(self, path: Path | None, options: dict[str, Any]) -> Inspection:
+        if path is None:
+            raise ArtifactError("the sklearn flavor needs an artifact file")
+        loader: dict[str, Any]
+        if zipfile.is_zipfile(path):
+            import skops.io as sio
+
+            try:
+                untrusted = sio.get_untrusted_types(file=path)
+            except Exception as exc:
+                raise ArtifactError(f"{path.name} is not a readable skops file: {exc}") from exc
+            allowed = set(options.get("trusted_types") or [])
+            refused = [
+                t for t in untrusted if not t.startswith(_SAFE_MODULE_PREFIXES) and t not in allowed
+            ]
+            if refused:
+                raise ArtifactError(
+                    f"{path.name} contains types skops does not trust: {', '.join(refused)}; "
+                    "pass --trust-type for each if you trust them"
+                )
+            loader = {"format": "skops", "trusted_types": list(untrusted)}
+        elif options.get("trust_pickle"):
+            loader = {"format": "pickle"}
+        else:
+            raise ArtifactError(
+                f"{path.name} is not a skops file; joblib/pickle files run code when loaded "
+                "and need --trust-pickle"
+            )
+        estimator = _load_estimator(path, loader)
+        inspection = describe_estimator(estimator)
+        inspection.loader = loader
+        return inspection
+
+    def load(
+        self, path: Path | None, loader: dict[str, Any], schema: InputSchema, output: OutputSpec
+    ) -> Predictor:
+        assert path is not None
+        return SklearnPredictor(_load_estimator(path, loader), schema, output)

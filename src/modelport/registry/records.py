@@ -1,0 +1,94 @@
+"""The registry's public record of one model version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelport.schema import InputSchema, OutputSpec
+from modelport.store.tables import VersionRow
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    flavor: str
+    artifact_path: str
+    artifact_sha256: str
+    input_schema: InputSchema
+    output: OutputSpec
+    created_at: datetime
+    loader: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    description: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] | None = None
+    reference_path: str | None = None
+    reference_rows: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @classmethod
+    def from_row(cls, row: VersionRow, name: str) -> ModelVersion:
+        return cls(
+            name=name,
+            version=row.version,
+            flavor=row.flavor,
+            artifact_path=row.artifact_path,
+            artifact_sha256=row.artifact_sha256,
+            input_schema=InputSchema.model_validate(row.input_schema),
+            output=OutputSpec.model_validate(row.output),
+            created_at=row.created_at,
+            loader=dict(row.loader or {}),
+            target=row.target,
+            description=row.description,
+            tags=dict(row.tags or {}),
+            profile=row.profile,
+            reference_path=row.reference_path,
+            reference_rows=row.reference_rows,
+        )
+
+    def to_dict(self, *, with_profile: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "flavor": self.flavor,
+            "sha256": self.artifact_sha256,
+            "created_at": self.created_at.isoformat(),
+            "description": self.description,
+            "tags": self.tags,
+            "target": self.target,
+            "input_schema": self.input_schema.model_dump(),
+            "output": self.output.model_dump(),
+            "reference_rows": self.reference_rows,
+            "has_profile": self.profile is not None,
+        }
+        if with_profile:
+            data["profile"] = self.profile
+        return data
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``"churn:2"`` -> ("churn", 2); ``"churn"`` -> ("churn", None) meaning latest.
+
+    >>> parse_ref("churn:2")
+    ('churn', 2)
+    >>> parse_ref("churn")
+    ('churn', None)
+    """
+    from modelport.errors import InvalidRequest
+
+    name, sep, version = ref.partition(":")
+    if not name:
+        raise InvalidRequest(f"model reference {ref!r} has no name", field="model")
+    if not sep or version in ("", "latest"):
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidRequest(
+            f"model reference {ref!r}: version must be a positive integer", field="model"
+        )
+    return name, int(version)

@@ -1,0 +1,362 @@
+"""The model registry: register versions atomically, look them up, load them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from modelport.batch import Batch, Prediction
+from modelport.errors import (
+    ArtifactError,
+    ModelNotFound,
+    ModelportError,
+    ReferenceDataError,
+    VersionNotFound,
+)
+from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.flavors import Predictor, get_flavor
+from modelport.registry.flavors.python import split_entry_point
+from modelport.registry.records import ModelVersion
+from modelport.registry.reference import infer_schema, read_reference, sample_rows
+from modelport.schema import InputSchema, OutputSpec
+from modelport.store.db import Database
+from modelport.store.tables import AuditRow, ModelRow, VersionRow
+
+REFERENCE_SAMPLE_ROWS = 100_000
+PREDICTION_COLUMN = "__prediction__"
+PROBABILITY_PREFIX = "__proba__"
+
+
+@dataclass
+class Registration:
+    """Everything ``Registry.register`` needs; mirrors ``modelport models register``."""
+
+    name: str
+    source: str
+    flavor: str
+    reference: Path | None = None
+    target: str | None = None
+    schema: InputSchema | None = None
+    description: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+    trust_pickle: bool = False
+    trusted_types: list[str] = field(default_factory=list)
+    strict_categories: bool = False
+    actor: str = "cli"
+
+
+def _validate_name(name: str) -> None:
+    if not name or len(name) > 200 or not all(c.isalnum() or c in "-_." for c in name):
+        raise ModelportError(
+            f"invalid name {name!r}: use letters, digits, '-', '_' or '.'", field="name"
+        )
+
+
+class Registry:
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self.db = db
+        self.artifacts = artifacts
+
+    # -- registration -------------------------------------------------------------------
+    def register(self, request: Registration) -> ModelVersion:
+        """Validate everything first, then store files, then commit one SQL transaction.
+
+        A failure at any step leaves no version behind (files written by this call are
+        removed again), so a half-registered model can never be served.
+        """
+        _validate_name(request.name)
+        flavor = get_flavor(request.flavor)
+        artifact_path, options = self._artifact_source(request)
+        inspection = flavor.inspect(artifact_path, options)
+        assert inspection.output is not None
+        output = inspection.output
+
+        reference = read_reference(request.reference) if request.reference else None
+        schema = self._decide_schema(request, inspection.schema, reference)
+        if request.strict_categories:
+            schema = InputSchema(
+                features=[f.model_copy(update={"allow_unknown": False}) for f in schema.features]
+            )
+        predictor = flavor.load(artifact_path, inspection.loader, schema, output)
+
+        sample: pd.DataFrame | None = None
+        prediction: Prediction | None = None
+        if reference is not None:
+            sample = sample_rows(reference, REFERENCE_SAMPLE_ROWS)
+            prediction = self._try_predict(predictor, Batch.from_frame(sample, schema))
+            output = self._complete_output(output, prediction, sample, request.target)
+
+        profile = None
+        if sample is not None and prediction is not None:
+            profile = self._profile(sample, schema, prediction, output)
+
+        created: list[str] = []
+        try:
+            sha256, relative, new = self._store_artifact(artifact_path)
+            if new:
+                created.append(relative)
+            reference_relative = None
+            if sample is not None and prediction is not None:
+                reference_relative, new = self._store_reference(sample, prediction, output)
+                if new:
+                    created.append(reference_relative)
+            return self._insert(
+                request,
+                schema,
+                output,
+                inspection.loader,
+                sha256,
+                relative,
+                profile,
+                reference_relative,
+                None if sample is None else len(sample),
+            )
+        except BaseException:
+            for relative in created:
+                self.artifacts.remove(relative)
+            raise
+
+    def _artifact_source(self, request: Registration) -> tuple[Path | None, dict[str, Any]]:
+        options: dict[str, Any] = {
+            "trust_pickle": request.trust_pickle,
+            "trusted_types": request.trusted_types,
+        }
+        if request.flavor != "python":
+            return Path(request.source), options
+        target, attr = split_entry_point(request.source)
+        options["attr"] = attr
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise ArtifactError(f"predictor file {path} does not exist")
+            return path, options
+        options["module"] = target
+        return None, options
+
+    def _decide_schema(
+        self,
+        request: Registration,
+        from_model: InputSchema | None,
+        reference: pd.DataFrame | None,
+    ) -> InputSchema:
+        if reference is not None and request.target and request.target not in reference.columns:
+            raise ReferenceDataError(
+                f"target column {request.target!r} is not in the reference data "
+                f"(columns: {', '.join(map(str, reference.columns))})",
+                field="target",
+            )
+        if request.schema is not None:
+            schema = request.schema
+        elif reference is not None:
+            columns = [str(c) for c in reference.columns if c != request.target]
+            if from_model is not None and not _placeholder_names(from_model):
+                columns = from_model.names
+            elif from_model is not None and len(from_model.features) != len(columns):
+                raise ReferenceDataError(
+                    f"the model takes {len(from_model.features)} features but the reference "
+                    f"has {len(columns)} columns besides the target",
+                    field="reference",
+                )
+            missing = [c for c in columns if c not in reference.columns]
+            if missing:
+                raise ReferenceDataError(
+                    f"reference data lacks the model's features: {', '.join(missing)}",
+                    field="reference",
+                )
+            schema = infer_schema(reference, columns)
+        elif from_model is not None:
+            schema = from_model
+        else:
+            raise ArtifactError(
+                "cannot tell the model's inputs: give --reference or --schema", field="schema"
+            )
+        if reference is not None:
+            missing = [n for n in schema.names if n not in reference.columns]
+            if missing:
+                raise ReferenceDataError(
+                    f"reference data lacks schema features: {', '.join(missing)}",
+                    field="reference",
+                )
+        return schema
+
+    @staticmethod
+    def _try_predict(predictor: Predictor, batch: Batch) -> Prediction:
+        try:
+            prediction = predictor.predict(batch)
+        except Exception as exc:
+            raise ArtifactError(
+                f"the model failed on the reference data ({type(exc).__name__}: {exc}); "
+                "does the flavor match the file and the reference match the model?"
+            ) from exc
+        if len(prediction.outputs) != batch.n_rows:
+            raise ArtifactError(
+                f"the model answered {len(prediction.outputs)} predictions for {batch.n_rows} rows"
+            )
+        return prediction
+
+    @staticmethod
+    def _complete_output(
+        output: OutputSpec, prediction: Prediction, sample: pd.DataFrame, target: str | None
+    ) -> OutputSpec:
+        if output.kind != "classification" or output.classes:
+            return output
+        # Formats such as ONNX tensors do not carry class names: use the labels seen.
+        seen = set(np.asarray(prediction.outputs).tolist())
+        if target is not None:
+            seen |= set(sample[target].dropna().tolist())
+        classes = [str(c) for c in sorted(seen)]
+        width = None if prediction.probabilities is None else prediction.probabilities.shape[1]
+        if width is not None and width != len(classes):
+            classes = [str(i) for i in range(width)]
+        return output.model_copy(update={"classes": classes})
+
+    @staticmethod
+    def _profile(
+        sample: pd.DataFrame, schema: InputSchema, prediction: Prediction, output: OutputSpec
+    ) -> dict[str, Any]:
+        from modelport.monitoring.profile import ReferenceProfile
+
+        frame = Batch.from_frame(sample, schema).to_frame()
+        fitted = ReferenceProfile().fit(
+            frame, schema, np.asarray(prediction.outputs), prediction.probabilities, output
+        )
+        profile: dict[str, Any] = fitted.to_dict()
+        return profile
+
+    def _store_artifact(self, path: Path | None) -> tuple[str, str, bool]:
+        if path is None:  # an importable module: nothing to copy, record its name only
+            return "0" * 64, "", False
+        return self.artifacts.put(path)
+
+    def _store_reference(
+        self, sample: pd.DataFrame, prediction: Prediction, output: OutputSpec
+    ) -> tuple[str, bool]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = sample.copy()
+        if output.kind == "classification":
+            frame[PREDICTION_COLUMN] = [str(v) for v in prediction.outputs]
+        else:
+            frame[PREDICTION_COLUMN] = np.asarray(prediction.outputs, dtype=np.float64)
+        if prediction.probabilities is not None:
+            for index, label in enumerate(output.classes):
+                frame[f"{PROBABILITY_PREFIX}{label}"] = prediction.probabilities[:, index]
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        sha256, relative, new = self.artifacts.put_bytes(sink.getvalue().to_pybytes(), ".parquet")
+        return relative, new
+
+    def _insert(
+        self,
+        request: Registration,
+        schema: InputSchema,
+        output: OutputSpec,
+        loader: dict[str, Any],
+        sha256: str,
+        relative: str,
+        profile: dict[str, Any] | None,
+        reference_relative: str | None,
+        reference_rows: int | None,
+    ) -> ModelVersion:
+        # Two processes may register the same model at once; the unique constraint on
+        # (model, version) makes one of them retry with the next number.
+        for _attempt in range(5):
+            try:
+                with self.db.session() as session:
+                    model = session.scalar(select(ModelRow).where(ModelRow.name == request.name))
+                    if model is None:
+                        model = ModelRow(name=request.name)
+                        session.add(model)
+                        session.flush()
+                    latest = session.scalar(
+                        select(func.max(VersionRow.version)).where(VersionRow.model_id == model.id)
+                    )
+                    row = VersionRow(
+                        model_id=model.id,
+                        version=(latest or 0) + 1,
+                        flavor=request.flavor,
+                        artifact_path=relative,
+                        artifact_sha256=sha256,
+                        loader=loader,
+                        input_schema=schema.model_dump(),
+                        output=output.model_dump(),
+                        target=request.target,
+                        description=request.description,
+                        tags=request.tags,
+                        profile=profile,
+                        reference_path=reference_relative,
+                        reference_rows=reference_rows,
+                    )
+                    session.add(row)
+                    session.flush()
+                    session.add(
+                        AuditRow(
+                            actor=request.actor,
+                            subject=f"model:{request.name}",
+                            action="register",
+                            details={"version": row.version, "sha256": sha256},
+                        )
+                    )
+                    return ModelVersion.from_row(row, request.name)
+            except IntegrityError:
+                continue
+        raise ModelportError(f"could not allocate a version number for {request.name}")
+
+    # -- lookups ------------------------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = session.scalars(select(ModelRow).order_by(ModelRow.name)).all()
+            return [
+                {
+                    "name": row.name,
+                    "versions": len(row.versions),
+                    "latest": row.versions[-1].version if row.versions else None,
+                    "created_at": row.created_at.isoformat(),
+                }
+                for row in rows
+            ]
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        with self.db.session() as session:
+            model = session.scalar(select(ModelRow).where(ModelRow.name == name))
+            if model is None:
+                raise ModelNotFound(f"model {name!r} is not registered", field="model")
+            return [ModelVersion.from_row(row, name) for row in model.versions]
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
+        versions = self.versions(name)
+        if not versions:
+            raise VersionNotFound(f"model {name!r} has no versions", field="version")
+        if version is None:
+            return versions[-1]
+        for candidate in versions:
+            if candidate.version == version:
+                return candidate
+        raise VersionNotFound(f"model {name!r} has no version {version}", field="version")
+
+    def load(self, version: ModelVersion) -> Predictor:
+        flavor = get_flavor(version.flavor)
+        path = None
+        if version.artifact_path:
+            path = self.artifacts.verified(version.artifact_path, version.artifact_sha256)
+        return flavor.load(path, version.loader, version.input_schema, version.output)
+
+    def reference_frame(self, version: ModelVersion) -> pd.DataFrame | None:
+        if version.reference_path is None:
+            return None
+        import pyarrow.parquet as pq
+
+        frame: pd.DataFrame = pq.read_table(self.artifacts.path(version.reference_path)).to_pandas()
+        return frame
+
+
+def _placeholder_names(schema: InputSchema) -> bool:
+    """True when the model only knows its input width (names f0, f1, ...)."""
+    return all(f.name == f"f{i}" for i, f in enumerate(schema.features))
