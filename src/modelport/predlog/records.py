@@ -1,0 +1,154 @@
+"""One logged prediction call, and how it becomes typed columns.
+
+A record covers one request (possibly many rows) and keeps the very arrays the data plane
+used, so logging costs a reference, not a copy, on the request path. Columns in the log:
+
+``request_id, row, endpoint, model, version, role, ts, latency_ms, status, error,
+feature.<name>..., prediction, prediction_value, proba.<class>...``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from modelport.batch import Batch, Prediction
+
+FEATURE_PREFIX = "feature."
+PROBA_PREFIX = "proba."
+ROLES = ("primary", "shadow", "canary", "batch", "replay")
+
+META_COLUMNS = [
+    "request_id",
+    "row",
+    "endpoint",
+    "model",
+    "version",
+    "role",
+    "ts",
+    "latency_ms",
+    "status",
+    "error",
+]
+
+_EMPTY = Batch({}, 0)
+
+
+@dataclass(slots=True)
+class PredictionRecord:
+    request_id: str
+    endpoint: str
+    model: str
+    version: int
+    role: str
+    ts: float  # seconds since the epoch, when the request arrived
+    latency_ms: float
+    features: Batch = _EMPTY
+    prediction: Prediction | None = None
+    classes: Sequence[str] = field(default_factory=tuple)
+    kind: str = "classification"
+    status: str = "ok"
+    error: str | None = None
+
+    @property
+    def n_rows(self) -> int:
+        # A request that failed before decoding still leaves one row behind.
+        return max(self.features.n_rows, 1)
+
+
+def _feature_array(values: list[np.ndarray[Any, Any]]) -> pa.Array:
+    joined = np.concatenate(values) if len(values) > 1 else values[0]
+    if joined.dtype == object:
+        return pa.array(joined, type=pa.string())
+    return pa.array(joined.astype(np.float64, copy=False), type=pa.float64())
+
+
+def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
+    """Typed columns for records of one endpoint (any mix of versions and roles)."""
+    sizes = np.fromiter((r.n_rows for r in records), dtype=np.int64, count=len(records))
+    total = int(sizes.sum())
+
+    def repeat(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
+        return pa.array(np.repeat(np.asarray(values, dtype=object), sizes), type=arrow_type)
+
+    columns: dict[str, pa.Array] = {
+        "request_id": repeat([r.request_id for r in records], pa.string()),
+        "row": pa.array(np.concatenate([np.arange(n) for n in sizes]), type=pa.int32()),
+        "endpoint": repeat([r.endpoint for r in records], pa.string()),
+        "model": repeat([r.model for r in records], pa.string()),
+        "version": pa.array(np.repeat([r.version for r in records], sizes), type=pa.int32()),
+        "role": repeat([r.role for r in records], pa.string()),
+        "ts": pa.array(
+            np.repeat(np.array([r.ts for r in records], dtype=np.float64) * 1e6, sizes).astype(
+                "datetime64[us]"
+            ),
+            type=pa.timestamp("us", tz="UTC"),
+        ),
+        "latency_ms": pa.array(
+            np.repeat([r.latency_ms for r in records], sizes), type=pa.float64()
+        ),
+        "status": repeat([r.status for r in records], pa.string()),
+        "error": repeat([r.error for r in records], pa.string()),
+    }
+
+    feature_names: dict[str, None] = {}
+    for record in records:
+        feature_names.update(dict.fromkeys(record.features.columns))
+    for name in feature_names:
+        textual = any(
+            r.features.columns[name].dtype == object
+            for r in records
+            if name in r.features.columns and r.features.n_rows
+        )
+        parts = []
+        for record in records:
+            column = record.features.columns.get(name)
+            if column is None or record.features.n_rows == 0:
+                column = (
+                    np.full(record.n_rows, None, dtype=object)
+                    if textual
+                    else np.full(record.n_rows, np.nan)
+                )
+            parts.append(column)
+        columns[FEATURE_PREFIX + name] = _feature_array(parts)
+
+    labels: list[Any] = []
+    values: list[Any] = []
+    class_names: dict[str, None] = {}
+    for record in records:
+        class_names.update(dict.fromkeys(record.classes))
+    proba: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in class_names}
+    for record in records:
+        n = record.n_rows
+        prediction = record.prediction
+        if prediction is None:
+            labels.append(np.full(n, None, dtype=object))
+            values.append(np.full(n, np.nan))
+        elif record.kind == "regression":
+            labels.append(np.full(n, None, dtype=object))
+            values.append(np.asarray(prediction.outputs, dtype=np.float64))
+        else:
+            labels.append(np.array([str(v) for v in prediction.outputs], dtype=object))
+            values.append(np.full(n, np.nan))
+        for index, label in enumerate(class_names):
+            if prediction is not None and prediction.probabilities is not None:
+                position = list(record.classes).index(label) if label in record.classes else -1
+                if position >= 0 and index < len(class_names):
+                    proba[label].append(prediction.probabilities[:, position])
+                    continue
+            proba[label].append(np.full(n, np.nan))
+    columns["prediction"] = pa.array(np.concatenate(labels), type=pa.string())
+    columns["prediction_value"] = pa.array(
+        np.concatenate(values), type=pa.float64(), from_pandas=True
+    )
+    for label, parts in proba.items():
+        columns[PROBA_PREFIX + label] = pa.array(
+            np.concatenate(parts), type=pa.float64(), from_pandas=True
+        )
+    table = pa.table(columns)
+    assert table.num_rows == total
+    return table
