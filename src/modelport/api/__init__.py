@@ -1,0 +1,1 @@
+"""HTTP adapter: simple JSON, Open Inference Protocol v2, admin, metrics."""

@@ -1,0 +1,330 @@
+"""The data plane: endpoints' runners, their policies, and the path of one request.
+
+decode (caller) -> policy.assign -> runner.predict -> recorder.record (non-blocking)
+                                 +-> mirrors in the background (bounded, never awaited)
+
+Endpoints are (re)loaded from the control plane at start and whenever their revision
+changes, so policy changes made by any process take effect without a restart. A model
+that fails to load makes its endpoint not-ready; every other endpoint keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelport.batch import Batch, Prediction
+from modelport.config import ServingSettings
+from modelport.errors import EndpointNotFound, ModelportError, NotReady
+from modelport.predlog.recorder import Recorder
+from modelport.predlog.records import PredictionRecord
+from modelport.registry.endpoints import Endpoint, EndpointStore
+from modelport.registry.records import ModelVersion
+from modelport.registry.service import Registry
+from modelport.schema import InputSchema
+from modelport.serving.policy import RequestContext, Route, TrafficPolicy, build_policy
+from modelport.serving.runner import Runner
+from modelport.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
+
+MAX_MIRRORS_IN_FLIGHT = 256
+
+
+@dataclass
+class EndpointRuntime:
+    endpoint: Endpoint
+    primary: ModelVersion
+    policy: TrafficPolicy | None = None
+    error: str | None = None
+    runners: dict[tuple[int, str], Runner] = field(default_factory=dict)
+    mirrors_in_flight: int = 0
+    mirrors_dropped: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.policy is not None and self.error is None
+
+    @property
+    def schema(self) -> InputSchema:
+        return self.primary.input_schema
+
+
+@dataclass(frozen=True, slots=True)
+class PredictResult:
+    request_id: str
+    endpoint: str
+    version: ModelVersion
+    role: str
+    prediction: Prediction
+    latency_ms: float
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class DataPlane:
+    def __init__(
+        self,
+        registry: Registry,
+        endpoints: EndpointStore,
+        recorder: Recorder,
+        telemetry: Telemetry,
+        settings: ServingSettings | None = None,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self.registry = registry
+        self.endpoints = endpoints
+        self.recorder = recorder
+        self.telemetry = telemetry
+        self.settings = settings or ServingSettings()
+        self.refresh_s = refresh_s
+        self.runtimes: dict[str, EndpointRuntime] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        # Hooks run after each answered request (rollout analysis counts traffic here).
+        self.listeners: list[Callable[[PredictResult, RequestContext], None]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.refresh()
+        self._refresher = asyncio.create_task(self._refresh_loop())
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            try:
+                await self._refresher
+            except asyncio.CancelledError:
+                pass
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
+        for runtime in self.runtimes.values():
+            for runner in runtime.runners.values():
+                runner.close()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception:
+                logger.exception("refreshing endpoints failed; keeping the current ones")
+
+    async def refresh(self, only: str | None = None) -> None:
+        """Reload endpoints whose revision changed (or ``only`` that one)."""
+        revisions = await asyncio.to_thread(self.endpoints.revisions)
+        for name in list(self.runtimes):
+            if name not in revisions:
+                removed = self.runtimes.pop(name)
+                self.telemetry.endpoint_ready.labels(name).set(0)
+                for runner in removed.runners.values():
+                    runner.close()
+        for name, revision in revisions.items():
+            if only is not None and name != only:
+                continue
+            current = self.runtimes.get(name)
+            if current is not None and current.endpoint.revision == revision and current.ready:
+                continue
+            if current is not None and current.endpoint.revision == revision and current.error:
+                continue  # a broken version stays broken until the endpoint changes
+            runtime = await asyncio.to_thread(self._build, name, current)
+            self.runtimes[name] = runtime
+            self.telemetry.endpoint_ready.labels(name).set(1 if runtime.ready else 0)
+            if runtime.error:
+                logger.error("endpoint %s is not ready: %s", name, runtime.error)
+            else:
+                logger.info(
+                    "endpoint %s serving %s", name, runtime.policy and runtime.policy.describe()
+                )
+
+    def _build(self, name: str, previous: EndpointRuntime | None) -> EndpointRuntime:
+        endpoint = self.endpoints.get(name)
+        try:
+            primary_version = self.registry.get(endpoint.model, endpoint.primary_version)
+        except ModelportError as exc:
+            return EndpointRuntime(endpoint, _placeholder(endpoint), error=exc.message)
+        runtime = EndpointRuntime(endpoint, primary_version)
+        reusable = previous.runners if previous is not None else {}
+
+        def load(version: int, role: str) -> Runner:
+            threaded = role != "primary"
+            key = (version, "threaded" if threaded else "any")
+            runner = runtime.runners.get(key) or reusable.get(key)
+            if runner is None:
+                model_version = self.registry.get(endpoint.model, version)
+                runner = Runner(
+                    model_version,
+                    self.registry.load(model_version),
+                    endpoint=name,
+                    telemetry=self.telemetry,
+                    max_batch_size=self.settings.max_batch_size,
+                    max_batch_wait_ms=self.settings.max_batch_wait_ms,
+                    threaded=True if threaded else None,
+                )
+                runner.warm_up()
+            runtime.runners[key] = runner
+            return runner
+
+        try:
+            primary = load(endpoint.primary_version, "primary")
+            runtime.policy = build_policy(endpoint.policy, primary, load)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ModelportError) else str(exc)
+            runtime.error = f"{type(exc).__name__}: {message}"
+        return runtime
+
+    # -- requests -----------------------------------------------------------------------
+    def runtime(self, name: str) -> EndpointRuntime:
+        runtime = self.runtimes.get(name)
+        if runtime is None:
+            raise EndpointNotFound(f"endpoint {name!r} does not exist", field="endpoint")
+        return runtime
+
+    def schema_of(self, name: str) -> InputSchema:
+        return self.runtime(name).schema
+
+    async def predict(
+        self,
+        name: str,
+        batch: Batch,
+        *,
+        request_id: str,
+        started: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> PredictResult:
+        runtime = self.runtime(name)
+        if runtime.policy is None:
+            raise NotReady(f"endpoint {name!r} is not ready: {runtime.error}", field="endpoint")
+        context = RequestContext(request_id, batch, headers or {})
+        assignment = runtime.policy.assign(context)
+        route = assignment.answer
+        arrived = time.time() - (time.perf_counter() - started)
+        try:
+            prediction = await route.runner.predict(batch)
+        except ModelportError as exc:
+            latency = (time.perf_counter() - started) * 1000.0
+            self._record(route, name, request_id, arrived, latency, batch, None, exc)
+            self.telemetry.error(name, route.runner.version.version, route.role, exc.code)
+            logger.warning("request %s on %s failed: %s", request_id, name, exc.message)
+            raise
+        latency = (time.perf_counter() - started) * 1000.0
+        self._record(route, name, request_id, arrived, latency, batch, prediction, None)
+        self.telemetry.observe(
+            name, route.runner.version.version, route.role, latency / 1000.0, batch.n_rows
+        )
+        result = PredictResult(
+            request_id, name, route.runner.version, route.role, prediction, latency
+        )
+        for mirror in assignment.mirrors:
+            self._mirror(runtime, mirror, batch, request_id, arrived)
+        for listener in self.listeners:
+            try:
+                listener(result, context)
+            except Exception:
+                logger.exception("a request listener failed; the response is unaffected")
+        return result
+
+    def _record(
+        self,
+        route: Route,
+        endpoint: str,
+        request_id: str,
+        arrived: float,
+        latency_ms: float,
+        batch: Batch,
+        prediction: Prediction | None,
+        error: ModelportError | None,
+    ) -> None:
+        version = route.runner.version
+        self.recorder.record(
+            PredictionRecord(
+                request_id=request_id,
+                endpoint=endpoint,
+                model=version.name,
+                version=version.version,
+                role=route.role,
+                ts=arrived,
+                latency_ms=latency_ms,
+                features=batch,
+                prediction=prediction,
+                classes=version.output.classes,
+                kind=version.output.kind,
+                status="ok" if error is None else "error",
+                error=None if error is None else f"{error.code}: {error.message}"[:500],
+            )
+        )
+
+    def _mirror(
+        self, runtime: EndpointRuntime, route: Route, batch: Batch, request_id: str, arrived: float
+    ) -> None:
+        """Run a copy in the background; drop (and count) it when too many are pending."""
+        if runtime.mirrors_in_flight >= MAX_MIRRORS_IN_FLIGHT:
+            runtime.mirrors_dropped += 1
+            self.telemetry.error(
+                runtime.endpoint.name, route.runner.version.version, route.role, "mirror_dropped"
+            )
+            return
+        runtime.mirrors_in_flight += 1
+
+        async def run() -> None:
+            started = time.perf_counter()
+            try:
+                prediction = await route.runner.predict(batch)
+            except ModelportError as exc:
+                latency = (time.perf_counter() - started) * 1000.0
+                self._record(
+                    route, runtime.endpoint.name, request_id, arrived, latency, batch, None, exc
+                )
+                self.telemetry.error(
+                    runtime.endpoint.name, route.runner.version.version, route.role, exc.code
+                )
+            else:
+                latency = (time.perf_counter() - started) * 1000.0
+                self._record(
+                    route,
+                    runtime.endpoint.name,
+                    request_id,
+                    arrived,
+                    latency,
+                    batch,
+                    prediction,
+                    None,
+                )
+                self.telemetry.observe(
+                    runtime.endpoint.name,
+                    route.runner.version.version,
+                    route.role,
+                    latency / 1000.0,
+                    batch.n_rows,
+                )
+            finally:
+                runtime.mirrors_in_flight -= 1
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _placeholder(endpoint: Endpoint) -> ModelVersion:
+    """Stand-in version for an endpoint whose model cannot be found (so it can say why)."""
+    from datetime import UTC, datetime
+
+    from modelport.schema import OutputSpec
+
+    return ModelVersion(
+        name=endpoint.model,
+        version=endpoint.primary_version,
+        flavor="missing",
+        artifact_path="",
+        artifact_sha256="",
+        input_schema=InputSchema(features=[]),
+        output=OutputSpec(kind="regression"),
+        created_at=datetime.now(UTC),
+    )

@@ -1,0 +1,97 @@
+"""Prometheus metrics of one server process, on a registry of its own (so several apps
+can live in one test process). Label children are cached: the request path pays a dict
+lookup, not a label resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+)  # fmt: skip
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["endpoint", "version", "role"]
+        self.requests = Counter(
+            "modelport_requests", "Prediction requests answered", labels, registry=self.registry
+        )
+        self.errors = Counter(
+            "modelport_errors",
+            "Prediction requests that failed, by error code",
+            [*labels, "code"],
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "modelport_predictions", "Rows predicted", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "modelport_request_latency_seconds",
+            "Time from request decoded to prediction ready",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "modelport_model_batch_rows",
+            "Rows per model call after micro-batching",
+            ["endpoint", "version"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=self.registry,
+        )
+        self.invalid = Counter(
+            "modelport_invalid_requests",
+            "Requests refused before reaching a model (schema violations), by code",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "modelport_log_dropped_records",
+            "Prediction records dropped because the log queue was full or the disk failed",
+            registry=self.registry,
+        )
+        self.log_written = Counter(
+            "modelport_log_written_rows",
+            "Prediction rows written to the log",
+            registry=self.registry,
+        )
+        self.log_queue_depth = Gauge(
+            "modelport_log_queue_depth",
+            "Records waiting for the log writer",
+            registry=self.registry,
+        )
+        self.endpoint_ready = Gauge(
+            "modelport_endpoint_ready",
+            "1 when the endpoint's models are loaded",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
+
+    def observe(self, endpoint: str, version: int, role: str, seconds: float, rows: int) -> None:
+        key = (endpoint, str(version), role)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(*key),
+                self.latency.labels(*key),
+                self.rows.labels(*key),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        children[2].inc(rows)
+
+    def error(self, endpoint: str, version: int | str, role: str, code: str) -> None:
+        self.errors.labels(endpoint, str(version), role, code).inc()
+
+    def track_queue(self, depth: Callable[[], float]) -> None:
+        self.log_queue_depth.set_function(depth)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
