@@ -88,7 +88,8 @@ class EndpointStore:
 
     def revisions(self) -> dict[str, int]:
         with self.db.session() as session:
-            return dict(session.execute(select(EndpointRow.name, EndpointRow.revision)).tuples())
+            rows = session.execute(select(EndpointRow.name, EndpointRow.revision)).tuples()
+            return {name: revision for name, revision in rows}
 
     def update(
         self,

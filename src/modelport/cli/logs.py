@@ -1,0 +1,194 @@
+"""``modelport logs`` (tail, export) and ``modelport feedback ingest``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from modelport.cli.common import (
+    console,
+    errors,
+    feedback_store,
+    handle_errors,
+    parse_since,
+    prediction_log,
+)
+from modelport.errors import ModelportError
+from modelport.predlog.feedback import FeedbackItem
+
+logs_app = typer.Typer(help="Read the prediction log.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Ground-truth labels for logged predictions.", no_args_is_help=True)
+
+TAIL_COLUMNS = [
+    "ts",
+    "request_id",
+    "row",
+    "version",
+    "role",
+    "status",
+    "prediction",
+    "prediction_value",
+    "latency_ms",
+    "error",
+]
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()  # type: ignore[no-any-return]
+
+
+def _print_rows(table: pa.Table, as_json: bool) -> None:
+    if as_json or not sys.stdout.isatty():
+        for row in _rows(table):
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
+        sys.stdout.flush()
+        return
+    columns = [c for c in TAIL_COLUMNS if c in table.column_names]
+    view = Table(*columns)
+    for row in _rows(table.select(columns)):
+        view.add_row(*[_cell(row[c]) for c in columns])
+    console.print(view)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)[:40]
+
+
+@logs_app.command()
+@handle_errors
+def tail(
+    endpoint: Annotated[str, typer.Argument()],
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1)] = 20,
+    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON lines (default when piped).")
+    ] = False,
+) -> None:
+    """The newest logged predictions of ENDPOINT (JSON lines when piped)."""
+    log = prediction_log()
+    table = log.read(endpoint, last=lines)
+    _warn_skipped(log)
+    if table.num_rows:
+        _print_rows(table, as_json)
+    elif not follow:
+        errors.print(f"no logged predictions for {endpoint!r}")
+    last_ts = table["ts"][-1].as_py() if table.num_rows else None
+    while follow:
+        time.sleep(1.0)
+        newer = log.read(endpoint, since=last_ts)
+        if last_ts is not None and newer.num_rows:
+            newer = newer.filter(pc.greater(newer["ts"], pa.scalar(last_ts, newer["ts"].type)))
+        if newer.num_rows:
+            _print_rows(newer, as_json)
+            last_ts = newer["ts"][-1].as_py()
+
+
+@logs_app.command()
+@handle_errors
+def export(
+    endpoint: Annotated[str, typer.Argument()],
+    output: Annotated[Path, typer.Option("-o", "--output", help=".parquet or .csv")],
+    since: Annotated[str | None, typer.Option(help="1h, 30m, 7d or an ISO time.")] = None,
+    until: Annotated[str | None, typer.Option()] = None,
+    version: Annotated[int | None, typer.Option()] = None,
+    role: Annotated[str | None, typer.Option(help="primary, shadow, canary, ...")] = None,
+    with_labels: Annotated[
+        bool, typer.Option("--with-labels", help="Join feedback labels by request id and row.")
+    ] = False,
+) -> None:
+    """Write logged predictions to Parquet or CSV."""
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ModelportError("--output must end in .parquet or .csv", field="output")
+    log = prediction_log()
+    table = log.read(
+        endpoint,
+        since=parse_since(since),
+        until=parse_since(until, field="until"),
+        version=version,
+        role=role,
+    )
+    _warn_skipped(log)
+    if with_labels and table.num_rows:
+        labels = (
+            feedback_store()
+            .labels(endpoint=endpoint)
+            .select(["request_id", "row", "label", "label_received_at"])
+        )
+        table = table.join(labels, keys=["request_id", "row"], join_type="left outer")
+        table = table.sort_by("ts")
+    if suffix == ".parquet":
+        pq.write_table(table, output)
+    else:
+        pacsv.write_csv(table, output)
+    errors.print(f"wrote {table.num_rows} rows to {output}")
+
+
+def _warn_skipped(log: Any) -> None:
+    for path, reason in log.last_read.skipped:
+        errors.print(f"[yellow]warning[/]: skipped unreadable segment {path}: {reason}")
+
+
+@feedback_app.command()
+@handle_errors
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet with request_id, label[, row].")],
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint the labels belong to.")] = None,
+    chunk: Annotated[int, typer.Option(min=1)] = 10_000,
+) -> None:
+    """Store labels that arrived later; report how many match logged predictions."""
+    if not path.is_file():
+        raise ModelportError(f"{path} does not exist", field="path")
+    try:
+        table = (
+            pq.read_table(path)
+            if path.suffix.lower() == ".parquet"
+            else pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(column_types={"request_id": pa.string()})
+            )
+        )
+    except (pa.ArrowException, OSError) as exc:
+        raise ModelportError(f"cannot read {path}: {exc}", field="path") from exc
+    missing = [c for c in ("request_id", "label") if c not in table.column_names]
+    if missing:
+        raise ModelportError(f"{path} lacks column(s): {', '.join(missing)}", field="path")
+    rows = _rows(table)
+    items = []
+    for number, row in enumerate(rows, start=2):
+        if row["request_id"] in (None, "") or row["label"] is None:
+            raise ModelportError(
+                f"{path}: line {number} has an empty request_id or label", field="path"
+            )
+        items.append(
+            FeedbackItem(str(row["request_id"]), row["label"], int(row.get("row") or 0), endpoint)
+        )
+    store = feedback_store()
+    accepted = matched = 0
+    unmatched: list[str] = []
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("ingesting labels", total=len(items))
+        for start in range(0, len(items), chunk):
+            result = store.ingest(items[start : start + chunk])
+            accepted += result.accepted
+            matched += result.matched
+            unmatched.extend(result.unmatched)
+            progress.advance(task, len(items[start : start + chunk]))
+    console.print(
+        f"accepted {accepted} labels: {matched} matched logged predictions, "
+        f"{len(unmatched)} unmatched (kept; they join when the predictions appear)"
+    )
