@@ -46,6 +46,8 @@ class StatSpec:
     binned: BinnedStat
     # Set when the statistic has an exact form on raw numeric samples (KS, Wasserstein).
     exact: ExactStat | None = None
+    # Ordered statistics compare non-missing values only, so they count those rows.
+    values_only: bool = False
     summary: str = ""
 
     def needed_rows(self, n_bins: int) -> int:

@@ -50,12 +50,12 @@ def wasserstein_exact(reference: SortedReference, alignment: EcdfAlignment) -> f
         a = level / m
         rank = (level * n + m - 1) // m - 1
         crossing = np.clip(reference.values[rank] - center, lo, hi)
+        g_hi = integral_of_reference_cdf(hi, alignment.reference_lt[1:])
         g_crossing = np.where(
             crossing <= lo,
             g_points_lo[:-1],
-            integral_of_reference_cdf(crossing, rank + 1),
+            np.where(crossing >= hi, g_hi, integral_of_reference_cdf(crossing, rank + 1)),
         )
-        g_hi = integral_of_reference_cdf(hi, alignment.reference_lt[1:])
         inner = a * (2 * crossing - lo - hi) + g_points_lo[:-1] + g_hi - 2 * g_crossing
         total += float(inner.sum())
     top = reference.values[-1] - center
@@ -145,5 +145,6 @@ SPEC = StatSpec(
     min_rows_per_bin=0,
     binned=binned,
     exact=exact,
+    values_only=True,
     summary="Wasserstein-1 distance divided by the reference standard deviation.",
 )
