@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.api import admin, v1, v2
+from modelport.api import admin, monitoring, rollout, v1, v2
 from modelport.api.responses import JSON, error_response
 from modelport.api.state import Services, services
 from modelport.config import Settings
@@ -66,6 +66,8 @@ def create_app(settings: Settings, built: Services | None = None) -> Starlette:
         *v1.routes,
         *v2.routes,
         *admin.routes,
+        *rollout.routes,
+        *monitoring.routes,
         *EXTRA_ROUTES,
         Route("/metrics", metrics, methods=["GET"]),
     ]

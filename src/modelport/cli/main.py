@@ -13,7 +13,7 @@ import httpx
 import typer
 
 from modelport import __version__
-from modelport.cli import endpoints, logs, models
+from modelport.cli import endpoints, logs, models, monitor, rollout
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
 from modelport.config import CONFIG_FILE, DEFAULT_TOML
 from modelport.errors import ModelportError
@@ -27,6 +27,8 @@ app.add_typer(models.app, name="models")
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(logs.logs_app, name="logs")
 app.add_typer(logs.feedback_app, name="feedback")
+app.add_typer(rollout.app, name="rollout")
+app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,178 @@
+"""Shared helpers for tests: data, trained models, a real server process, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+
+def make_churn_data(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.integers(0, 72, n),
+            "charges": rng.normal(70, 20, n).round(2),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    risk = (frame.tenure < 12) & (frame.plan == "basic")
+    frame["churned"] = (risk | (rng.random(n) < 0.1)).astype(int)
+    return frame
+
+
+def train_churn(folder: Path, seed: int = 0, n: int = 2000) -> tuple[Path, Path]:
+    """A skops scikit-learn pipeline with a categorical feature, and its training data."""
+    import skops.io as sio
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = make_churn_data(n, seed)
+    features = data.drop(columns=["churned"])
+    model = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+            (StandardScaler(), ["tenure", "charges"]),
+        ),
+        LogisticRegression(),
+    ).fit(features, data["churned"])
+    model_path = folder / f"churn-{seed}.skops"
+    reference_path = folder / f"churn-{seed}.parquet"
+    sio.dump(model, model_path)
+    data.to_parquet(reference_path)
+    return model_path, reference_path
+
+
+def churn_instance(tenure: int = 3, charges: float = 50.5, plan: str = "basic") -> dict[str, Any]:
+    return {"tenure": tenure, "charges": charges, "plan": plan}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The real ``modelport`` command in a subprocess."""
+    result = subprocess.run(
+        [sys.executable, "-m", "modelport.cli.main", *args],
+        cwd=cwd,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"modelport {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@dataclass
+class LiveServer:
+    """``modelport serve`` as a real process on 127.0.0.1."""
+
+    cwd: Path
+    env: dict[str, str] | None = None
+    port: int = 0
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> LiveServer:
+        self.port = self.port or free_port()
+        self._log = (self.cwd / f"server-{self.port}.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "modelport.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=self.cwd,
+            env=cli_env(self.env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/v2/health/live", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise AssertionError(f"server did not start in {timeout}s:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.close()
+        return code
+
+    def output(self) -> str:
+        self._log.flush()
+        return (self.cwd / f"server-{self.port}.log").read_text()
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def wait_for(self, predicate: Any, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        raise AssertionError("condition not met in time")
+
+
+POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/{database}"
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
