@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import POSTGRES_URL, LiveServer, postgres_available, run_cli, train_churn
 
 from modelport.config import DEFAULT_TOML, Settings
-
+from support import POSTGRES_URL, LiveServer, postgres_available, run_cli, train_churn
 
 REQUIRE_POSTGRES = __import__("os").environ.get("MODELPORT_REQUIRE_POSTGRES") == "1"
 

@@ -87,7 +87,8 @@ def run_cli(
     )
     if check and result.returncode != 0:
         raise AssertionError(
-            f"modelport {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            f"modelport {' '.join(args)} exited {result.returncode}\n"
+            f"{result.stdout}\n{result.stderr}"
         )
     return result
 
