@@ -1,15 +1,16 @@
 """One sorted pass that exact KS and Wasserstein share.
 
-The reference is sorted once (at fit time) together with prefix sums of its values.
-A current sample is sorted once per report and reduced to its distinct values ``u``;
-two binary searches of ``u`` into the reference give both empirical CDFs at every point
-where the current CDF jumps. That is all KS needs, and with the prefix sums it is all
-Wasserstein-1 needs too, so neither statistic ever touches the union of both samples:
-the cost is ``O(m log m + m log n)`` for ``m`` current and ``n`` reference values.
+Both statistics are functions of the two empirical CDFs and are symmetric in the two
+samples. The larger sample is kept "dense": sorted, with prefix sums of its values (the
+reference is prepared once at fit time). The smaller sample is reduced to its distinct
+values ``u`` (its jump points) and two binary searches of ``u`` into the dense sample
+give both CDFs at every jump. That is all KS needs, and with the prefix sums it is all
+Wasserstein-1 needs too, so neither touches the union of both samples: the cost is
+``O(s log s + s log d)`` for ``s`` small-side and ``d`` dense-side values.
 
 >>> reference = SortedReference.from_values(np.array([3.0, 1.0, 2.0]))
 >>> alignment = align(reference, np.array([2.0, 2.0, 5.0]))
->>> alignment.points.tolist(), alignment.current_le.tolist(), alignment.reference_le.tolist()
+>>> alignment.points.tolist(), alignment.jump_le.tolist(), alignment.dense_le.tolist()
 ([2.0, 5.0], [2, 3], [2, 3])
 """
 
@@ -26,23 +27,29 @@ IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 @dataclass(frozen=True, slots=True)
 class SortedReference:
-    """Sorted non-missing reference values and ``prefix[k] = sum(values[:k] - center)``.
+    """Sorted non-missing values and ``prefix[k] = sum(values[:k] - center)``.
 
     Centring on the mean keeps the prefix sums small, so differences of them (used by
     Wasserstein) lose no precision for data far from zero, such as timestamps.
+    ``points``/``le`` are the distinct values and how many values are ``<=`` each.
     """
 
     values: FloatArray
     prefix: FloatArray
     center: float
+    points: FloatArray
+    le: IntArray
 
     @classmethod
     def from_values(cls, values: FloatArray) -> SortedReference:
-        values = np.asarray(values, dtype=np.float64)
-        ordered = np.sort(values[~np.isnan(values)])
+        return cls.from_sorted(sort_values(values))
+
+    @classmethod
+    def from_sorted(cls, ordered: FloatArray, with_jumps: bool = True) -> SortedReference:
         center = float(ordered.mean()) if len(ordered) else 0.0
         prefix = np.concatenate(([0.0], np.cumsum(ordered - center)))
-        return cls(ordered, prefix, center)
+        points, le = jumps(ordered) if with_jumps else (ordered[:0], np.empty(0, np.int64))
+        return cls(ordered, prefix, center, points, le)
 
     @property
     def n(self) -> int:
@@ -51,18 +58,34 @@ class SortedReference:
 
 @dataclass(frozen=True, slots=True)
 class EcdfAlignment:
-    """Both empirical CDFs (as counts) at the distinct current values ``points``.
+    """Both empirical CDFs (as counts) at the jump points of the smaller sample.
 
-    ``current_le[j]`` counts current values ``<= points[j]``; ``reference_le`` and
-    ``reference_lt`` count reference values ``<=`` and ``<`` ``points[j]``.
+    ``jump_le[j]`` counts values of the jump sample ``<= points[j]``; ``dense_le`` and
+    ``dense_lt`` count values of ``dense`` that are ``<=`` and ``<`` ``points[j]``.
+    ``dense_is_reference`` says which way round the samples are.
     """
 
+    dense: SortedReference
     points: FloatArray
-    current_le: IntArray
-    reference_le: IntArray
-    reference_lt: IntArray
-    n_reference: int
-    n_current: int
+    jump_le: IntArray
+    dense_le: IntArray
+    dense_lt: IntArray
+    dense_is_reference: bool
+
+    @property
+    def n_dense(self) -> int:
+        return self.dense.n
+
+    @property
+    def n_jump(self) -> int:
+        return int(self.jump_le[-1]) if len(self.jump_le) else 0
+
+    def samples(self) -> tuple[FloatArray, FloatArray]:
+        """The reference and current samples back, sorted (for small-sample fallbacks)."""
+        jump_values = np.repeat(self.points, np.diff(self.jump_le, prepend=0))
+        if self.dense_is_reference:
+            return self.dense.values, jump_values
+        return jump_values, self.dense.values
 
 
 def sort_values(values: FloatArray) -> FloatArray:
@@ -71,27 +94,31 @@ def sort_values(values: FloatArray) -> FloatArray:
     return np.sort(values[~np.isnan(values)])
 
 
+def jumps(ordered: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct values of a sorted sample and how many values are ``<=`` each."""
+    if len(ordered) == 0:
+        return ordered, np.empty(0, dtype=np.int64)
+    last = np.flatnonzero(np.append(ordered[1:] != ordered[:-1], True))
+    return ordered[last], (last + 1).astype(np.int64)
+
+
 def align(reference: SortedReference, current_sorted: FloatArray) -> EcdfAlignment:
-    """Align a sorted, NaN-free current sample with the reference."""
-    m = len(current_sorted)
-    if m == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return EcdfAlignment(np.empty(0), empty, empty, empty, reference.n, 0)
-    # Last index of each run of equal values: the current CDF jumps there.
-    last = np.flatnonzero(np.append(current_sorted[1:] != current_sorted[:-1], True))
-    points = current_sorted[last]
-    reference_le = np.searchsorted(reference.values, points, side="right")
-    # A strict count differs only where a current value also occurs in the reference,
+    """Align a sorted, NaN-free current sample with the reference (either way round)."""
+    if len(current_sorted) <= reference.n:
+        points, jump_le = jumps(current_sorted)
+        return _search(reference, points, jump_le, dense_is_reference=True)
+    current = SortedReference.from_sorted(current_sorted, with_jumps=False)
+    return _search(current, reference.points, reference.le, dense_is_reference=False)
+
+
+def _search(
+    dense: SortedReference, points: FloatArray, jump_le: IntArray, dense_is_reference: bool
+) -> EcdfAlignment:
+    dense_le = np.searchsorted(dense.values, points, side="right").astype(np.int64)
+    # A strict count differs only where a jump point also occurs in the dense sample,
     # so the second search is limited to those (few, unless the data is discrete).
-    reference_lt = reference_le.copy()
-    tied = np.flatnonzero(reference_le > 0)
-    tied = tied[reference.values[reference_le[tied] - 1] == points[tied]]
-    reference_lt[tied] = np.searchsorted(reference.values, points[tied], side="left")
-    return EcdfAlignment(
-        points=points,
-        current_le=(last + 1).astype(np.int64),
-        reference_le=reference_le.astype(np.int64),
-        reference_lt=reference_lt.astype(np.int64),
-        n_reference=reference.n,
-        n_current=m,
-    )
+    dense_lt = dense_le.copy()
+    tied = np.flatnonzero(dense_le > 0)
+    tied = tied[dense.values[dense_le[tied] - 1] == points[tied]]
+    dense_lt[tied] = np.searchsorted(dense.values, points[tied], side="left")
+    return EcdfAlignment(dense, points, jump_le, dense_le, dense_lt, dense_is_reference)

@@ -36,15 +36,16 @@ SCIPY_MAX_EXACT_N = 10_000  # ks_2samp(method="auto") is exact up to this sample
 
 
 def ks_statistic(alignment: EcdfAlignment) -> float:
-    """``max |F_ref - F_cur|`` over both samples, from the current CDF's jump points."""
-    if alignment.n_current == 0 or alignment.n_reference == 0:
+    """``max |F_ref - F_cur|`` over both samples, from the small sample's jump points."""
+    n, m = alignment.n_dense, alignment.n_jump
+    if n == 0 or m == 0:
         raise ValueError("KS needs at least one value in each sample")
-    n, m = alignment.n_reference, alignment.n_current
-    # Between two current jumps F_cur is flat and F_ref rises, so F_ref - F_cur peaks
-    # just before the next jump and dips right at a jump: no reference point is needed.
-    above = alignment.reference_lt / n
-    above[1:] -= alignment.current_le[:-1] / m
-    below = alignment.current_le / m - alignment.reference_le / n
+    # Between two jumps of the small sample its CDF is flat while the dense CDF rises,
+    # so their difference peaks just before the next jump and dips right at a jump:
+    # no other point of the dense sample is needed.
+    above = alignment.dense_lt / n
+    above[1:] -= alignment.jump_le[:-1] / m
+    below = alignment.jump_le / m - alignment.dense_le / n
     return float(max(above.max(), below.max(), 0.0))
 
 
@@ -96,21 +97,27 @@ def ks_2samp(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
     0.5
     """
     sorted_reference = SortedReference.from_values(reference)
-    measurement = exact(sorted_reference, align(sorted_reference, sort_values(current)))
+    alignment = align(sorted_reference, sort_values(current))
+    measurement = ks_test(alignment)
     assert measurement.p_value is not None
     return measurement.statistic, measurement.p_value
 
 
-def exact(reference: SortedReference, alignment: EcdfAlignment) -> Measurement:
+def exact(histogram: Histogram, alignment: EcdfAlignment) -> Measurement:
+    return ks_test(alignment)
+
+
+def ks_test(alignment: EcdfAlignment) -> Measurement:
+    """Statistic and p-value (scipy's exact one for small samples) of aligned samples."""
     statistic = ks_statistic(alignment)
-    n, m = alignment.n_reference, alignment.n_current
+    n, m = alignment.n_dense, alignment.n_jump
     if max(n, m) <= SCIPY_MAX_EXACT_N:
-        current = np.repeat(alignment.points, np.diff(alignment.current_le, prepend=0))
+        reference, current = alignment.samples()
         with warnings.catch_warnings():
             # scipy falls back to its asymptotic p-value (and says so) when the exact
             # recursion fails; that fallback is the answer we want.
             warnings.simplefilter("ignore", RuntimeWarning)
-            p_value = float(stats.ks_2samp(reference.values, current).pvalue)
+            p_value = float(stats.ks_2samp(reference, current).pvalue)
     else:
         p_value = ks_pvalue(statistic, n, m)
     return Measurement(statistic, p_value)

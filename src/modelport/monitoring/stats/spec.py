@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from modelport.monitoring.stats.ecdf import EcdfAlignment, SortedReference
+from modelport.monitoring.stats.ecdf import EcdfAlignment
 from modelport.monitoring.stats.histogram import Histogram, Kind
 from modelport.monitoring.stats.result import Measurement, StatResult, not_enough_data
 
 TestType = Literal["distance", "p_value"]
 Direction = Literal["above", "below"]
 BinnedStat = Callable[[Histogram], Measurement]
-ExactStat = Callable[[SortedReference, EcdfAlignment], Measurement]
+ExactStat = Callable[[Histogram, EcdfAlignment], Measurement]
 
 
 @dataclass(frozen=True, slots=True)

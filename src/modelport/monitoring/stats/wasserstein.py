@@ -27,30 +27,31 @@ from modelport.monitoring.stats.result import Measurement
 from modelport.monitoring.stats.spec import StatSpec
 
 
-def wasserstein_exact(reference: SortedReference, alignment: EcdfAlignment) -> float:
-    """Raw W1 between the reference and the aligned current sample."""
-    n, m = alignment.n_reference, alignment.n_current
+def wasserstein_exact(alignment: EcdfAlignment) -> float:
+    """Raw W1 between the two aligned samples."""
+    reference = alignment.dense
+    n, m = alignment.n_dense, alignment.n_jump
     if n == 0 or m == 0:
         raise ValueError("Wasserstein needs at least one value in each sample")
     center = reference.center
     points = alignment.points - center
 
     def integral_of_reference_cdf(t: FloatArray, below: IntArray) -> FloatArray:
-        # G(t) = ∫_{-inf}^t F_ref = sum over r_i <= t of (t - r_i) / n; ``below`` counts them.
+        # G(t) = ∫_{-inf}^t F = sum over dense r_i <= t of (t - r_i) / n; ``below`` counts them.
         result: FloatArray = (below * t - reference.prefix[below]) / n
         return result
 
-    g_points_lo = integral_of_reference_cdf(points, alignment.reference_le)
-    total = float(integral_of_reference_cdf(points[:1], alignment.reference_lt[:1])[0])
+    g_points_lo = integral_of_reference_cdf(points, alignment.dense_le)
+    total = float(integral_of_reference_cdf(points[:1], alignment.dense_lt[:1])[0])
     if len(points) > 1:
-        # On [u_j, u_j+1) F_cur is the constant a; F_ref crosses a at the reference value
-        # of rank ceil(a*n), which splits the interval into F_ref < a and F_ref >= a.
+        # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses
+        # a at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
         lo, hi = points[:-1], points[1:]
-        level = alignment.current_le[:-1]
+        level = alignment.jump_le[:-1]
         a = level / m
         rank = (level * n + m - 1) // m - 1
         crossing = np.clip(reference.values[rank] - center, lo, hi)
-        g_hi = integral_of_reference_cdf(hi, alignment.reference_lt[1:])
+        g_hi = integral_of_reference_cdf(hi, alignment.dense_lt[1:])
         g_crossing = np.where(
             crossing <= lo,
             g_points_lo[:-1],
@@ -118,7 +119,7 @@ def _limit(knots: FloatArray, cdf: FloatArray, x: FloatArray, side: str) -> Floa
 def wasserstein_distance(reference: FloatArray, current: FloatArray) -> float:
     """Raw W1 on raw samples (NaN dropped), as ``scipy.stats.wasserstein_distance``."""
     sorted_reference = SortedReference.from_values(reference)
-    return wasserstein_exact(sorted_reference, align(sorted_reference, sort_values(current)))
+    return wasserstein_exact(align(sorted_reference, sort_values(current)))
 
 
 def _normalised(raw: float, scale: float | None) -> Measurement:
@@ -126,9 +127,8 @@ def _normalised(raw: float, scale: float | None) -> Measurement:
     return Measurement(raw / normaliser, details={"raw": raw, "reference_std": scale or 0.0})
 
 
-def exact(reference: SortedReference, alignment: EcdfAlignment) -> Measurement:
-    raw = wasserstein_exact(reference, alignment)
-    return _normalised(raw, float(np.sqrt(np.mean((reference.values - reference.center) ** 2))))
+def exact(histogram: Histogram, alignment: EcdfAlignment) -> Measurement:
+    return _normalised(wasserstein_exact(alignment), histogram.reference_std)
 
 
 def binned(histogram: Histogram) -> Measurement:
