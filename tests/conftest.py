@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelport.config import DEFAULT_TOML, Settings
-from support import POSTGRES_URL, LiveServer, postgres_available, run_cli, train_churn
+from support import POSTGRES_URL, LiveServer, postgres_available, register_churn, train_churn
 
 REQUIRE_POSTGRES = __import__("os").environ.get("MODELPORT_REQUIRE_POSTGRES") == "1"
 
@@ -48,21 +47,7 @@ def settings(project: Path) -> Settings:
 @pytest.fixture
 def churn_project(project: Path, churn_files: tuple[Path, Path]) -> Path:
     """A project with churn:1 registered (reference + target) and endpoint churn."""
-    model, reference = churn_files
-    shutil.copy(model, project / "model.skops")
-    shutil.copy(reference, project / "train.parquet")
-    run_cli(
-        "models",
-        "register",
-        "churn",
-        "model.skops",
-        "--reference",
-        "train.parquet",
-        "--target",
-        "churned",
-        cwd=project,
-    )
-    run_cli("endpoints", "create", "churn", "--model", "churn:1", cwd=project)
+    register_churn(project, churn_files)
     return project
 
 

@@ -168,6 +168,36 @@ class LiveServer:
         raise AssertionError("condition not met in time")
 
 
+def register_churn(folder: Path, churn_files: tuple[Path, Path], endpoint: str = "churn") -> None:
+    """Register churn:N and create an endpoint in-process (the CLI path has its own tests)."""
+    import shutil
+
+    from modelport.config import Settings
+    from modelport.registry.artifacts import ArtifactStore
+    from modelport.registry.endpoints import EndpointStore
+    from modelport.registry.service import Registration, Registry
+    from modelport.store.db import Database
+
+    model, reference = churn_files
+    shutil.copy(model, folder / "model.skops")
+    shutil.copy(reference, folder / "train.parquet")
+    settings = Settings.load(folder / "modelport.toml")
+    settings.store.home = folder / settings.store.home
+    db = Database(settings.database_url)
+    registry = Registry(db, ArtifactStore(settings.artifacts_dir))
+    version = registry.register(
+        Registration(
+            name="churn",
+            source=str(folder / "model.skops"),
+            flavor="sklearn",
+            reference=folder / "train.parquet",
+            target="churned",
+        )
+    )
+    EndpointStore(db, registry).create(endpoint, "churn", version.version)
+    db.dispose()
+
+
 POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/{database}"
 
 
