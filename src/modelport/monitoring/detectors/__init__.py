@@ -1,0 +1,38 @@
+"""Concept-drift detectors by name: ``make_detector("adwin")``.
+
+>>> make_detector("page_hinkley", threshold=20.0).params
+{'threshold': 20.0}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelport.errors import ConfigError
+from modelport.monitoring.detectors.adwin import ADWIN
+from modelport.monitoring.detectors.base import ConceptDriftDetector, RiverDriftDetector
+from modelport.monitoring.detectors.ddm import DDM
+from modelport.monitoring.detectors.page_hinkley import PageHinkley
+
+DETECTORS: dict[str, type[RiverDriftDetector]] = {
+    cls.name: cls for cls in (ADWIN, DDM, PageHinkley)
+}
+
+
+def make_detector(name: str, **params: Any) -> RiverDriftDetector:
+    try:
+        return DETECTORS[name](**params)
+    except KeyError:
+        known = ", ".join(sorted(DETECTORS))
+        raise ConfigError(f"unknown drift detector {name!r}; known: {known}") from None
+
+
+__all__ = [
+    "ADWIN",
+    "DDM",
+    "DETECTORS",
+    "ConceptDriftDetector",
+    "PageHinkley",
+    "RiverDriftDetector",
+    "make_detector",
+]
