@@ -1,0 +1,141 @@
+"""Drift benchmark: 1,000,000 current rows x 20 features against a 100,000-row reference,
+PSI, KS, Wasserstein and Jensen-Shannon per feature.
+
+    python bench/drift.py [--evidently-modes preset,value-drift]
+
+Makes the data if it is missing (``bench/make_drift_data.py``), runs Evidently in its own
+venv as a fresh subprocess (``bench/drift_evidently.py``), prints a table and writes
+``bench/results/drift.json``. modelport's side (reading the same rows back from its
+prediction log) is not wired in yet and is reported as pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+import make_drift_data
+from machine import machine_info
+
+BENCH = Path(__file__).resolve().parent
+EVIDENTLY_PYTHON = BENCH / ".venv-evidently" / "bin" / "python"
+SETUP_HINT = (
+    "python3.11 -m venv bench/.venv-evidently && "
+    "bench/.venv-evidently/bin/pip install -r bench/requirements-evidently.txt"
+)
+console = Console()
+
+
+def ensure_data(directory: Path) -> tuple[Path, Path]:
+    reference, current = directory / "reference.parquet", directory / "current.parquet"
+    if not (reference.exists() and current.exists()):
+        make_drift_data.main(["--out", str(directory)])
+    return reference, current
+
+
+def run_evidently(reference: Path, current: Path, mode: str, timeout_s: float) -> dict[str, Any]:
+    if not EVIDENTLY_PYTHON.exists():
+        return {"error": f"Evidently's venv is missing; create it with: {SETUP_HINT}"}
+    command = [str(EVIDENTLY_PYTHON), str(BENCH / "drift_evidently.py"), str(reference)]
+    command += [str(current), "--mode", mode]
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, "DO_NOT_TRACK": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"Evidently did not finish within {timeout_s:.0f}s"}
+    process_s = time.perf_counter() - started
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit code {completed.returncode}"}
+    result: dict[str, Any] = json.loads(completed.stdout)
+    # Interpreter start, imports, loading, the report and exit: what a user waits for.
+    result["process_s"] = round(process_s, 3)
+    return result
+
+
+def print_table(results: dict[str, Any]) -> None:
+    data = results["data"]
+    table = Table(
+        title=f"Drift: {data['current_rows']:,} x {data['features']} vs "
+        f"{data['reference_rows']:,} rows, {', '.join(results['methods'])}"
+    )
+    for column in ("tool", "report s", "load s", "process s", "peak RSS MiB"):
+        table.add_column(column, justify="left" if column == "tool" else "right")
+    for name, outcome in results["runs"].items():
+        if "error" in outcome:
+            table.add_row(name, "failed", "", "", "")
+            continue
+        if outcome.get("status") == "pending":
+            table.add_row(name, "pending", "", "", "")
+            continue
+        table.add_row(
+            name,
+            f"{outcome['report_s']:.1f}",
+            f"{outcome['load_s']:.1f}",
+            f"{outcome['process_s']:.1f}",
+            f"{outcome['peak_rss_mib']:,.0f}",
+        )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=make_drift_data.DEFAULT_OUT)
+    parser.add_argument(
+        "--evidently-modes",
+        default="preset",
+        help="comma-separated: preset (DataDriftPreset), value-drift (bare ValueDrift metrics)",
+    )
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
+    parser.add_argument("--output", type=Path, default=BENCH / "results" / "drift.json")
+    args = parser.parse_args(argv)
+
+    reference, current = ensure_data(args.data)
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "data": {
+            "reference": str(reference),
+            "current": str(current),
+            "reference_rows": pq.read_metadata(reference).num_rows,
+            "current_rows": pq.read_metadata(current).num_rows,
+            "features": len(make_drift_data.FEATURES),
+        },
+        "methods": ["psi", "ks", "wasserstein", "jensenshannon"],
+        "runs": {},
+    }
+    for mode in [m.strip() for m in args.evidently_modes.split(",") if m.strip()]:
+        console.print(f"evidently ({mode}) ...")
+        outcome = run_evidently(reference, current, mode, args.timeout)
+        if "error" in outcome:
+            console.print(f"[bold red]evidently ({mode}) failed:[/] {outcome['error']}")
+        results["runs"][f"evidently ({mode})"] = outcome
+    results["runs"]["modelport"] = {
+        "status": "pending",
+        "note": "to be read from modelport's prediction log once the monitoring job exists",
+    }
+
+    print_table(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {args.output}")
+    return 1 if any("error" in outcome for outcome in results["runs"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
