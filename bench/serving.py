@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import skops.io
 from rich.console import Console
 from rich.table import Table
@@ -159,6 +160,23 @@ def build_server(
     return server, MODELPORT_PATH
 
 
+def logged_rows(workdir: Path) -> int | None:
+    """Rows in modelport's prediction log for the endpoint, read back through the CLI."""
+    exported = workdir / "logged.parquet"
+    completed = subprocess.run(
+        [_modelport_command(), "logs", "export", "bench", "--output", str(exported)],
+        cwd=workdir,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if completed.returncode != 0 or not exported.exists():
+        console.print(f"[yellow]warning:[/] could not export the log: {completed.stderr.strip()}")
+        return None
+    return int(pq.read_metadata(exported).num_rows)
+
+
 def directory_bytes(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
@@ -173,6 +191,7 @@ def measure(
 ) -> dict[str, Any]:
     """Start ``server``, check its answer, run warm-up + measured wrk per connection count."""
     runs: list[dict[str, Any]] = []
+    completed = 1  # the readiness request that succeeded
     with server:
         response = server.wait_ready(path, workload.bodies[0].encode(), args.startup_timeout)
         correct = answers_expected(response.json(), workload.expected)
@@ -185,7 +204,10 @@ def measure(
         for connections in args.connections:
             console.print(f"{server.name}: {connections} connections ...")
             if args.warmup > 0:
-                wrk.run(url, script, connections=connections, duration_s=args.warmup, cpu=wrk_cpu)
+                warmup = wrk.run(
+                    url, script, connections=connections, duration_s=args.warmup, cpu=wrk_cpu
+                )
+                completed += warmup.requests
             repeats = [
                 wrk.run(
                     url,
@@ -198,13 +220,20 @@ def measure(
                 for _ in range(args.repeat)
             ]
             # The median run by throughput stands for the lot; the spread is kept beside it.
+            completed += sum(r.requests for r in repeats)
             repeats.sort(key=lambda run: run.requests_per_s)
             run = repeats[len(repeats) // 2].to_dict()
             run["repeats_requests_per_s"] = [r.requests_per_s for r in repeats]
             run["repeats_p99_ms"] = [r.p99_ms for r in repeats]
             runs.append(run)
         peak_rss = server.peak_rss_mib()
-    return {"runs": runs, "answer_checked": correct, "server_peak_rss_mib": peak_rss}
+    return {
+        "runs": runs,
+        "answer_checked": correct,
+        "server_peak_rss_mib": peak_rss,
+        # Every answer wrk counted, warm-ups included (in-flight ones at a run's end are not).
+        "completed_requests": completed,
+    }
 
 
 def ratios(bare: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -332,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                     outcome["store_growth_bytes"] = (
                         directory_bytes(workdir / ".modelport") - store_bytes
                     )
+                    outcome["logged_rows"] = logged_rows(workdir)
             except ServerFailed as exc:
                 console.print(f"[bold red]{name} could not be benchmarked:[/] {exc}")
                 outcome = {"error": str(exc)}
