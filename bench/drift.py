@@ -33,7 +33,8 @@ SETUP_HINT = (
     "python3.11 -m venv bench/.venv-evidently && "
     "bench/.venv-evidently/bin/pip install -r bench/requirements-evidently.txt"
 )
-console = Console()
+# Wide enough for the table when output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def ensure_data(directory: Path) -> tuple[Path, Path]:

@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,37 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": _git_commit(),
     }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds spent non-idle by the whole machine since boot (all cores)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user]
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    return busy / CLOCK_TICKS
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads."""
+    # The command name in field 2 may hold spaces; the fields after its ")" are fixed.
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS
+
+
+def machine_busy_percent(interval_s: float = 1.0) -> float:
+    """Share of all cores busy over ``interval_s`` (100 = every core flat out)."""
+    before = busy_cpu_seconds()
+    time.sleep(interval_s)
+    return 100 * (busy_cpu_seconds() - before) / (interval_s * (os.cpu_count() or 1))
+
+
+def wait_until_quiet(max_wait_s: float, threshold_pct: float = 10.0) -> float:
+    """Sleep until the machine is below ``threshold_pct`` busy or ``max_wait_s`` passes."""
+    deadline = time.monotonic() + max_wait_s
+    busy = machine_busy_percent(2.0)
+    while busy > threshold_pct and time.monotonic() < deadline:
+        busy = machine_busy_percent(2.0)
+    return busy

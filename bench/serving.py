@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,13 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 import wrk
-from machine import machine_info
+from machine import (
+    busy_cpu_seconds,
+    machine_busy_percent,
+    machine_info,
+    process_cpu_seconds,
+    wait_until_quiet,
+)
 from servers import Server, ServerFailed, free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -40,7 +47,8 @@ FEATURES = [f"f{i}" for i in range(20)]
 BODY_COUNT = 100
 BARE_PATH = "/predict"
 MODELPORT_PATH = "/v1/endpoints/bench/predict"
-console = Console()
+# Wide enough for the table when output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 @dataclass(frozen=True)
@@ -52,10 +60,15 @@ class Workload:
     expected: list[float]
 
 
-def prepare_workload(workdir: Path) -> Workload:
+def prepare_workload(workdir: Path, fit_on: str = "frame") -> Workload:
+    """Train and save the model, write the reference and the request bodies.
+
+    ``fit_on="frame"`` fits on a DataFrame, as most users do, so the model carries
+    ``feature_names_in_``; ``"array"`` fits on a plain matrix.
+    """
     features, target = make_classification(n_samples=5000, n_features=20, random_state=0)
     frame = pd.DataFrame(features, columns=FEATURES)
-    model = LogisticRegression(max_iter=1000).fit(frame, target)
+    model = LogisticRegression(max_iter=1000).fit(frame if fit_on == "frame" else features, target)
     model_path = workdir / "model.skops"
     skops.io.dump(model, model_path)
     reference_path = workdir / "ref.parquet"
@@ -66,7 +79,8 @@ def prepare_workload(workdir: Path) -> Workload:
         json.dumps({"instances": [{name: float(row[name]) for name in FEATURES}]})
         for _, row in rows.iterrows()
     ]
-    expected = model.predict_proba(rows.iloc[:1])[0].tolist()
+    first = rows.iloc[:1] if fit_on == "frame" else rows.iloc[:1].to_numpy()
+    expected = model.predict_proba(first)[0].tolist()
     return Workload(model_path, reference_path, bodies, expected)
 
 
@@ -181,6 +195,40 @@ def directory_bytes(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
+def _measured_run(
+    server: Server,
+    url: str,
+    script: Path,
+    connections: int,
+    args: argparse.Namespace,
+    wrk_cpu: int | None,
+) -> dict[str, Any]:
+    """One wrk run, plus how much CPU the rest of the machine took meanwhile."""
+    assert server.process is not None
+    machine_before = busy_cpu_seconds()
+    server_before = process_cpu_seconds(server.process.pid)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_before = usage.ru_utime + usage.ru_stime
+    result = wrk.run(
+        url,
+        script,
+        connections=connections,
+        duration_s=args.duration,
+        threads=args.threads,
+        cpu=wrk_cpu,
+    )
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_s = process_cpu_seconds(server.process.pid) - server_before
+    wrk_s = usage.ru_utime + usage.ru_stime - wrk_before
+    foreign_s = busy_cpu_seconds() - machine_before - server_s - wrk_s
+    cores = os.cpu_count() or 1
+    return result.to_dict() | {
+        "server_cpu_pct": round(100 * server_s / result.duration_s, 1),
+        # CPU that neither the server nor wrk used: other work on the machine (noise).
+        "foreign_cpu_pct": round(max(0.0, 100 * foreign_s / (result.duration_s * cores)), 1),
+    }
+
+
 def measure(
     server: Server,
     path: str,
@@ -202,6 +250,10 @@ def measure(
             )
         url = server.base_url + path
         for connections in args.connections:
+            if args.wait_quiet > 0:
+                busy = wait_until_quiet(args.wait_quiet)
+                if busy > 10:
+                    console.print(f"[yellow]warning:[/] machine still {busy:.0f}% busy")
             console.print(f"{server.name}: {connections} connections ...")
             if args.warmup > 0:
                 warmup = wrk.run(
@@ -209,22 +261,18 @@ def measure(
                 )
                 completed += warmup.requests
             repeats = [
-                wrk.run(
-                    url,
-                    script,
-                    connections=connections,
-                    duration_s=args.duration,
-                    threads=args.threads,
-                    cpu=wrk_cpu,
-                )
+                _measured_run(server, url, script, connections, args, wrk_cpu)
                 for _ in range(args.repeat)
             ]
+            completed += sum(r["requests"] for r in repeats)
             # The median run by throughput stands for the lot; the spread is kept beside it.
-            completed += sum(r.requests for r in repeats)
-            repeats.sort(key=lambda run: run.requests_per_s)
-            run = repeats[len(repeats) // 2].to_dict()
-            run["repeats_requests_per_s"] = [r.requests_per_s for r in repeats]
-            run["repeats_p99_ms"] = [r.p99_ms for r in repeats]
+            repeats.sort(key=lambda run: run["requests_per_s"])
+            run = repeats[len(repeats) // 2] | {"repeats": repeats if len(repeats) > 1 else []}
+            if run["foreign_cpu_pct"] > 10:
+                console.print(
+                    f"[yellow]warning:[/] other processes used {run['foreign_cpu_pct']}% of the "
+                    "machine during this run; its figures are noisy"
+                )
             runs.append(run)
         peak_rss = server.peak_rss_mib()
     return {
@@ -253,11 +301,12 @@ def ratios(bare: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict
 
 def print_tables(results: dict[str, Any]) -> None:
     table = Table(title="Serving: one-row predict_proba over HTTP on 127.0.0.1")
-    for column in ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors"):
+    columns = ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors")
+    for column in (*columns, "server CPU %", "noise %"):
         table.add_column(column, justify="left" if column == "server" else "right")
     for name, outcome in results["servers"].items():
         if outcome.get("error"):
-            table.add_row(name, "-", "failed", "", "", "", "", "")
+            table.add_row(name, "-", "failed", *[""] * 7)
             continue
         for run in outcome["runs"]:
             table.add_row(
@@ -269,6 +318,8 @@ def print_tables(results: dict[str, Any]) -> None:
                 f"{run['max_ms']:.1f}",
                 str(run["non_2xx"]),
                 str(run["socket_errors"] + run["timeouts"]),
+                f"{run['server_cpu_pct']:.0f}",
+                f"{run['foreign_cpu_pct']:.0f}",
             )
     console.print(table)
     if results.get("ratios"):
@@ -302,7 +353,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="do not taskset server and wrk"
     )
+    parser.add_argument(
+        "--fit-on",
+        choices=["frame", "array"],
+        default="frame",
+        help="fit the model on a DataFrame (has feature names, the default) or a plain array",
+    )
     parser.add_argument("--startup-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each point, wait up to this long for the machine to be under 10%% busy",
+    )
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "serving.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
@@ -323,11 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     pin = args.pin and len(cpus) >= 2
     server_cpu, wrk_cpu = (cpus[0], cpus[1]) if pin else (None, None)
 
-    load = os.getloadavg()[0]
-    if load > 0.5:
+    busy = machine_busy_percent(1.0)
+    if busy > 10:
         console.print(
-            f"[yellow]warning:[/] load average is {load:.2f} before starting; other work on "
-            "this machine will make the figures noisy"
+            f"[yellow]warning:[/] the machine is {busy:.0f}% busy before starting; other work "
+            "on it will make the figures noisy (see --wait-quiet)"
         )
     workdir = Path(tempfile.mkdtemp(prefix="modelport-bench-"))
     results: dict[str, Any] = {
@@ -342,12 +406,13 @@ def main(argv: list[str] | None = None) -> int:
             "server_cpu": server_cpu,
             "wrk_cpu": wrk_cpu,
             "bodies": BODY_COUNT,
-            "loadavg_1m_at_start": round(load, 2),
+            "fit_on": args.fit_on,
+            "machine_busy_pct_at_start": round(busy, 1),
         },
         "servers": {},
     }
     try:
-        workload = prepare_workload(workdir)
+        workload = prepare_workload(workdir, args.fit_on)
         script = wrk.write_script(workdir / "post.lua", workload.bodies)
         for name in servers:
             server, path = build_server(name, workdir, workload, server_cpu)
