@@ -153,7 +153,8 @@ class LiveServer:
         return code
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return (self.cwd / f"server-{self.port}.log").read_text()
 
     def client(self, **kwargs: Any) -> httpx.Client:

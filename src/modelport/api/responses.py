@@ -47,10 +47,10 @@ def guarded(v2: bool = False) -> Callable[[Handler], Handler]:
                 return await handler(request)
             except ModelportError as exc:
                 return error_response(
-                    exc, request_id=request.state.__dict__.get("request_id"), v2=v2
+                    exc, request_id=getattr(request.state, "request_id", None), v2=v2
                 )
             except Exception:
-                request_id = request.state.__dict__.get("request_id")
+                request_id = getattr(request.state, "request_id", None)
                 logger.exception("unhandled error in %s (request %s)", request.url.path, request_id)
                 return error_response(
                     ModelportError("internal error; see the server log"),
