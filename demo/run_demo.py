@@ -1,0 +1,231 @@
+"""The full modelport loop on one laptop, through the real CLI and HTTP API.
+
+Trains a model on scikit-learn's bundled breast-cancer data set (no download), registers
+it, serves it on 127.0.0.1, sends live traffic (simple JSON and Open Inference Protocol
+v2), sends the labels that "arrive later", prints a summary, and stops the server cleanly.
+Everything lives in ``.modelport/demo/``; each run starts that folder afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = ROOT / ".modelport" / "demo"
+console = Console()
+
+
+def modelport(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    console.print(f"[bold cyan]$ modelport {' '.join(args)}[/]")
+    result = subprocess.run(
+        [sys.executable, "-m", "modelport.cli.main", *args],
+        cwd=WORKSPACE,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+    )
+    if result.stdout.strip():
+        console.print(result.stdout.rstrip(), highlight=False)
+    if check and result.returncode != 0:
+        console.print(result.stderr, style="red")
+        raise SystemExit(f"modelport {' '.join(args)} failed")
+    return result
+
+
+def train(frame: pd.DataFrame, target: str, c: float, path: Path) -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+    model.fit(frame.drop(columns=[target]), frame[target])
+    sio.dump(model, path)
+
+
+def load_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.rename(columns=lambda c: c.replace(" ", "_"))
+    frame = frame.rename(columns={"target": "benign"})
+    shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    cut = int(len(shuffled) * 0.6)
+    return shuffled.iloc[:cut].reset_index(drop=True), shuffled.iloc[cut:].reset_index(drop=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    console.print(f"[bold cyan]$ modelport serve --port {port}[/]  (in the background)")
+    log = (WORKSPACE / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelport.cli.main", "serve", "--port", str(port)],
+        cwd=WORKSPACE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MODELPORT_LOG__FLUSH_INTERVAL_S": "0.5"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit((WORKSPACE / "server.log").read_text())
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not become ready")
+
+
+def send_traffic(client: httpx.Client, rows: pd.DataFrame, prefix: str) -> list[dict[str, Any]]:
+    answers = []
+    features = rows.drop(columns=["benign"])
+    for index in track(range(len(features)), description=f"traffic: {prefix}", console=console):
+        instance = {k: float(v) for k, v in features.iloc[index].items()}
+        request_id = f"{prefix}-{index}"
+        if index % 5 == 0:  # every fifth request through the Open Inference Protocol
+            body = {
+                "id": request_id,
+                "inputs": [
+                    {"name": k, "shape": [1], "datatype": "FP64", "data": [v]}
+                    for k, v in instance.items()
+                ],
+            }
+            response = client.post("/v2/models/cancer/infer", json=body)
+            response.raise_for_status()
+            label = response.json()["outputs"][0]["data"][0]
+        else:
+            response = client.post(
+                "/v1/endpoints/cancer/predict",
+                json={"instances": [instance]},
+                headers={"X-Request-ID": request_id},
+            )
+            response.raise_for_status()
+            label = response.json()["predictions"][0]
+        answers.append(
+            {
+                "request_id": request_id,
+                "prediction": int(label),
+                "label": int(rows["benign"].iloc[index]),
+            }
+        )
+    return answers
+
+
+def main() -> None:
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    WORKSPACE.mkdir(parents=True)
+    reference, live = load_data()
+    train(reference, "benign", 1.0, WORKSPACE / "model.skops")
+    reference.to_parquet(WORKSPACE / "train.parquet")
+    console.rule("1. set up and register")
+    modelport("init")
+    modelport(
+        "models",
+        "register",
+        "cancer",
+        "model.skops",
+        "--reference",
+        "train.parquet",
+        "--target",
+        "benign",
+        "--description",
+        "logistic regression on breast cancer",
+    )
+    modelport("endpoints", "create", "cancer", "--model", "cancer:1")
+
+    console.rule("2. serve and send live traffic")
+    port = free_port()
+    server = start_server(port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            answers = send_traffic(client, live, "live")
+            drifted = live.copy()
+            drifted["mean_radius"] = drifted["mean_radius"] * 1.3  # a recalibrated scanner
+            answers += send_traffic(client, drifted, "drifted")
+
+            console.rule("3. labels arrive later")
+            labels = [{"request_id": a["request_id"], "label": a["label"]} for a in answers]
+            result = client.post("/v1/feedback", json=labels).json()
+            console.print(f"feedback: {result['accepted']} accepted, {result['matched']} matched")
+            metrics = client.get("/metrics").text
+        modelport(
+            "predict",
+            "cancer",
+            "@" + str(_write_example(live)),
+            "--url",
+            f"http://127.0.0.1:{port}",
+        )
+    finally:
+        console.rule("4. stop cleanly (SIGTERM flushes the prediction log)")
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    modelport("logs", "tail", "cancer", "-n", "3")
+    modelport("logs", "export", "cancer", "-o", "predictions.parquet", "--with-labels")
+    summarize(answers, metrics)
+
+
+def _write_example(frame: pd.DataFrame) -> Path:
+    import json
+
+    path = WORKSPACE / "example.json"
+    example = {k: float(v) for k, v in frame.drop(columns=["benign"]).iloc[0].items()}
+    path.write_text(json.dumps(example))
+    return path
+
+
+def summarize(answers: list[dict[str, Any]], metrics: str) -> None:
+    exported = pd.read_parquet(WORKSPACE / "predictions.parquet")
+    table = Table(title="modelport demo summary")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    live = [a for a in answers if a["request_id"].startswith("live")]
+    drifted = [a for a in answers if a["request_id"].startswith("drifted")]
+    table.add_row("requests answered", str(len(answers)))
+    table.add_row("rows in the prediction log", str(len(exported)))
+    table.add_row("rows with a label joined", str(int(exported["label"].notna().sum())))
+    table.add_row("accuracy, live traffic", f"{_accuracy(live):.3f}")
+    table.add_row("accuracy, drifted traffic", f"{_accuracy(drifted):.3f}")
+    latency = exported["latency_ms"].to_numpy()
+    table.add_row(
+        "server latency p50 / p99 (ms)",
+        f"{np.percentile(latency, 50):.2f} / {np.percentile(latency, 99):.2f}",
+    )
+    dropped = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("modelport_log_dropped_records_total")
+    ]
+    table.add_row("log records dropped", dropped[0].split()[-1] if dropped else "?")
+    console.print(table)
+    if len(exported) < len(answers):
+        raise SystemExit("the prediction log is missing acknowledged predictions")
+
+
+def _accuracy(answers: list[dict[str, Any]]) -> float:
+    return float(np.mean([a["prediction"] == a["label"] for a in answers])) if answers else 0.0
+
+
+if __name__ == "__main__":
+    main()
