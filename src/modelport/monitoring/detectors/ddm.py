@@ -5,6 +5,12 @@ For a stream of 0/1 errors it tracks the error rate ``p`` and its standard devia
 ``s = sqrt(p(1-p)/n)``, remembers the minimum of ``p + s``, and signals drift when
 ``p + s >= p_min + 3 s_min`` (a warning at 2).
 
+Defaults differ from the paper's (``warm_start=30``, ``drift_threshold=3``): with those,
+DDM fired on 21 of 40 stable 4,000-point streams at a 10 % error rate in our simulation,
+because ``p_min`` is taken at a lucky low early on. ``warm_start=500`` and
+``drift_threshold=3.5`` brought that to 1 in 40 and still caught a 0.1 → 0.4 change
+within 250 points every time. Pass the paper's values to get the paper's behaviour.
+
 >>> detector = DDM()
 >>> fired = detector.update_many([0, 0, 0, 1] * 500 + [1, 1, 0, 1] * 200)
 >>> 2_000 <= fired[0] < 2_200
@@ -21,9 +27,12 @@ from modelport.monitoring.detectors.base import RiverDriftDetector
 
 
 class DDM(RiverDriftDetector):
-    """Parameters as ``river.drift.binary.DDM`` (``warm_start=30``, ``drift_threshold=3``)."""
+    """Parameters as ``river.drift.binary.DDM``; see the module docstring for defaults."""
 
     name = "ddm"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**{"warm_start": 500, "drift_threshold": 3.5, **params})
 
     def _make(self) -> Any:
         return binary.DDM(**self.params)
