@@ -7,7 +7,9 @@ Pickle executes arbitrary code on load, so it needs an explicit ``trust_pickle``
 
 from __future__ import annotations
 
+import copy
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,67 @@ def _load_estimator(path: Path, loader: dict[str, Any]) -> Any:
         ) from exc
 
 
+def _nested(obj: Any, seen: set[int]) -> Iterator[Any]:
+    """Every scikit-learn object reachable from ``obj`` (pipeline steps, transformers...)."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
+        yield obj
+        for value in vars(obj).values():
+            yield from _nested(value, seen)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _nested(item, seen)
+
+
+def matrix_ready(estimator: Any, schema: InputSchema) -> Any | None:
+    """A copy of ``estimator`` that takes a float matrix, or None if it needs a frame.
+
+    An estimator fitted on a DataFrame checks column names on every call, and building a
+    DataFrame per batch costs several times the prediction itself. When every feature is
+    numeric and the fitted names are the schema in order, a copy without the recorded
+    names computes the same thing from a plain matrix; the caller verifies that.
+    """
+    if any(not f.numeric for f in schema.features):
+        return None
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None:
+        return estimator
+    if [str(n) for n in fitted] != schema.names:
+        return None
+    clone = copy.deepcopy(estimator)
+    for obj in _nested(clone, set()):
+        if "feature_names_in_" in vars(obj):
+            delattr(obj, "feature_names_in_")
+    return clone
+
+
 class SklearnPredictor:
     def __init__(self, estimator: Any, schema: InputSchema, output: OutputSpec) -> None:
         self.estimator = estimator
         self.output = output
         self._names = schema.names
-        # Estimators fitted on a DataFrame check column names; others want a plain matrix.
-        self._wants_frame = hasattr(estimator, "feature_names_in_") or any(
-            not f.numeric for f in schema.features
-        )
         self._classes = getattr(estimator, "classes_", None)
+        self._wants_frame = True
+        fast = matrix_ready(estimator, schema)
+        if fast is not None and self._same_answers(fast, schema):
+            self.estimator = fast
+            self._wants_frame = False
+
+    def _same_answers(self, fast: Any, schema: InputSchema) -> bool:
+        if fast is self.estimator:
+            return True
+        rng = np.random.default_rng(0)
+        columns = {name: rng.normal(size=4) for name in schema.names}
+        probe = Batch(columns, 4)
+        method = "predict_proba" if self.output.has_probabilities else "predict"
+        try:
+            expected = getattr(self.estimator, method)(probe.to_frame())
+            actual = getattr(fast, method)(probe.to_matrix())
+        except Exception:
+            return False
+        return bool(np.array_equal(np.asarray(expected), np.asarray(actual)))
 
     def predict(self, batch: Batch) -> Prediction:
         features: Any = batch.to_frame() if self._wants_frame else batch.to_matrix()
