@@ -10,7 +10,8 @@ the raw distance.
 The exact form integrates between the current sample's jump points with prefix sums of
 the sorted reference (see :mod:`~modelport.monitoring.stats.ecdf`), in
 ``O(m log n)``; it equals ``scipy.stats.wasserstein_distance`` to rounding. The binned form
-spreads each bin's mass uniformly over the bin (outer bins end at the sample's min/max).
+spreads each bin's mass uniformly over the bin (outer bins end at the joint min/max
+of both samples); it is coarse, see docs/statistics.md for measured errors.
 
 >>> import numpy as np
 >>> wasserstein_distance(np.array([0.0, 1.0, 3.0]), np.array([5.0, 6.0, 8.0]))
@@ -69,10 +70,14 @@ def wasserstein_exact(alignment: EcdfAlignment) -> float:
 def wasserstein_binned(histogram: Histogram) -> float:
     """Raw W1 between the two binned samples, each bin's mass spread uniformly."""
     assert histogram.reference_range is not None and histogram.current_range is not None
-    x_ref, y_ref = _cdf_nodes(
-        histogram.reference[:-1], histogram.cut_points, histogram.reference_range
+    # Both samples' outer bins end at the joint extremes: a sample's own min/max is noisy
+    # (a larger sample reaches further into the tails) and would read as mass moving.
+    joint = (
+        min(histogram.reference_range[0], histogram.current_range[0]),
+        max(histogram.reference_range[1], histogram.current_range[1]),
     )
-    x_cur, y_cur = _cdf_nodes(histogram.current[:-1], histogram.cut_points, histogram.current_range)
+    x_ref, y_ref = _cdf_nodes(histogram.reference[:-1], histogram.cut_points, joint)
+    x_cur, y_cur = _cdf_nodes(histogram.current[:-1], histogram.cut_points, joint)
     knots = np.union1d(x_ref, x_cur)
     left, right = knots[:-1], knots[1:]
     at_left = _limit(x_ref, y_ref, left, "right") - _limit(x_cur, y_cur, left, "right")
