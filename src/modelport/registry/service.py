@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from modelport.store.db import Database
 from modelport.store.tables import AuditRow, ModelRow, VersionRow
 
 REFERENCE_SAMPLE_ROWS = 100_000
+_INSERT_ATTEMPTS = 10
 PREDICTION_COLUMN = "__prediction__"
 PROBABILITY_PREFIX = "__proba__"
 
@@ -128,7 +131,10 @@ class Registry:
             "trusted_types": request.trusted_types,
         }
         if request.flavor != "python":
-            return Path(request.source), options
+            path = Path(request.source)
+            if not path.is_file():
+                raise ArtifactError(f"artifact {path} does not exist or is not a file")
+            return path, options
         target, attr = split_entry_point(request.source)
         options["attr"] = attr
         if target.endswith(".py"):
@@ -265,22 +271,28 @@ class Registry:
         reference_relative: str | None,
         reference_rows: int | None,
     ) -> ModelVersion:
-        # Two processes may register the same model at once; the unique constraint on
-        # (model, version) makes one of them retry with the next number.
-        for _attempt in range(5):
+        # Several processes may register the same model at once. The next number is
+        # computed inside the INSERT itself (atomic under SQLite's write lock) while the
+        # model row is locked (PostgreSQL); two first registrations racing to create the
+        # model row still collide on its unique name, and the loser retries.
+        for attempt in range(_INSERT_ATTEMPTS):
             try:
                 with self.db.session() as session:
-                    model = session.scalar(select(ModelRow).where(ModelRow.name == request.name))
+                    model = session.scalar(
+                        select(ModelRow).where(ModelRow.name == request.name).with_for_update()
+                    )
                     if model is None:
                         model = ModelRow(name=request.name)
                         session.add(model)
                         session.flush()
-                    latest = session.scalar(
-                        select(func.max(VersionRow.version)).where(VersionRow.model_id == model.id)
+                    next_version = (
+                        select(func.coalesce(func.max(VersionRow.version), 0) + 1)
+                        .where(VersionRow.model_id == model.id)
+                        .scalar_subquery()
                     )
                     row = VersionRow(
                         model_id=model.id,
-                        version=(latest or 0) + 1,
+                        version=next_version,
                         flavor=request.flavor,
                         artifact_path=relative,
                         artifact_sha256=sha256,
@@ -306,6 +318,7 @@ class Registry:
                     )
                     return ModelVersion.from_row(row, request.name)
             except IntegrityError:
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
                 continue
         raise ModelportError(f"could not allocate a version number for {request.name}")
 

@@ -11,6 +11,7 @@ one column per feature; it may return labels/values, and ``predict_proba`` a
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import uuid
@@ -39,7 +40,10 @@ def _resolve(path: Path | None, loader: dict[str, Any]) -> Any:
     try:
         if path is not None:
             module_name = f"modelport_user_{uuid.uuid4().hex}"
-            spec = importlib.util.spec_from_file_location(module_name, path)
+            # Blobs in the artifact store have no ``.py`` suffix, so the loader is named
+            # explicitly instead of being guessed from the file name.
+            source_loader = importlib.machinery.SourceFileLoader(module_name, str(path))
+            spec = importlib.util.spec_from_file_location(module_name, path, loader=source_loader)
             if spec is None or spec.loader is None:
                 raise ArtifactError(f"cannot import {path}")
             module = importlib.util.module_from_spec(spec)
