@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,7 +88,7 @@ class EndpointStore:
 
     def revisions(self) -> dict[str, int]:
         with self.db.session() as session:
-            rows = session.execute(select(EndpointRow.name, EndpointRow.revision)).tuples()
+            rows = session.execute(select(EndpointRow.name, EndpointRow.revision)).all()
             return {name: revision for name, revision in rows}
 
     def update(
@@ -145,7 +145,17 @@ class EndpointStore:
     def _row(session: Session, name: str, lock: bool = False) -> EndpointRow:
         query = select(EndpointRow).where(EndpointRow.name == name)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
+            if session.get_bind().dialect.name == "sqlite":
+                # SQLite ignores FOR UPDATE. A no-op UPDATE takes the database's write
+                # lock instead, so two writers cannot both read revision N and both
+                # write N + 1: the second waits, then reads what the first committed.
+                session.execute(
+                    update(EndpointRow)
+                    .where(EndpointRow.name == name)
+                    .values(revision=EndpointRow.revision)
+                    .execution_options(synchronize_session=False)
+                )
         row = session.scalar(query)
         if row is None:
             raise EndpointNotFound(f"endpoint {name!r} does not exist", field="endpoint")

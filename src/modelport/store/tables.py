@@ -5,12 +5,49 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite keeps no zone: it would store an aware value's wall-clock time and hand back
+    naive datetimes, while PostgreSQL answers aware ones. Values are converted to UTC on
+    the way in (naive ones are taken as UTC) and come back aware, whatever the backend.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -22,7 +59,7 @@ class ModelRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     versions: Mapped[list[VersionRow]] = relationship(
         back_populates="model", order_by="VersionRow.version"
     )
@@ -50,7 +87,7 @@ class VersionRow(Base):
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reference_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     reference_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     model: Mapped[ModelRow] = relationship(back_populates="versions")
 
 
@@ -66,15 +103,15 @@ class EndpointRow(Base):
     # Bumped by every change; servers compare it to pick changes up, writers use it to
     # detect a concurrent change (409).
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditRow(Base):
     __tablename__ = "audit"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(200), default="cli")
     subject: Mapped[str] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(64))
@@ -91,6 +128,4 @@ class FeedbackRow(Base):
     label: Mapped[str] = mapped_column(Text)
     label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
