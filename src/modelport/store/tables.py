@@ -129,3 +129,54 @@ class FeedbackRow(Base):
     label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class RolloutRow(Base):
+    """One rollout of a candidate version on an endpoint: a persisted state machine."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    # The endpoint's name while the rollout is active or paused, NULL once it ended: the
+    # unique constraint makes a second live rollout on one endpoint impossible (409).
+    active_endpoint: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    candidate_version: Mapped[int] = mapped_column(Integer)
+    # The primary when the rollout started: what the candidate is compared with.
+    baseline_version: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[float] = mapped_column(Float, default=0.0)
+    step_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The validated RolloutSpec (steps, gates, thresholds) it was started with.
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Latest analysis (verdict per gate with its numbers) and why the rollout waits.
+    verdicts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Bumped by every transition; a writer holding an older one loses with 409.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(200), default="cli")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RolloutEventRow(Base):
+    """Audit trail of a rollout: every transition with who, why and the evidence."""
+
+    __tablename__ = "rollout_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(32))
+    step: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
