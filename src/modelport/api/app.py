@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from modelport.api import admin, monitoring, rollout, v1, v2
 from modelport.api.responses import JSON, error_response
-from modelport.api.state import Services, services
+from modelport.api.state import LIFESPAN_HOOKS, Services, services
 from modelport.config import Settings
 from modelport.errors import NotFound
 
@@ -48,11 +48,15 @@ def create_app(settings: Settings, built: Services | None = None) -> Starlette:
         app.state.services = running
         running.recorder.start()
         await running.plane.start()
+        hooks = AsyncExitStack()
+        for hook in LIFESPAN_HOOKS:
+            await hooks.enter_async_context(hook(running))
         logger.info("modelport ready: %d endpoints", len(running.plane.runtimes))
         try:
             yield
         finally:
             # Order matters: stop taking background work, then flush every record.
+            await hooks.aclose()
             await running.plane.stop()
             running.recorder.close()
             logger.info(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -65,6 +67,11 @@ class Services:
             telemetry,
             plane,
         )
+
+
+# Background work that lives as long as the server (the rollout controller): entered
+# after the data plane started, exited before it stops.
+LIFESPAN_HOOKS: list[Callable[[Services], AbstractAsyncContextManager[None]]] = []
 
 
 def services(request: Request) -> Services:

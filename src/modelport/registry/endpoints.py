@@ -104,23 +104,48 @@ class EndpointStore:
     ) -> Endpoint:
         """Change the primary version and/or policy as one audited transaction."""
         with self.db.session() as session:
-            row = self._row(session, name, lock=True)
-            if expected_revision is not None and row.revision != expected_revision:
-                raise Conflict(
-                    f"endpoint {name!r} changed meanwhile (revision {row.revision}, "
-                    f"expected {expected_revision})"
-                )
-            if primary_version is not None:
-                self.registry.get(row.model_name, primary_version)
-                row.primary_version = primary_version
-            if policy is not None:
-                row.policy = policy
-            row.revision += 1
-            row.updated_at = utcnow()
-            audit = {"version": row.primary_version, "revision": row.revision, **(details or {})}
-            self._audit(session, name, action, actor, audit)
-            session.flush()
-            return Endpoint.from_row(row)
+            return self.apply(
+                session,
+                name,
+                actor=actor,
+                action=action,
+                primary_version=primary_version,
+                policy=policy,
+                expected_revision=expected_revision,
+                details=details,
+            )
+
+    def apply(
+        self,
+        session: Session,
+        name: str,
+        *,
+        actor: str = "cli",
+        action: str = "update",
+        primary_version: int | None = None,
+        policy: dict[str, Any] | None = None,
+        expected_revision: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Endpoint:
+        """``update`` inside the caller's transaction (a rollout step changes the rollout
+        and the endpoint together, or neither)."""
+        row = self._row(session, name, lock=True)
+        if expected_revision is not None and row.revision != expected_revision:
+            raise Conflict(
+                f"endpoint {name!r} changed meanwhile (revision {row.revision}, "
+                f"expected {expected_revision})"
+            )
+        if primary_version is not None:
+            self.registry.get(row.model_name, primary_version)
+            row.primary_version = primary_version
+        if policy is not None:
+            row.policy = policy
+        row.revision += 1
+        row.updated_at = utcnow()
+        audit = {"version": row.primary_version, "revision": row.revision, **(details or {})}
+        self._audit(session, name, action, actor, audit)
+        session.flush()
+        return Endpoint.from_row(row)
 
     def delete(self, name: str, actor: str = "cli") -> None:
         with self.db.session() as session:

@@ -27,7 +27,13 @@ from modelport.registry.endpoints import Endpoint, EndpointStore
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.schema import InputSchema
-from modelport.serving.policy import RequestContext, Route, TrafficPolicy, build_policy
+from modelport.serving.policy import (
+    PrimaryOnly,
+    RequestContext,
+    Route,
+    TrafficPolicy,
+    build_policy,
+)
 from modelport.serving.runner import Runner
 from modelport.telemetry import Telemetry
 
@@ -42,6 +48,9 @@ class EndpointRuntime:
     primary: ModelVersion
     policy: TrafficPolicy | None = None
     error: str | None = None
+    # Set when the endpoint's policy (e.g. a rollout candidate) could not be built and
+    # the primary serves alone.
+    policy_error: str | None = None
     runners: dict[tuple[int, str], Runner] = field(default_factory=dict)
     mirrors_in_flight: int = 0
     mirrors_dropped: int = 0
@@ -174,10 +183,17 @@ class DataPlane:
 
         try:
             primary = load(endpoint.primary_version, "primary")
+        except Exception as exc:
+            runtime.error = _describe(exc)
+            return runtime
+        try:
             runtime.policy = build_policy(endpoint.policy, primary, load)
         except Exception as exc:
-            message = exc.message if isinstance(exc, ModelportError) else str(exc)
-            runtime.error = f"{type(exc).__name__}: {message}"
+            # A candidate that cannot load must not take the primary down with it: serve
+            # the primary alone and say why (the rollout controller aborts on this).
+            runtime.policy = PrimaryOnly(primary)
+            runtime.policy_error = _describe(exc)
+            logger.error("endpoint %s: policy %s failed: %s", name, endpoint.policy, exc)
         return runtime
 
     # -- requests -----------------------------------------------------------------------
@@ -310,6 +326,11 @@ class DataPlane:
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _describe(exc: Exception) -> str:
+    message = exc.message if isinstance(exc, ModelportError) else str(exc)
+    return f"{type(exc).__name__}: {message}"
 
 
 def _placeholder(endpoint: Endpoint) -> ModelVersion:
