@@ -1,0 +1,307 @@
+"""The rollout controller: reads the evidence, judges the gates, moves the rollout on.
+
+Each tick, for every active rollout: a failed gate rolls back at once; a step whose time
+or request budget is spent moves on only when every gate passes (at the last step that
+means promotion); otherwise the rollout waits and says what for. Plain ``shadow`` only
+records verdicts: promoting or rolling it back is the user's call. Blue-green releases
+blue when ``keep_blue`` has passed.
+
+It runs inside every server (``run``), and ``tick`` is safe to run anywhere at any time:
+transitions are revision-checked, so of several servers exactly one moves a rollout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from modelport.errors import Conflict
+from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.registry.records import ModelVersion
+from modelport.registry.service import Registry
+from modelport.rollout.analysis import FAIL, INCONCLUSIVE, PASS, Verdict, evaluate
+from modelport.rollout.evidence import collect
+from modelport.rollout.policies import canary_policy
+from modelport.rollout.state import (
+    ABORTED,
+    ACTIVE,
+    PROMOTED,
+    ROLLED_BACK,
+    Change,
+    Rollout,
+    RolloutStore,
+)
+from modelport.store.tables import utcnow
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "controller"
+
+
+@dataclass
+class Analysis:
+    at: datetime
+    verdicts: list[Verdict] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.verdict == FAIL]
+
+    @property
+    def waiting(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.verdict == INCONCLUSIVE]
+
+    def outcomes(self) -> dict[str, str]:
+        return {v.gate: v.verdict for v in self.verdicts}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "gates": [v.to_dict() for v in self.verdicts],
+            "evidence": self.evidence,
+            "progress": self.progress,
+        }
+
+
+def _numbers(verdict: Verdict) -> str:
+    def show(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4g}"
+
+    text = f"{verdict.gate}: candidate {show(verdict.candidate)}"
+    if verdict.primary is not None:
+        text += f", primary {show(verdict.primary)}"
+    return text + f", threshold {show(verdict.threshold)}, n={verdict.n}"
+
+
+class Controller:
+    def __init__(
+        self,
+        rollouts: RolloutStore,
+        registry: Registry,
+        log: ParquetPredictionLog,
+        feedback: FeedbackStore,
+        *,
+        policy_error: Callable[[str], tuple[int | None, str | None]] | None = None,
+        on_tick: Callable[[list[Rollout]], None] | None = None,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.rollouts = rollouts
+        self.registry = registry
+        self.log = log
+        self.feedback = feedback
+        # endpoint -> (rollout id its policy names, why this server could not build it)
+        self.policy_error = policy_error
+        self.on_tick = on_tick
+        self.tick_s = tick_s
+        self._versions: dict[tuple[str, int], ModelVersion] = {}
+
+    # -- analysis -------------------------------------------------------------------------
+    def version(self, model: str, number: int) -> ModelVersion:
+        key = (model, number)
+        if key not in self._versions:
+            self._versions[key] = self.registry.get(model, number)
+        return self._versions[key]
+
+    def analyse(self, rollout: Rollout, now: datetime | None = None) -> Analysis:
+        now = now or utcnow()
+        analysis = Analysis(at=now)
+        if rollout.phase == "blue-green":
+            until = rollout.step_started_at + timedelta(seconds=rollout.spec.keep_blue_s)
+            analysis.progress = {
+                "keep_blue_until": until.isoformat(),
+                "remaining_s": max(0.0, round((until - now).total_seconds(), 1)),
+                "done": now >= until,
+            }
+            return analysis
+        spec = rollout.spec
+        candidate = self.version(rollout.model, rollout.candidate)
+        evidence = collect(
+            self.log,
+            self.feedback,
+            endpoint=rollout.endpoint,
+            kind=candidate.output.kind,
+            classes=sorted(
+                set(candidate.output.classes)
+                | set(self.version(rollout.model, rollout.baseline).output.classes)
+            ),
+            candidate=rollout.candidate,
+            baseline=rollout.baseline,
+            phase=rollout.phase,
+            since=rollout.step_started_at,
+            rollout_start=rollout.created_at,
+            min_primary=spec.min_samples,
+        )
+        analysis.verdicts = evaluate(spec.parsed_gates, evidence, spec.min_samples, spec.alpha)
+        analysis.evidence = evidence.summary()
+        shadow = rollout.phase == "shadow"
+        every = spec.shadow_for_s if shadow else spec.step_every_s
+        after = spec.shadow_for_requests if shadow else spec.step_after_requests
+        elapsed = (now - rollout.step_started_at).total_seconds()
+        analysis.progress = {
+            "elapsed_s": round(elapsed, 1),
+            "step_every_s": every,
+            "requests": evidence.requests,
+            "step_after_requests": after,
+            "done": (every is not None and elapsed >= every)
+            or (after is not None and evidence.requests >= after),
+        }
+        return analysis
+
+    # -- decisions ------------------------------------------------------------------------
+    def decide(self, rollout: Rollout, analysis: Analysis) -> tuple[Change | None, str]:
+        """The transition the evidence calls for (or None) and a note on why."""
+        spec = rollout.spec
+        evidence = analysis.to_dict()
+        if rollout.phase == "blue-green":
+            if analysis.progress.get("done"):
+                return Change(
+                    action="release-blue",
+                    actor=ACTOR,
+                    reason=f"keep-blue of {spec.keep_blue_s:.0f}s passed; blue unloaded",
+                    status=PROMOTED,
+                    policy={},
+                ), ""
+            return None, f"green live; blue kept loaded for {analysis.progress['remaining_s']}s"
+        if analysis.failed:
+            reason = "gate failed: " + "; ".join(_numbers(v) for v in analysis.failed)
+            if rollout.strategy == "shadow":
+                return None, reason + " (shadow only observes: promote or roll back by hand)"
+            return Change(
+                action="rollback",
+                actor=ACTOR,
+                reason=reason,
+                evidence=evidence,
+                status=ROLLED_BACK,
+                policy={},
+                primary_version=rollout.baseline,
+            ), reason
+        where = self._where(rollout)
+        if rollout.strategy == "shadow":
+            return None, f"{where}; verdicts are advisory, promote or roll back by hand"
+        if not analysis.progress.get("done"):
+            return None, f"{where}: {self._budget(analysis)}"
+        if analysis.waiting:
+            pending = "; ".join(f"{v.gate} ({v.reason})" for v in analysis.waiting)
+            return None, f"{where}: waiting for enough evidence: {pending}"
+        passed = ", ".join(v.gate for v in analysis.verdicts if v.verdict == PASS)
+        if rollout.phase == "shadow":
+            weight = float(spec.steps[0])
+            return Change(
+                action="step",
+                actor=ACTOR,
+                reason=f"shadow passed ({passed}); canary at {weight:g}%",
+                evidence=evidence,
+                phase="canary",
+                step=0,
+                weight=weight,
+                policy=canary_policy(rollout.candidate, weight, spec.salt, spec.sticky_key),
+            ), ""
+        if rollout.step + 1 < len(spec.steps):
+            weight = float(spec.steps[rollout.step + 1])
+            return Change(
+                action="step",
+                actor=ACTOR,
+                reason=f"step {rollout.step + 1} passed ({passed}); canary at {weight:g}%",
+                evidence=evidence,
+                step=rollout.step + 1,
+                weight=weight,
+                policy=canary_policy(rollout.candidate, weight, spec.salt, spec.sticky_key),
+            ), ""
+        return Change(
+            action="promote",
+            actor=ACTOR,
+            reason=f"all gates passed at the last step ({passed}); "
+            f"{rollout.model}:{rollout.candidate} promoted",
+            evidence=evidence,
+            status=PROMOTED,
+            policy={},
+            primary_version=rollout.candidate,
+        ), ""
+
+    @staticmethod
+    def _where(rollout: Rollout) -> str:
+        if rollout.phase == "shadow":
+            return "shadow"
+        steps = rollout.spec.steps
+        return f"canary step {rollout.step + 1}/{len(steps)} at {rollout.weight:g}%"
+
+    @staticmethod
+    def _budget(analysis: Analysis) -> str:
+        progress = analysis.progress
+        if progress.get("step_after_requests") is not None:
+            return f"{progress['requests']} of {progress['step_after_requests']} requests"
+        return f"{progress['elapsed_s']:.0f}s of {progress['step_every_s']:.0f}s"
+
+    # -- the loop -------------------------------------------------------------------------
+    def tick(self) -> list[str]:
+        """One pass over every live rollout; returns endpoints whose routing changed."""
+        changed: list[str] = []
+        live = self.rollouts.all_live()
+        for rollout in live:
+            try:
+                if self.advance(rollout):
+                    changed.append(rollout.endpoint)
+            except Conflict:
+                logger.info("rollout %s changed meanwhile; skipping this tick", rollout.id)
+            except Exception:
+                logger.exception("analysing rollout %s on %s failed", rollout.id, rollout.endpoint)
+        if self.on_tick is not None:
+            self.on_tick(self.rollouts.all_live() if changed else live)
+        return changed
+
+    def advance(self, rollout: Rollout) -> bool:
+        if rollout.status != ACTIVE:
+            return False
+        broken = self._unservable(rollout)
+        if broken is not None:
+            self.rollouts.transition(rollout, broken)
+            return True
+        analysis = self.analyse(rollout)
+        change, note = self.decide(rollout, analysis)
+        if change is not None:
+            self.rollouts.transition(rollout, change)
+            return True
+        event = None
+        previous = {g["gate"]: g["verdict"] for g in rollout.verdicts.get("gates", [])}
+        if analysis.verdicts and analysis.outcomes() != previous:
+            event = Change(action="verdict", actor=ACTOR, reason=note, evidence=analysis.to_dict())
+        self.rollouts.record_analysis(rollout, analysis.to_dict(), note, event)
+        return False
+
+    def _unservable(self, rollout: Rollout) -> Change | None:
+        """This server could not build the rollout's routing: stop before traffic does."""
+        if self.policy_error is None:
+            return None
+        rollout_id, error = self.policy_error(rollout.endpoint)
+        if rollout_id != rollout.id or error is None:
+            return None
+        return Change(
+            action="abort",
+            actor=ACTOR,
+            reason=f"candidate could not be served: {error}",
+            evidence={"error": error},
+            status=ABORTED,
+            policy={},
+            primary_version=rollout.baseline,
+        )
+
+    async def run(self, refresh: Callable[[str], Any]) -> None:
+        """Tick forever; ``refresh(endpoint)`` applies routing changes here at once."""
+        while True:
+            started = time.monotonic()
+            try:
+                for endpoint in await asyncio.to_thread(self.tick):
+                    await refresh(endpoint)
+            except Exception:
+                logger.exception("rollout controller tick failed; trying again")
+            # A slow analysis (a huge step window) must not turn into a busy loop.
+            spent = time.monotonic() - started
+            await asyncio.sleep(max(self.tick_s, 2 * spent))

@@ -1,0 +1,253 @@
+"""What a user can do with rollouts; the HTTP API and the CLI both call only this.
+
+Starting validates everything first (spec, versions, schemas, gates), then loads the
+candidate and, for blue-green, smoke-tests it, and only then routes traffic to it, in
+the same transaction that records the rollout. Nothing reaches a candidate that failed
+any of that; the failed attempt is recorded as an aborted rollout with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from modelport.errors import Conflict, ModelportError, ValidationFailed
+from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.registry.endpoints import EndpointStore
+from modelport.registry.service import Registry
+from modelport.rollout.bluegreen import replay_rows, smoke_test
+from modelport.rollout.candidate import check_compatible, load_candidate
+from modelport.rollout.controller import Controller
+from modelport.rollout.policies import blue_green_policy, canary_policy, shadow_policy
+from modelport.rollout.report import shadow_report
+from modelport.rollout.spec import RolloutSpec, build_spec
+from modelport.rollout.state import (
+    ABORTED,
+    ACTIVE,
+    PAUSED,
+    PROMOTED,
+    ROLLED_BACK,
+    Change,
+    Rollout,
+    RolloutNotFound,
+    RolloutStore,
+)
+
+
+class SmokeTestFailed(ModelportError):
+    status = 422
+    code = "smoke_test_failed"
+
+
+class RolloutService:
+    def __init__(
+        self,
+        registry: Registry,
+        endpoints: EndpointStore,
+        log: ParquetPredictionLog,
+        feedback: FeedbackStore,
+    ) -> None:
+        self.registry = registry
+        self.endpoints = endpoints
+        self.log = log
+        self.feedback = feedback
+        self.store = RolloutStore(endpoints.db, endpoints)
+        self.controller = Controller(self.store, registry, log, feedback)
+
+    # -- start --------------------------------------------------------------------------
+    def start(self, name: str, options: dict[str, Any], actor: str) -> Rollout:
+        spec = build_spec(options)
+        endpoint = self.endpoints.get(name)
+        version = options.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ValidationFailed("version must be a version number", field="version")
+        candidate = self.registry.get(endpoint.model, version)
+        primary = self.registry.get(endpoint.model, endpoint.primary_version)
+        if candidate.version == primary.version:
+            raise ValidationFailed(
+                f"{candidate.ref} is already the primary of {name!r}", field="version"
+            )
+        check_compatible(primary, candidate, spec.parsed_gates, spec.sticky_key)
+        self._refuse_if_live(name)
+        evidence: dict[str, Any] = {"candidate": candidate.ref, "primary": primary.ref}
+        try:
+            predictor = load_candidate(self.registry, primary, candidate)
+            if spec.strategy == "blue-green":
+                source, frame, answers = replay_rows(
+                    self.log, self.registry, name, primary, max(spec.smoke, 1)
+                )
+                smoke = smoke_test(
+                    predictor, candidate, primary, frame, answers, source, spec.smoke_agreement
+                )
+                evidence["smoke"] = smoke.to_dict()
+                if not smoke.passed:
+                    raise SmokeTestFailed(
+                        f"green {candidate.ref} failed its smoke test on {smoke.rows} "
+                        f"{source}: " + "; ".join(smoke.problems),
+                        field="smoke",
+                    )
+        except ModelportError as exc:
+            self.store.create(
+                endpoint,
+                candidate.version,
+                spec,
+                phase=_first_phase(spec.strategy),
+                change=Change(
+                    action="abort",
+                    actor=actor,
+                    reason=exc.message,
+                    evidence={**evidence, "error": exc.to_dict()},
+                    status=ABORTED,
+                ),
+            )
+            raise
+        first = self._first_change(spec, candidate.version, primary.version)
+        return self.store.create(
+            endpoint,
+            candidate.version,
+            spec,
+            phase=_first_phase(spec.strategy),
+            change=replace(first, actor=actor, evidence={**evidence, "spec": spec.to_dict()}),
+        )
+
+    def _refuse_if_live(self, name: str) -> None:
+        try:
+            live = self.store.active(name)
+        except Conflict:
+            return
+        raise Conflict(
+            f"endpoint {name!r} already has rollout {live.id} ({live.strategy}, {live.status}); "
+            "promote or roll it back first",
+            field="endpoint",
+        )
+
+    @staticmethod
+    def _first_change(spec: RolloutSpec, candidate: int, baseline: int) -> Change:
+        strategy = spec.strategy
+        if strategy in ("shadow", "shadow-then-canary"):
+            return Change(
+                action="start",
+                actor="",
+                reason=f"shadowing {spec.sample:.0%} of requests",
+                weight=0.0,
+                policy=shadow_policy(candidate, spec.sample),
+            )
+        if strategy == "canary":
+            weight = float(spec.steps[0])
+            return Change(
+                action="start",
+                actor="",
+                reason=f"canary at {weight:g}%",
+                weight=weight,
+                policy=canary_policy(candidate, weight, spec.salt, spec.sticky_key),
+            )
+        return Change(
+            action="start",
+            actor="",
+            reason=f"green {candidate} live; blue {baseline} kept loaded",
+            weight=100.0,
+            policy=blue_green_policy(blue=baseline, green=candidate),
+            primary_version=candidate,
+        )
+
+    # -- by hand ------------------------------------------------------------------------
+    def promote(self, name: str, actor: str, reason: str = "") -> Rollout:
+        rollout = self.store.active(name)
+        return self.store.transition(
+            rollout,
+            Change(
+                action="promote",
+                actor=actor,
+                reason=reason or f"promoted by {actor}",
+                evidence=rollout.verdicts,
+                status=PROMOTED,
+                policy={},
+                primary_version=rollout.candidate,
+            ),
+        )
+
+    def rollback(self, name: str, actor: str, reason: str = "") -> Rollout:
+        rollout = self.store.active(name)
+        return self.store.transition(
+            rollout,
+            Change(
+                action="rollback",
+                actor=actor,
+                reason=reason or f"rolled back by {actor}",
+                evidence=rollout.verdicts,
+                status=ROLLED_BACK,
+                policy={},
+                primary_version=rollout.baseline,
+            ),
+        )
+
+    def pause(self, name: str, actor: str, reason: str = "") -> Rollout:
+        rollout = self.store.active(name)
+        if rollout.status != ACTIVE:
+            raise Conflict(f"rollout {rollout.id} on {name!r} is already paused")
+        return self.store.transition(
+            rollout,
+            Change(action="pause", actor=actor, reason=reason or "paused", status=PAUSED),
+        )
+
+    def resume(self, name: str, actor: str, reason: str = "") -> Rollout:
+        rollout = self.store.active(name)
+        if rollout.status != PAUSED:
+            raise Conflict(f"rollout {rollout.id} on {name!r} is not paused")
+        # The step starts over: evidence from before the pause may no longer hold.
+        return self.store.transition(
+            rollout,
+            Change(
+                action="resume",
+                actor=actor,
+                reason=reason or "resumed; the step starts over",
+                status=ACTIVE,
+                restart_step=rollout.phase != "blue-green",
+            ),
+        )
+
+    # -- reading ------------------------------------------------------------------------
+    def find(self, name: str, rollout_id: int | None = None) -> Rollout:
+        self.endpoints.get(name)
+        if rollout_id is not None:
+            rollout = self.store.get(rollout_id)
+            if rollout.endpoint != name:
+                raise RolloutNotFound(f"rollout {rollout_id} is not on {name!r}", field="rollout")
+            return rollout
+        latest = self.store.latest(name)
+        if latest is None:
+            raise RolloutNotFound(f"endpoint {name!r} has had no rollout yet", field="rollout")
+        return latest
+
+    def status(self, name: str, fresh: bool = False) -> dict[str, Any]:
+        """The current (or last) rollout; ``fresh`` analyses the log now (read-only)."""
+        self.endpoints.get(name)
+        latest = self.store.latest(name)
+        body: dict[str, Any] = {"endpoint": name, "rollout": None}
+        if latest is None:
+            return body
+        body["rollout"] = latest.to_dict()
+        if fresh and latest.live:
+            analysis = self.controller.analyse(latest)
+            _, note = self.controller.decide(latest, analysis)
+            body["rollout"]["verdicts"] = analysis.to_dict()
+            body["rollout"]["note"] = note or latest.note
+        return body
+
+    def history(self, name: str, rollout_id: int | None = None) -> list[dict[str, Any]]:
+        self.endpoints.get(name)
+        return self.store.events(name, rollout_id)
+
+    def report(
+        self, name: str, rollout_id: int | None = None, slice_by: str | None = None
+    ) -> dict[str, Any]:
+        rollout = self.find(name, rollout_id)
+        candidate = self.registry.get(rollout.model, rollout.candidate)
+        return shadow_report(self.log, rollout, candidate, slice_by)
+
+
+def _first_phase(strategy: str) -> str:
+    return (
+        "canary" if strategy == "canary" else "blue-green" if strategy == "blue-green" else "shadow"
+    )
