@@ -29,7 +29,10 @@ def test_register_over_http_and_switch_endpoint_version(
     with server.client() as client:
         created = client.post(
             "/v1/models/churn/versions",
-            files={"artifact": model.open("rb"), "reference": reference.open("rb")},
+            files={
+                "artifact": (model.name, model.read_bytes()),
+                "reference": (reference.name, reference.read_bytes()),
+            },
             data={"flavor": "sklearn", "target": "churned", "description": "retrained"},
         )
         assert created.status_code == 201, created.text
