@@ -27,6 +27,9 @@ from modelport.predlog.records import PredictionRecord, records_to_table
 
 logger = logging.getLogger(__name__)
 
+# Segments read at once by the reader threads.
+_PARALLEL_READS = 4
+
 
 @dataclass
 class ReadReport:
@@ -102,61 +105,57 @@ class ParquetPredictionLog:
         role: str | None = None,
         last: int | None = None,
     ) -> pa.Table:
-        """Rows of one endpoint, oldest first. ``last`` keeps only the newest N rows."""
+        """Rows of one endpoint, oldest first. ``last`` keeps only the newest N rows
+        that pass the other filters."""
         self.last_read = ReadReport()
         paths = self.segments(endpoint, since, until)
-        if last is not None:
-            paths = self._newest_paths(paths, last)
         needed = None
         if columns is not None:
             needed = list(dict.fromkeys([*columns, "ts", "version", "role"]))
-        tables = self._read_many(paths, needed)
+
+        def matching(table: pa.Table) -> pa.Table:
+            mask = None
+            for condition in self._conditions(table, since, until, version, role):
+                mask = condition if mask is None else pc.and_(mask, condition)
+            return table if mask is None else table.filter(mask)
+
+        if last is None:
+            tables = [matching(t) for t in self._read_many(paths, needed)]
+        else:
+            # Newest segments first, a few at a time, until enough rows pass the filters.
+            tables = []
+            rows = 0
+            for stop in range(len(paths), 0, -_PARALLEL_READS):
+                chunk = paths[max(0, stop - _PARALLEL_READS) : stop]
+                found = [matching(t) for t in self._read_many(chunk, needed)]
+                tables[:0] = found
+                rows += sum(t.num_rows for t in found)
+                if rows >= last:
+                    break
         if not tables:
             return pa.table({})
-        table = pa.concat_tables(tables, promote_options="permissive")
-        mask = None
-        for condition in self._conditions(table, since, until, version, role):
-            mask = condition if mask is None else pc.and_(mask, condition)
-        if mask is not None:
-            table = table.filter(mask)
+        table = _concat(tables)
         if last is not None and table.num_rows > last:
             table = table.slice(table.num_rows - last)
         if columns is not None:
             table = table.select([c for c in columns if c in table.column_names])
         return table
 
-    def _newest_paths(self, paths: list[Path], rows: int) -> list[Path]:
-        chosen: list[Path] = []
-        total = 0
-        for path in reversed(paths):
-            try:
-                total += pq.ParquetFile(path).metadata.num_rows
-            except (pa.ArrowException, OSError):
-                pass
-            chosen.append(path)
-            if total >= rows:
-                break
-        return list(reversed(chosen))
-
     def _read_many(self, paths: list[Path], columns: list[str] | None) -> list[pa.Table]:
         if not paths:
             return []
         # pyarrow releases the GIL while decoding, so a few threads read segments in
         # parallel; order is kept so rows stay oldest first.
-        with ThreadPoolExecutor(max_workers=min(4, len(paths))) as pool:
-            results = list(pool.map(lambda p: self._read_one(p, columns), paths))
-        return [t for t in results if t is not None]
-
-    def _read_one(self, path: Path, columns: list[str] | None) -> pa.Table | None:
-        try:
-            if columns is None:
-                return pq.read_table(path)
-            available = pq.read_schema(path).names
-            return pq.read_table(path, columns=[c for c in columns if c in available])
-        except (pa.ArrowException, OSError) as exc:
-            logger.warning("skipping unreadable log segment %s: %s", path, exc)
-            self.last_read.skipped.append((str(path), str(exc)))
-            return None
+        with ThreadPoolExecutor(max_workers=min(_PARALLEL_READS, len(paths))) as pool:
+            results = list(pool.map(lambda p: _read_one(p, columns), paths))
+        tables: list[pa.Table] = []
+        for path, result in zip(paths, results, strict=True):
+            if isinstance(result, pa.Table):
+                tables.append(result)
+            else:
+                logger.warning("skipping unreadable log segment %s: %s", path, result)
+                self.last_read.skipped.append((str(path), result))
+        return tables
 
     @staticmethod
     def _conditions(
@@ -187,6 +186,49 @@ class ParquetPredictionLog:
             for request_id in hits["request_id"].unique().to_pylist():
                 found[request_id] = endpoint
         return found
+
+
+def _read_one(path: Path, columns: list[str] | None) -> pa.Table | str:
+    """The segment's table, or why it cannot be read."""
+    try:
+        if columns is None:
+            return pq.read_table(path)
+        available = pq.read_schema(path).names
+        return pq.read_table(path, columns=[c for c in columns if c in available])
+    except (pa.ArrowException, OSError) as exc:
+        return str(exc)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table from segments whose columns may differ in type.
+
+    A feature can change kind between model versions behind one endpoint (numeric in one
+    segment, text in the next); such a column is read back as text rather than failing
+    the whole read.
+    """
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    types: dict[str, list[pa.DataType]] = {}
+    for table in tables:
+        for column in table.schema:
+            types.setdefault(column.name, []).append(column.type)
+    conflicting = set()
+    for name, found in types.items():
+        try:
+            pa.unify_schemas(
+                [pa.schema([pa.field(name, t)]) for t in found], promote_options="permissive"
+            )
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            conflicting.add(name)
+    as_text = []
+    for table in tables:
+        for name in conflicting.intersection(table.column_names):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.cast(table[name], pa.string()))
+        as_text.append(table)
+    return pa.concat_tables(as_text, promote_options="permissive")
 
 
 def _parse_day(name: str) -> date | None:

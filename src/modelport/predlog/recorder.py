@@ -20,6 +20,8 @@ from modelport.predlog.records import PredictionRecord
 
 logger = logging.getLogger(__name__)
 
+_WRITE_ATTEMPTS = 3
+
 
 class RecordSink(Protocol):
     def write(self, records: list[PredictionRecord]) -> int: ...
@@ -47,6 +49,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._on_written = on_written
         self._on_dropped = on_dropped
+        # Only one drain at a time: the writer thread, or the caller of flush()/close()
+        # when no writer runs.
+        self._drain_lock = threading.Lock()
         self._last_drop_warning = 0.0
         self._in_flight = 0
         self.dropped = 0
@@ -68,8 +73,7 @@ class Recorder:
         """Queue one record; False (and counted) if the queue is full."""
         if len(self._queue) >= self.queue_size:
             self.dropped += 1
-            if self._on_dropped is not None:
-                self._on_dropped(1)
+            self._notify(self._on_dropped, 1)
             now = time.monotonic()
             if now - self._last_drop_warning > 5.0:
                 self._last_drop_warning = now
@@ -116,30 +120,42 @@ class Recorder:
             self._drain()
 
     def _drain(self) -> None:
-        while self._queue:
-            batch: list[PredictionRecord] = []
-            while self._queue and len(batch) < self.max_batch_records:
-                batch.append(self._queue.popleft())
-            self._in_flight = len(batch)
-            self._write_with_retry(batch)
-            self._in_flight = 0
+        with self._drain_lock:
+            while self._queue:
+                # Count the batch as in flight before taking it off the queue, so that
+                # ``depth`` never reads 0 while records are still on their way to disk.
+                take = min(len(self._queue), self.max_batch_records)
+                self._in_flight = take
+                batch = [self._queue.popleft() for _ in range(take)]
+                self._write_with_retry(batch)
+                self._in_flight = 0
         with self._flushed:
             self._flushed.notify_all()
 
+    @staticmethod
+    def _notify(callback: Callable[[int], None] | None, count: int) -> None:
+        # A failing metrics callback must neither reach the request path nor kill the
+        # writer thread.
+        if callback is None:
+            return
+        try:
+            callback(count)
+        except Exception:
+            logger.exception("prediction log callback failed")
+
     def _write_with_retry(self, batch: list[PredictionRecord]) -> None:
-        for attempt in range(3):
+        for attempt in range(_WRITE_ATTEMPTS):
             try:
                 rows = self.sink.write(batch)
             except Exception:
                 self.write_errors += 1
                 logger.exception("writing %d log records failed (attempt %d)", len(batch), attempt)
-                time.sleep(0.2 * (attempt + 1))
+                if attempt + 1 < _WRITE_ATTEMPTS:
+                    time.sleep(0.2 * (attempt + 1))
                 continue
             self.written_rows += rows
-            if self._on_written is not None:
-                self._on_written(rows)
+            self._notify(self._on_written, rows)
             return
         self.dropped += len(batch)
-        if self._on_dropped is not None:
-            self._on_dropped(len(batch))
+        self._notify(self._on_dropped, len(batch))
         logger.error("gave up writing %d log records; they are counted as dropped", len(batch))
