@@ -103,6 +103,9 @@ class FeedbackStore:
     def ingest(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
         """Store (or replace) every label, then report which match a logged prediction."""
         found = self.log.find_request_ids(item.request_id for item in items)
+        # A label given twice in one call keeps the later one; PostgreSQL refuses to upsert
+        # one row twice in a single statement.
+        latest = {(item.request_id, item.row): item for item in items}
         rows = [
             {
                 "request_id": item.request_id,
@@ -112,23 +115,25 @@ class FeedbackStore:
                 "endpoint": item.endpoint or found.get(item.request_id),
                 "received_at": utcnow(),
             }
-            for item in items
+            for item in latest.values()
         ]
         dialect = self.db.engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(FeedbackRow)
+        statement = statement.on_conflict_do_update(
+            index_elements=["request_id", "row"],
+            set_={
+                "label": statement.excluded.label,
+                "label_value": statement.excluded.label_value,
+                "endpoint": statement.excluded.endpoint,
+                "received_at": statement.excluded.received_at,
+            },
+        )
         with self.db.session() as session:
+            # One statement with many parameter sets: SQLAlchemy batches the rows itself,
+            # and the statement compiles once instead of once per row.
             for start in range(0, len(rows), 5_000):
-                statement = insert(FeedbackRow).values(rows[start : start + 5_000])
-                statement = statement.on_conflict_do_update(
-                    index_elements=["request_id", "row"],
-                    set_={
-                        "label": statement.excluded.label,
-                        "label_value": statement.excluded.label_value,
-                        "endpoint": statement.excluded.endpoint,
-                        "received_at": statement.excluded.received_at,
-                    },
-                )
-                session.execute(statement)
+                session.execute(statement, rows[start : start + 5_000])
         unmatched = sorted({i.request_id for i in items if i.request_id not in found})
         return FeedbackResult(
             accepted=len(items),
