@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelport.errors import (
+    MissingFeature,
+    NotAllowedNaN,
+    UnexpectedFeature,
+    UnknownCategory,
+    ValidationFailed,
+    WrongShape,
+    WrongType,
+)
+from modelport.schema import FeatureSpec, InputSchema
+from modelport.serving.decode import MAX_ROWS, decode_instances, decode_rows
+
+SCHEMA = InputSchema(
+    features=[
+        FeatureSpec(name="tenure", kind="int"),
+        FeatureSpec(name="charges", kind="float", nullable=True),
+        FeatureSpec(name="plan", kind="category", categories=["basic", "pro"]),
+        FeatureSpec(name="promo", kind="bool"),
+    ]
+)
+STRICT = InputSchema(
+    features=[
+        FeatureSpec(name="plan", kind="category", categories=["basic", "pro"], allow_unknown=False),
+        FeatureSpec(name="region", kind="category", nullable=True, allow_unknown=False),
+    ]
+)
+
+
+def instance(**changes: Any) -> dict[str, Any]:
+    return {"tenure": 3, "charges": 50.5, "plan": "basic", "promo": False, **changes}
+
+
+def test_instances_become_typed_columns_in_schema_order() -> None:
+    batch = decode_instances(
+        [
+            instance(),
+            {"promo": True, "plan": "gold", "charges": None, "tenure": 12.0},
+        ],
+        SCHEMA,
+    )
+
+    assert batch.n_rows == 2
+    assert list(batch.columns) == ["tenure", "charges", "plan", "promo"]
+    assert batch.columns["tenure"].dtype == np.float64
+    assert batch.columns["tenure"].tolist() == [3.0, 12.0]
+    assert batch.columns["charges"][0] == 50.5 and math.isnan(batch.columns["charges"][1])
+    # Unknown categories pass when the feature allows them; they are logged as they came.
+    assert batch.columns["plan"].dtype == object
+    assert batch.columns["plan"].tolist() == ["basic", "gold"]
+    assert batch.columns["promo"].tolist() == [0.0, 1.0]
+
+
+def test_rows_follow_the_schema_order() -> None:
+    batch = decode_rows([[3, 50.5, "pro", True], [0, None, "basic", 0]], SCHEMA)
+
+    assert batch.n_rows == 2
+    assert batch.columns["tenure"].tolist() == [3.0, 0.0]
+    assert batch.columns["plan"].tolist() == ["pro", "basic"]
+    assert batch.columns["promo"].tolist() == [1.0, 0.0]
+
+
+def test_integer_categories_are_read_as_their_text() -> None:
+    schema = InputSchema(features=[FeatureSpec(name="zip", kind="category")])
+
+    assert decode_rows([[10115], ["10117"]], schema).columns["zip"].tolist() == ["10115", "10117"]
+
+
+def test_missing_values_in_a_nullable_category_are_none() -> None:
+    batch = decode_instances([{"plan": "pro", "region": None}], STRICT)
+
+    assert batch.columns["region"].tolist() == [None]
+
+
+REFUSALS = [
+    # (payload for decode_instances, error class, code, field)
+    (
+        [instance(), {"tenure": 1, "charges": 2.0, "promo": True}],
+        MissingFeature,
+        "missing_feature",
+        "instances[1].plan",
+    ),
+    ([instance(colour="red")], UnexpectedFeature, "unexpected_feature", "instances[0].colour"),
+    ([instance(tenure="3")], WrongType, "wrong_type", "instances[0].tenure"),
+    ([instance(), instance(charges="cheap")], WrongType, "wrong_type", "instances[1].charges"),
+    ([instance(tenure=True)], WrongType, "wrong_type", "instances[0].tenure"),
+    ([instance(promo=2)], WrongType, "wrong_type", "instances[0].promo"),
+    ([instance(promo="yes")], WrongType, "wrong_type", "instances[0].promo"),
+    ([instance(plan=3.5)], WrongType, "wrong_type", "instances[0].plan"),
+    ([instance(plan=True)], WrongType, "wrong_type", "instances[0].plan"),
+    ([instance(tenure=None)], NotAllowedNaN, "nan_not_allowed", "instances[0].tenure"),
+    ([instance(plan=None)], NotAllowedNaN, "nan_not_allowed", "instances[0].plan"),
+    (
+        [instance(), instance(charges=float("nan"))],
+        NotAllowedNaN,
+        "nan_not_allowed",
+        "instances[1].charges",
+    ),
+    ([instance(charges=float("inf"))], NotAllowedNaN, "nan_not_allowed", "instances[0].charges"),
+    (
+        [instance(tenure=float("-inf"), promo=None)],
+        NotAllowedNaN,
+        "nan_not_allowed",
+        "instances[0].tenure",
+    ),
+    ([instance(), "tenure=3"], WrongType, "wrong_type", "instances[1]"),
+    ([], ValidationFailed, "validation_error", "instances"),
+    ({"tenure": 3}, WrongType, "wrong_type", "instances"),
+    ("[]", WrongType, "wrong_type", "instances"),
+    ([instance()] * (MAX_ROWS + 1), ValidationFailed, "validation_error", "instances"),
+]
+
+
+@pytest.mark.parametrize(("payload", "error", "code", "field"), REFUSALS)
+def test_instance_refusals_name_the_field(
+    payload: Any, error: type[ValidationFailed], code: str, field: str
+) -> None:
+    with pytest.raises(error) as refused:
+        decode_instances(payload, SCHEMA)
+
+    assert type(refused.value) is error
+    assert (refused.value.code, refused.value.field, refused.value.status) == (code, field, 422)
+
+
+def test_every_missing_feature_is_listed() -> None:
+    with pytest.raises(MissingFeature) as refused:
+        decode_instances([{"tenure": 1}], SCHEMA)
+
+    assert refused.value.details["missing"] == ["charges", "plan", "promo"]
+    assert "(and 2 more)" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("rows", "error", "field"),
+    [
+        ([["basic", None]], None, None),
+        ([["gold", None]], UnknownCategory, "inputs[0][0]"),
+        ([["basic", "mars"]], UnknownCategory, "inputs[0][1]"),
+    ],
+)
+def test_unknown_categories_are_refused_when_the_schema_says_so(
+    rows: list[list[Any]], error: type[ValidationFailed] | None, field: str | None
+) -> None:
+    if error is None:
+        assert decode_rows(rows, STRICT).columns["plan"].tolist() == ["basic"]
+        return
+    with pytest.raises(error) as refused:
+        decode_rows(rows, STRICT)
+    assert (refused.value.code, refused.value.field) == ("unknown_category", field)
+
+
+@pytest.mark.parametrize(
+    ("rows", "error", "code", "field"),
+    [
+        ([[3, 50.5, "pro"]], WrongShape, "wrong_shape", "inputs[0]"),
+        (
+            [[3, 50.5, "pro", True], [3, 50.5, "pro", True, 1]],
+            WrongShape,
+            "wrong_shape",
+            "inputs[1]",
+        ),
+        ([{"tenure": 3}], WrongShape, "wrong_shape", "inputs[0]"),
+        ([[3, "x", "pro", True]], WrongType, "wrong_type", "inputs[0][1]"),
+        (
+            [[3, 1.0, "pro", True], [None, 1.0, "pro", True]],
+            NotAllowedNaN,
+            "nan_not_allowed",
+            "inputs[1][0]",
+        ),
+        ([], ValidationFailed, "validation_error", "inputs"),
+        (None, WrongType, "wrong_type", "inputs"),
+    ],
+)
+def test_row_refusals_name_the_position(
+    rows: Any, error: type[ValidationFailed], code: str, field: str
+) -> None:
+    with pytest.raises(error) as refused:
+        decode_rows(rows, SCHEMA)
+
+    assert type(refused.value) is error
+    assert (refused.value.code, refused.value.field) == (code, field)
+
+
+def test_rows_report_the_field_name_the_caller_used() -> None:
+    with pytest.raises(WrongShape) as refused:
+        decode_rows([[1]], SCHEMA, field="dataframe_split.data")
+
+    assert refused.value.field == "dataframe_split.data[0]"
+    assert "tenure, charges, plan, promo" in refused.value.message
+
+
+def test_at_most_max_rows_are_accepted() -> None:
+    batch = decode_rows([[1, 2.0, "pro", False]] * MAX_ROWS, SCHEMA)
+
+    assert batch.n_rows == MAX_ROWS
