@@ -97,10 +97,13 @@ class Settings(BaseSettings):
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         """Read settings, turning any mistake into one ConfigError naming the field."""
         previous = os.environ.get("MODELPORT_CONFIG")
+        # A file named explicitly (argument or MODELPORT_CONFIG) must exist; only the
+        # default modelport.toml may be absent.
+        explicit = config_file if config_file is not None else previous
+        if explicit is not None and not Path(explicit).is_file():
+            raise ConfigError(f"config file {explicit} does not exist", field="config")
         try:
             if config_file is not None:
-                if not config_file.exists():
-                    raise ConfigError(f"config file {config_file} does not exist")
                 os.environ["MODELPORT_CONFIG"] = str(config_file)
             settings = cls(**overrides)
         except ValidationError as exc:
@@ -108,7 +111,8 @@ class Settings(BaseSettings):
             where = ".".join(str(part) for part in first["loc"])
             raise ConfigError(f"invalid setting {where}: {first['msg']}", field=where) from exc
         except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
-            raise ConfigError(f"cannot read config: {exc}") from exc
+            source = explicit if explicit is not None else CONFIG_FILE
+            raise ConfigError(f"cannot read config {source}: {exc}", field="config") from exc
         finally:
             if config_file is not None:
                 if previous is None:
