@@ -42,6 +42,8 @@ class Server:
     cwd: Path | None = None
     env: dict[str, str] | None = None
     cpu: int | None = None
+    # A negative niceness (root only) keeps other work on a shared machine from preempting it.
+    niceness: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -52,6 +54,8 @@ class Server:
         command = list(self.command)
         if self.cpu is not None:
             command = ["taskset", "--cpu-list", str(self.cpu), *command]
+        if self.niceness:
+            command = ["nice", "-n", str(self.niceness), *command]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,

@@ -1,11 +1,13 @@
 """Serving benchmark: modelport against a bare Starlette endpoint, same model, same run.
 
-    python bench/serving.py [--duration 10] [--connections 32] [--connections 1,8,64]
+    python bench/serving.py [--duration 10] [--connections 32 | --connections 1,8,64]
 
 Both servers serve one scikit-learn LogisticRegression (20 features f0..f19, trained on
 ``make_classification(n_samples=5000, n_features=20, random_state=0)``) on 127.0.0.1,
-one at a time, pinned to one core while wrk runs on the other. For each connection
-count: a warm-up wrk run, then the measured one. Prints a table, writes
+one at a time, the server pinned to one core and wrk to the other. For each connection
+count: a warm-up wrk run, then the measured one. ``--repeat N`` runs N rounds that
+alternate the servers (bare, modelport, bare, ...), so slow drifts in the machine's load
+hit both alike; the median round is reported. Prints a table, writes
 ``bench/results/serving.json``. Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
 """
 
@@ -16,22 +18,13 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow.parquet as pq
-import skops.io
-from rich.console import Console
-from rich.table import Table
-from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
-
+import modelport_cli
+import report
 import wrk
 from machine import (
     busy_cpu_seconds,
@@ -41,169 +34,39 @@ from machine import (
     wait_until_quiet,
 )
 from servers import Server, ServerFailed, free_port
+from workload import BODY_COUNT, Workload, answers_expected, prepare_workload
 
 BENCH = Path(__file__).resolve().parent
-FEATURES = [f"f{i}" for i in range(20)]
-BODY_COUNT = 100
 BARE_PATH = "/predict"
-MODELPORT_PATH = "/v1/endpoints/bench/predict"
-# Wide enough for the table when output goes to a file or a pipe.
-console = Console(width=None if sys.stdout.isatty() else 120)
+SERVERS = ("bare", "modelport")
 
 
-@dataclass(frozen=True)
-class Workload:
-    model_path: Path
-    reference_path: Path
-    bodies: list[str]
-    # predict_proba of the first body, to check that each server answers the same thing.
-    expected: list[float]
-
-
-def prepare_workload(workdir: Path, fit_on: str = "frame") -> Workload:
-    """Train and save the model, write the reference and the request bodies.
-
-    ``fit_on="frame"`` fits on a DataFrame, as most users do, so the model carries
-    ``feature_names_in_``; ``"array"`` fits on a plain matrix.
-    """
-    features, target = make_classification(n_samples=5000, n_features=20, random_state=0)
-    frame = pd.DataFrame(features, columns=FEATURES)
-    model = LogisticRegression(max_iter=1000).fit(frame if fit_on == "frame" else features, target)
-    model_path = workdir / "model.skops"
-    skops.io.dump(model, model_path)
-    reference_path = workdir / "ref.parquet"
-    frame.to_parquet(reference_path, index=False)
-
-    rows = frame.sample(n=BODY_COUNT, random_state=1)
-    bodies = [
-        json.dumps({"instances": [{name: float(row[name]) for name in FEATURES}]})
-        for _, row in rows.iterrows()
-    ]
-    first = rows.iloc[:1] if fit_on == "frame" else rows.iloc[:1].to_numpy()
-    expected = model.predict_proba(first)[0].tolist()
-    return Workload(model_path, reference_path, bodies, expected)
-
-
-def _numbers(value: Any) -> Iterator[float]:
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int | float):
-        yield float(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _numbers(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _numbers(item)
-
-
-def answers_expected(payload: Any, expected: list[float]) -> bool:
-    """True if every expected probability appears somewhere in the JSON answer."""
-    found = list(_numbers(payload))
-    return all(any(abs(number - want) < 1e-6 for number in found) for want in expected)
-
-
-def _modelport_command() -> str:
-    beside_python = Path(sys.executable).parent / "modelport"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("modelport")
-    if found is None:
-        raise ServerFailed("the modelport command is not installed (pip install -e .)")
-    return found
-
-
-def _clean_env() -> dict[str, str]:
-    # A developer's MODELPORT_* settings (say, a Postgres URL) must not leak into the run.
-    return {key: value for key, value in os.environ.items() if not key.startswith("MODELPORT_")}
-
-
-def setup_modelport(workdir: Path, workload: Workload) -> None:
-    """Create the store and the endpoint through the real CLI, as a user would."""
-    exe = _modelport_command()
-    steps = [
-        [exe, "init"],
-        [
-            exe,
-            "models",
-            "register",
-            "bench",
-            workload.model_path.name,
-            "--flavor",
-            "sklearn",
-            "--reference",
-            workload.reference_path.name,
-        ],
-        [exe, "endpoints", "create", "bench", "--model", "bench:1"],
-    ]
-    for step in steps:
-        shown = "modelport " + " ".join(step[1:])
-        try:
-            completed = subprocess.run(
-                step, cwd=workdir, env=_clean_env(), capture_output=True, text=True, timeout=120
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ServerFailed(f"`{shown}` did not finish within 120s") from exc
-        if completed.returncode != 0:
-            output = (completed.stderr or completed.stdout).strip().splitlines()[-15:]
-            raise ServerFailed(
-                f"`{shown}` failed with exit code {completed.returncode}:\n" + "\n".join(output)
-            )
-
-
-def build_server(
-    name: str, workdir: Path, workload: Workload, cpu: int | None
-) -> tuple[Server, str]:
-    """The server process for ``name`` on a free port, and the path to POST to."""
+def build_server(name: str, workdir: Path, workload: Workload, args: argparse.Namespace) -> Server:
+    """The server process for ``name`` on a free port (not started)."""
     port = free_port()
     if name == "bare":
         command = [sys.executable, str(BENCH / "bare_app.py"), "--model", str(workload.model_path)]
         command += ["--port", str(port)]
-        server = Server("bare", command, port, workdir / "bare.log", cpu=cpu)
-        return server, BARE_PATH
-    command = [_modelport_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = Server(
-        "modelport",
+        cwd, env = None, None
+    else:
+        command = modelport_cli.serve_command(port)
+        cwd, env = workdir, modelport_cli.clean_env()
+    return Server(
+        name,
         command,
         port,
-        workdir / "modelport.log",
-        cwd=workdir,
-        env=_clean_env(),
-        cpu=cpu,
+        workdir / f"{name}.log",
+        cwd=cwd,
+        env=env,
+        cpu=args.server_cpu,
+        niceness=args.nice,
     )
-    return server, MODELPORT_PATH
 
 
-def logged_rows(workdir: Path) -> int | None:
-    """Rows in modelport's prediction log for the endpoint, read back through the CLI."""
-    exported = workdir / "logged.parquet"
-    completed = subprocess.run(
-        [_modelport_command(), "logs", "export", "bench", "--output", str(exported)],
-        cwd=workdir,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if completed.returncode != 0 or not exported.exists():
-        console.print(f"[yellow]warning:[/] could not export the log: {completed.stderr.strip()}")
-        return None
-    return int(pq.read_metadata(exported).num_rows)
-
-
-def directory_bytes(path: Path) -> int:
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-
-
-def _measured_run(
-    server: Server,
-    url: str,
-    script: Path,
-    connections: int,
-    args: argparse.Namespace,
-    wrk_cpu: int | None,
+def measured_run(
+    server: Server, url: str, script: Path, connections: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """One wrk run, plus how much CPU the rest of the machine took meanwhile."""
+    """One wrk run, with the CPU the server used and what the rest of the machine took."""
     assert server.process is not None
     machine_before = busy_cpu_seconds()
     server_before = process_cpu_seconds(server.process.pid)
@@ -215,7 +78,8 @@ def _measured_run(
         connections=connections,
         duration_s=args.duration,
         threads=args.threads,
-        cpu=wrk_cpu,
+        cpu=args.wrk_cpu,
+        niceness=args.nice,
     )
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_s = process_cpu_seconds(server.process.pid) - server_before
@@ -224,113 +88,115 @@ def _measured_run(
     cores = os.cpu_count() or 1
     return result.to_dict() | {
         "server_cpu_pct": round(100 * server_s / result.duration_s, 1),
-        # CPU that neither the server nor wrk used: other work on the machine (noise).
+        # CPU neither the server nor wrk used: other work on the machine, i.e. noise.
         "foreign_cpu_pct": round(max(0.0, 100 * foreign_s / (result.duration_s * cores)), 1),
     }
 
 
-def measure(
-    server: Server,
-    path: str,
-    workload: Workload,
-    script: Path,
-    args: argparse.Namespace,
-    wrk_cpu: int | None,
+def run_round(
+    server: Server, path: str, workload: Workload, script: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Start ``server``, check its answer, run warm-up + measured wrk per connection count."""
+    """Start ``server``, check its answer, then warm-up + measured run per connection count."""
     runs: list[dict[str, Any]] = []
-    completed = 1  # the readiness request that succeeded
+    completed = 1  # the readiness request
     with server:
         response = server.wait_ready(path, workload.bodies[0].encode(), args.startup_timeout)
         correct = answers_expected(response.json(), workload.expected)
         if not correct:
-            console.print(
+            report.console.print(
                 f"[yellow]warning:[/] {server.name} answered {response.text[:300]!r}, which "
-                f"does not contain the expected probabilities {workload.expected}"
+                f"lacks the expected probabilities {workload.expected}"
             )
         url = server.base_url + path
         for connections in args.connections:
             if args.wait_quiet > 0:
                 busy = wait_until_quiet(args.wait_quiet)
                 if busy > 10:
-                    console.print(f"[yellow]warning:[/] machine still {busy:.0f}% busy")
-            console.print(f"{server.name}: {connections} connections ...")
+                    report.console.print(f"[yellow]warning:[/] machine still {busy:.0f}% busy")
+            report.console.print(f"{server.name}: {connections} connections ...")
             if args.warmup > 0:
                 warmup = wrk.run(
-                    url, script, connections=connections, duration_s=args.warmup, cpu=wrk_cpu
+                    url,
+                    script,
+                    connections=connections,
+                    duration_s=args.warmup,
+                    cpu=args.wrk_cpu,
+                    niceness=args.nice,
                 )
                 completed += warmup.requests
-            repeats = [
-                _measured_run(server, url, script, connections, args, wrk_cpu)
-                for _ in range(args.repeat)
-            ]
-            completed += sum(r["requests"] for r in repeats)
-            # The median run by throughput stands for the lot; the spread is kept beside it.
-            repeats.sort(key=lambda run: run["requests_per_s"])
-            run = repeats[len(repeats) // 2] | {"repeats": repeats if len(repeats) > 1 else []}
-            if run["foreign_cpu_pct"] > 10:
-                console.print(
-                    f"[yellow]warning:[/] other processes used {run['foreign_cpu_pct']}% of the "
-                    "machine during this run; its figures are noisy"
-                )
+            run = measured_run(server, url, script, connections, args)
+            completed += run["requests"]
             runs.append(run)
         peak_rss = server.peak_rss_mib()
     return {
         "runs": runs,
         "answer_checked": correct,
-        "server_peak_rss_mib": peak_rss,
-        # Every answer wrk counted, warm-ups included (in-flight ones at a run's end are not).
+        "peak_rss_mib": peak_rss,
         "completed_requests": completed,
     }
 
 
-def ratios(bare: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    paired = []
-    for base, run in zip(bare, other, strict=True):
-        paired.append(
-            {
-                "connections": base["connections"],
-                "throughput_ratio": round(run["requests_per_s"] / base["requests_per_s"], 3)
-                if base["requests_per_s"]
-                else None,
-                "p99_ratio": round(run["p99_ms"] / base["p99_ms"], 3) if base["p99_ms"] else None,
-            }
-        )
-    return paired
+def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per connection count, the round with the median throughput; the others beside it."""
+    runs = []
+    for index in range(len(rounds[0]["runs"])):
+        repeats = sorted((r["runs"][index] for r in rounds), key=lambda r: r["requests_per_s"])
+        median = repeats[len(repeats) // 2]
+        runs.append(median | {"repeats": repeats if len(repeats) > 1 else []})
+        if median["foreign_cpu_pct"] > 10:
+            report.console.print(
+                f"[yellow]warning:[/] other processes used {median['foreign_cpu_pct']}% of the "
+                f"machine during the {median['connections']}-connection run; it is noisy"
+            )
+    return {
+        "runs": runs,
+        "answer_checked": all(r["answer_checked"] for r in rounds),
+        "server_peak_rss_mib": max((r["peak_rss_mib"] or 0.0) for r in rounds),
+        # Every answer wrk counted, warm-ups included (in-flight ones at a run's end are not).
+        "completed_requests": sum(r["completed_requests"] for r in rounds),
+    }
 
 
-def print_tables(results: dict[str, Any]) -> None:
-    table = Table(title="Serving: one-row predict_proba over HTTP on 127.0.0.1")
-    columns = ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors")
-    for column in (*columns, "server CPU %", "noise %"):
-        table.add_column(column, justify="left" if column == "server" else "right")
-    for name, outcome in results["servers"].items():
-        if outcome.get("error"):
-            table.add_row(name, "-", "failed", *[""] * 7)
-            continue
-        for run in outcome["runs"]:
-            table.add_row(
-                name,
-                str(run["connections"]),
-                f"{run['requests_per_s']:,.0f}",
-                f"{run['p50_ms']:.2f}",
-                f"{run['p99_ms']:.2f}",
-                f"{run['max_ms']:.1f}",
-                str(run["non_2xx"]),
-                str(run["socket_errors"] + run["timeouts"]),
-                f"{run['server_cpu_pct']:.0f}",
-                f"{run['foreign_cpu_pct']:.0f}",
-            )
-    console.print(table)
-    if results.get("ratios"):
-        ratio_table = Table(title="modelport / bare")
-        for column in ("conns", "throughput", "p99 latency"):
-            ratio_table.add_column(column, justify="right")
-        for row in results["ratios"]:
-            ratio_table.add_row(
-                str(row["connections"]), f"{row['throughput_ratio']}", f"{row['p99_ratio']}"
-            )
-        console.print(ratio_table)
+def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, Any]]:
+    workload = prepare_workload(workdir, args.fit_on)
+    script = wrk.write_script(workdir / "post.lua", workload.bodies)
+    outcomes: dict[str, dict[str, Any]] = {}
+    active = list(args.servers)
+    if "modelport" in active:
+        try:
+            modelport_cli.setup(workdir, workload.model_path, workload.reference_path)
+            store_before = modelport_cli.store_bytes(workdir)
+        except ServerFailed as exc:
+            report.console.print(f"[bold red]modelport could not be set up:[/] {exc}")
+            outcomes["modelport"] = {"error": str(exc)}
+            active.remove("modelport")
+
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in active}
+    for number in range(args.repeat):
+        if args.repeat > 1:
+            report.console.print(f"round {number + 1}/{args.repeat}")
+        for name in list(active):
+            path = BARE_PATH if name == "bare" else modelport_cli.PREDICT_PATH
+            server = build_server(name, workdir, workload, args)
+            try:
+                rounds[name].append(run_round(server, path, workload, script, args))
+            except ServerFailed as exc:
+                report.console.print(f"[bold red]{name} could not be benchmarked:[/] {exc}")
+                outcomes[name] = {"error": str(exc)}
+                active.remove(name)
+
+    for name in active:
+        outcomes[name] = median_rounds(rounds[name])
+    if "modelport" in active:
+        # Evidence that logging was on: the store's growth and the rows read back.
+        outcome = outcomes["modelport"]
+        outcome["store_growth_bytes"] = modelport_cli.store_bytes(workdir) - store_before
+        try:
+            outcome["logged_rows"] = modelport_cli.logged_rows(workdir)
+        except ServerFailed as exc:
+            report.console.print(f"[yellow]warning:[/] could not read the log back: {exc}")
+            outcome["logged_rows"] = None
+    return {name: outcomes[name] for name in args.servers if name in outcomes}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -345,13 +211,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="measured runs per point; the median is reported"
+        "--repeat", type=int, default=1, help="rounds over all servers; the median is reported"
     )
     parser.add_argument(
-        "--servers", default="bare,modelport", help="which servers to run, comma-separated"
+        "--servers",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=list(SERVERS),
+        help="which servers to run, comma-separated (bare,modelport)",
     )
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="do not taskset server and wrk"
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness for server and wrk; negative (root only, e.g. -10) shields the "
+        "measurement from other work on a shared machine",
     )
     parser.add_argument(
         "--fit-on",
@@ -359,7 +235,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="frame",
         help="fit the model on a DataFrame (has feature names, the default) or a plain array",
     )
-    parser.add_argument("--startup-timeout", type=float, default=60.0)
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -367,33 +242,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="before each point, wait up to this long for the machine to be under 10%% busy",
     )
+    parser.add_argument("--startup-timeout", type=float, default=60.0)
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "serving.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    cpus = sorted(os.sched_getaffinity(0))
+    args.pin = args.pin and len(cpus) >= 2
+    args.server_cpu, args.wrk_cpu = (cpus[0], cpus[1]) if args.pin else (None, None)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
-    unknown = set(servers) - {"bare", "modelport"}
-    if unknown:
-        raise SystemExit(f"unknown server(s): {', '.join(sorted(unknown))}")
     try:
         wrk.find_wrk()
     except wrk.WrkMissing as exc:
         raise SystemExit(str(exc)) from exc
 
-    cpus = sorted(os.sched_getaffinity(0))
-    pin = args.pin and len(cpus) >= 2
-    server_cpu, wrk_cpu = (cpus[0], cpus[1]) if pin else (None, None)
-
     busy = machine_busy_percent(1.0)
     if busy > 10:
-        console.print(
+        report.console.print(
             f"[yellow]warning:[/] the machine is {busy:.0f}% busy before starting; other work "
-            "on it will make the figures noisy (see --wait-quiet)"
+            "on it will make the figures noisy (see --wait-quiet, --nice)"
         )
-    workdir = Path(tempfile.mkdtemp(prefix="modelport-bench-"))
     results: dict[str, Any] = {
         "machine": machine_info(),
         "settings": {
@@ -401,51 +277,33 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "connections": args.connections,
             "wrk_threads": args.threads,
-            "repeat": args.repeat,
-            "pinned": pin,
-            "server_cpu": server_cpu,
-            "wrk_cpu": wrk_cpu,
-            "bodies": BODY_COUNT,
+            "rounds": args.repeat,
+            "pinned": args.pin,
+            "server_cpu": args.server_cpu,
+            "wrk_cpu": args.wrk_cpu,
+            "niceness": args.nice,
             "fit_on": args.fit_on,
+            "bodies": BODY_COUNT,
             "machine_busy_pct_at_start": round(busy, 1),
         },
-        "servers": {},
     }
+    workdir = Path(tempfile.mkdtemp(prefix="modelport-bench-"))
     try:
-        workload = prepare_workload(workdir, args.fit_on)
-        script = wrk.write_script(workdir / "post.lua", workload.bodies)
-        for name in servers:
-            server, path = build_server(name, workdir, workload, server_cpu)
-            try:
-                if name == "modelport":
-                    setup_modelport(workdir, workload)
-                    store_bytes = directory_bytes(workdir / ".modelport")
-                outcome = measure(server, path, workload, script, args, wrk_cpu)
-                if name == "modelport":
-                    # Evidence that logging was on: what the store grew by during the run.
-                    outcome["store_growth_bytes"] = (
-                        directory_bytes(workdir / ".modelport") - store_bytes
-                    )
-                    outcome["logged_rows"] = logged_rows(workdir)
-            except ServerFailed as exc:
-                console.print(f"[bold red]{name} could not be benchmarked:[/] {exc}")
-                outcome = {"error": str(exc)}
-            results["servers"][name] = outcome
-
-        outcomes = results["servers"]
-        if all(name in outcomes and "runs" in outcomes[name] for name in ("bare", "modelport")):
-            results["ratios"] = ratios(outcomes["bare"]["runs"], outcomes["modelport"]["runs"])
+        results["servers"] = benchmark(args, workdir)
     finally:
         if args.keep:
-            console.print(f"kept {workdir}")
+            report.console.print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print_tables(results)
+    outcomes = results["servers"]
+    if all("runs" in outcomes.get(name, {}) for name in SERVERS):
+        results["ratios"] = report.ratios(outcomes["bare"]["runs"], outcomes["modelport"]["runs"])
+    report.print_tables(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {args.output}")
-    return 1 if any("error" in outcome for outcome in results["servers"].values()) else 0
+    report.console.print(f"wrote {args.output}")
+    return 1 if any("error" in outcome for outcome in outcomes.values()) else 0
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def run(
     duration_s: float,
     threads: int = 1,
     cpu: int | None = None,
+    niceness: int = 0,
     timeout_s: float = 10.0,
 ) -> WrkResult:
     """Run wrk once against ``url`` (which must be on 127.0.0.1) and return its figures."""
@@ -146,6 +147,8 @@ def run(
     ]
     if cpu is not None:
         command = ["taskset", "--cpu-list", str(cpu), *command]
+    if niceness:
+        command = ["nice", "-n", str(niceness), *command]
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + timeout_s + 30
     )
