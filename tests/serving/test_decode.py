@@ -200,3 +200,55 @@ def test_at_most_max_rows_are_accepted() -> None:
     batch = decode_rows([[1, 2.0, "pro", False]] * MAX_ROWS, SCHEMA)
 
     assert batch.n_rows == MAX_ROWS
+
+
+NUMERIC = InputSchema(
+    features=[
+        FeatureSpec(name="tenure", kind="int"),
+        FeatureSpec(name="charges", kind="float", nullable=True),
+    ]
+)
+
+
+def test_all_numeric_requests_decode_to_the_same_columns_either_way() -> None:
+    by_instance = decode_instances(
+        [{"charges": 50.5, "tenure": 3}, {"tenure": 12, "charges": 1e308}], NUMERIC
+    )
+    by_row = decode_rows([[3, 50.5], [12, 1e308]], NUMERIC)
+
+    for batch in (by_instance, by_row):
+        assert list(batch.columns) == ["tenure", "charges"]
+        assert batch.columns["tenure"].tolist() == [3.0, 12.0]
+        assert batch.columns["charges"].tolist() == [50.5, 1e308]
+        assert batch.to_matrix().tolist() == [[3.0, 50.5], [12.0, 1e308]]
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "code"),
+    [
+        (None, NotAllowedNaN, "nan_not_allowed"),
+        (float("nan"), NotAllowedNaN, "nan_not_allowed"),
+        (float("-inf"), NotAllowedNaN, "nan_not_allowed"),
+        (True, WrongType, "wrong_type"),
+        ("3", WrongType, "wrong_type"),
+        ([3], WrongType, "wrong_type"),
+    ],
+)
+def test_all_numeric_refusals_still_name_the_value(
+    value: Any, error: type[ValidationFailed], code: str
+) -> None:
+    with pytest.raises(error) as by_row:
+        decode_rows([[1, 2.0], [value, 2.0]], NUMERIC)
+    with pytest.raises(error) as by_instance:
+        decode_instances(
+            [{"tenure": 1, "charges": 2.0}, {"tenure": value, "charges": 2.0}], NUMERIC
+        )
+
+    assert (by_row.value.code, by_row.value.field) == (code, "inputs[1][0]")
+    assert (by_instance.value.code, by_instance.value.field) == (code, "instances[1].tenure")
+
+
+def test_all_numeric_missing_values_where_allowed() -> None:
+    batch = decode_rows([[1, None], [2, 3.5]], NUMERIC)
+
+    assert math.isnan(batch.columns["charges"][0]) and batch.columns["charges"][1] == 3.5

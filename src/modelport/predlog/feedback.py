@@ -50,7 +50,15 @@ class FeedbackResult:
 
 
 def parse_items(payload: Any) -> list[FeedbackItem]:
-    """Accept one ``{request_id, label}`` object, a list of them, or ``{"items": [...]}``."""
+    """Accept one ``{request_id, label}`` object, a list of them, or ``{"items": [...]}``.
+
+    >>> parse_items({"request_id": "r1", "label": 1})
+    [FeedbackItem(request_id='r1', label=1, row=0, endpoint=None)]
+    >>> parse_items({"items": [{"request_id": "r1", "label": 1}, {"request_id": "r2"}]})
+    Traceback (most recent call last):
+    ...
+    modelport.errors.ValidationFailed: items[1].label is missing
+    """
     if isinstance(payload, dict) and "items" in payload:
         payload = payload["items"]
     if isinstance(payload, dict):

@@ -32,6 +32,11 @@ class ArtifactStore:
         self.root = root
 
     def relative_path(self, sha256: str) -> str:
+        """Where a digest lives, relative to the store's root.
+
+        >>> ArtifactStore(Path("artifacts")).relative_path("ab12" + "0" * 60)[:12]
+        'blobs/ab/ab1'
+        """
         return f"blobs/{sha256[:2]}/{sha256}"
 
     def path(self, relative: str) -> Path:

@@ -40,6 +40,13 @@ def infer_kind(series: pd.Series) -> FeatureKind:
 
 
 def infer_schema(frame: pd.DataFrame, columns: list[str]) -> InputSchema:
+    """Kinds, known categories and whether missing values occur, column by column.
+
+    >>> frame = pd.DataFrame({"age": [31, 45], "plan": ["pro", None]})
+    >>> schema = infer_schema(frame, ["age", "plan"])
+    >>> [(f.name, f.kind, f.nullable, f.categories) for f in schema.features]
+    [('age', 'int', False, []), ('plan', 'category', True, ['pro'])]
+    """
     features: list[FeatureSpec] = []
     for name in columns:
         series = frame[name]

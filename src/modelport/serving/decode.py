@@ -59,7 +59,17 @@ def decode_instances(instances: Any, schema: InputSchema) -> Batch:
 
 
 def decode_rows(rows: Any, schema: InputSchema, field: str = "inputs") -> Batch:
-    """``[[v1, v2, ...], ...]`` in schema order -> Batch."""
+    """``[[v1, v2, ...], ...]`` in schema order -> Batch.
+
+    >>> schema = InputSchema(features=[FeatureSpec(name="tenure", kind="int"),
+    ...                                FeatureSpec(name="plan", kind="category")])
+    >>> decode_rows([[3, "pro"], [12, "basic"]], schema).columns["tenure"]
+    array([ 3., 12.])
+    >>> decode_rows([[3, "pro"], ["12", "basic"]], schema)
+    Traceback (most recent call last):
+    ...
+    modelport.errors.WrongType: inputs[1][0] must be a number, got str '12'
+    """
     _check_rows(rows, field)
     width = len(schema.features)
     for index, row in enumerate(rows):
