@@ -22,20 +22,35 @@ from modelport.schema import InputSchema
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """``columns`` maps feature name to a 1-D array of length ``n_rows``."""
+    """``columns`` maps feature name to a 1-D array of length ``n_rows``.
+
+    ``matrix``, when set, is the same data as one ``[n_rows, n_features]`` float64 matrix
+    (all features numeric, columns in order); the columns are views into it. Decoders build
+    it in one numpy call, and matrix-fed models and the log writer use it directly instead
+    of assembling columns per batch.
+    """
 
     columns: dict[str, np.ndarray[Any, Any]]
     n_rows: int
+    matrix: np.ndarray[Any, np.dtype[np.float64]] | None = None
+
+    @classmethod
+    def from_matrix(cls, names: Sequence[str], matrix: np.ndarray[Any, Any]) -> Batch:
+        return cls({name: matrix[:, i] for i, name in enumerate(names)}, len(matrix), matrix)
 
     @classmethod
     def concat(cls, batches: Sequence[Batch]) -> Batch:
         if len(batches) == 1:
             return batches[0]
         names = list(batches[0].columns)
+        if all(b.matrix is not None for b in batches):
+            return cls.from_matrix(names, np.concatenate([b.matrix for b in batches]))
         columns = {name: np.concatenate([b.columns[name] for b in batches]) for name in names}
         return cls(columns, sum(b.n_rows for b in batches))
 
     def slice(self, start: int, stop: int) -> Batch:
+        if self.matrix is not None:
+            return Batch.from_matrix(list(self.columns), self.matrix[start:stop])
         return Batch({k: v[start:stop] for k, v in self.columns.items()}, stop - start)
 
     def to_frame(self) -> pd.DataFrame:
@@ -43,6 +58,8 @@ class Batch:
 
     def to_matrix(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         """All columns as one float64 matrix in column order (numeric features only)."""
+        if self.matrix is not None:
+            return self.matrix
         matrix = np.empty((self.n_rows, len(self.columns)), dtype=np.float64)
         for index, column in enumerate(self.columns.values()):
             matrix[:, index] = column

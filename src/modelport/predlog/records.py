@@ -95,26 +95,7 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
         "error": repeat([r.error for r in records], pa.string()),
     }
 
-    feature_names: dict[str, None] = {}
-    for record in records:
-        feature_names.update(dict.fromkeys(record.features.columns))
-    for name in feature_names:
-        textual = any(
-            r.features.columns[name].dtype == object
-            for r in records
-            if name in r.features.columns and r.features.n_rows
-        )
-        parts = []
-        for record in records:
-            column = record.features.columns.get(name)
-            if column is None or record.features.n_rows == 0:
-                column = (
-                    np.full(record.n_rows, None, dtype=object)
-                    if textual
-                    else np.full(record.n_rows, np.nan)
-                )
-            parts.append(column)
-        columns[FEATURE_PREFIX + name] = _feature_array(parts)
+    columns.update(_feature_columns(records))
 
     labels: list[Any] = []
     values: list[Any] = []
@@ -152,3 +133,39 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
     table = pa.table(columns)
     assert table.num_rows == total
     return table
+
+
+def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]:
+    first = records[0].features
+    if first.matrix is not None and all(
+        r.features.matrix is not None and r.features.columns.keys() == first.columns.keys()
+        for r in records
+    ):
+        # Requests decoded as one float matrix: one concatenate for all features.
+        matrix = np.concatenate([r.features.matrix for r in records])
+        return {
+            FEATURE_PREFIX + name: pa.array(matrix[:, i], type=pa.float64())
+            for i, name in enumerate(first.columns)
+        }
+    feature_names: dict[str, None] = {}
+    for record in records:
+        feature_names.update(dict.fromkeys(record.features.columns))
+    columns: dict[str, pa.Array] = {}
+    for name in feature_names:
+        textual = any(
+            r.features.columns[name].dtype == object
+            for r in records
+            if name in r.features.columns and r.features.n_rows
+        )
+        parts = []
+        for record in records:
+            column = record.features.columns.get(name)
+            if column is None or record.features.n_rows == 0:
+                column = (
+                    np.full(record.n_rows, None, dtype=object)
+                    if textual
+                    else np.full(record.n_rows, np.nan)
+                )
+            parts.append(column)
+        columns[FEATURE_PREFIX + name] = _feature_array(parts)
+    return columns

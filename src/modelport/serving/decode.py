@@ -51,6 +51,10 @@ def decode_instances(instances: Any, schema: InputSchema) -> Batch:
                 field=f"instances[{index}].{extra[0]}",
                 unexpected=extra,
             )
+    if _plain_numeric(schema):
+        fast = _numeric_matrix([[instance[n] for n in names] for instance in instances])
+        if fast is not None:
+            return Batch.from_matrix(names, fast)
     columns = {}
     for spec in schema.features:
         values = [instance[spec.name] for instance in instances]
@@ -83,11 +87,35 @@ def decode_rows(rows: Any, schema: InputSchema, field: str = "inputs") -> Batch:
                 f"({', '.join(schema.names)})",
                 field=f"{field}[{index}]",
             )
+    if _plain_numeric(schema):
+        fast = _numeric_matrix(rows)
+        if fast is not None:
+            return Batch.from_matrix(schema.names, fast)
     columns = {}
     for position, spec in enumerate(schema.features):
         values = [row[position] for row in rows]
         columns[spec.name] = decode_column(values, spec, _row_field(field, position))
     return Batch(columns, len(rows))
+
+
+def _plain_numeric(schema: InputSchema) -> bool:
+    return all(f.kind in ("float", "int") for f in schema.features)
+
+
+def _numeric_matrix(rows: list[list[Any]]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """The common case in one numpy call: every value a finite int or float.
+
+    Returns None when anything is unusual (null, bool, string, NaN); the per-column path
+    then finds the culprit and names it.
+    """
+    for row in rows:
+        for value in row:
+            if type(value) not in _NUMBER_TYPES:
+                return None
+    matrix = np.array(rows, dtype=np.float64)
+    if not math.isfinite(float(matrix.sum())):
+        return None
+    return matrix
 
 
 def _instance_field(name: str) -> Callable[[int], str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,7 +64,7 @@ class Runner:
         self.max_batch_size = max_batch_size
         self.max_batch_wait_s = max_batch_wait_ms / 1000.0
         self.threaded = threaded
-        self._pending: list[tuple[Batch, asyncio.Future[Prediction]]] = []
+        self._pending: deque[tuple[Batch, asyncio.Future[Prediction]]] = deque()
         self._draining = False
         self._executor: ThreadPoolExecutor | None = None
         self.ready = False
@@ -71,9 +72,13 @@ class Runner:
     def warm_up(self, batch: Batch | None = None) -> float:
         """One call to load lazy state; decides inline vs threaded. Returns seconds."""
         batch = batch or example_batch(self.version.input_schema)
-        started = time.perf_counter()
-        self.predictor.predict(batch)
-        elapsed = time.perf_counter() - started
+        # The first call pays for lazy initialisation; the fastest of a few is the
+        # steady-state cost that decides where the model runs.
+        elapsed = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            self.predictor.predict(batch)
+            elapsed = min(elapsed, time.perf_counter() - started)
         if self.threaded is None:
             self.threaded = elapsed >= INLINE_BELOW_S
         self.ready = True
@@ -101,7 +106,7 @@ class Runner:
                 while self._pending and (
                     not taken or rows + self._pending[0][0].n_rows <= self.max_batch_size
                 ):
-                    item = self._pending.pop(0)
+                    item = self._pending.popleft()
                     taken.append(item)
                     rows += item[0].n_rows
                 await self._run(taken)
