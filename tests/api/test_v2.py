@@ -111,3 +111,72 @@ def test_unknown_model_v2(server: LiveServer) -> None:
     with server.client() as client:
         response = client.post("/v2/models/nope/infer", json=_per_feature())
     assert response.status_code == 404 and "error" in response.json()
+
+
+def _binary_request(header: dict[str, Any], blob: bytes) -> tuple[bytes, dict[str, str]]:
+    import json
+
+    head = json.dumps(header).encode()
+    return head + blob, {
+        "Inference-Header-Content-Length": str(len(head)),
+        "Content-Type": "application/octet-stream",
+    }
+
+
+def test_binary_tensor_extension(server: LiveServer) -> None:
+    import struct
+
+    import numpy as np
+
+    plan = b"".join(struct.pack("<I", len(v)) + v for v in (b"basic", b"pro"))
+    tenure = np.array([3, 60], dtype="<i8").tobytes()
+    charges = np.array([50.0, 90.0], dtype="<f8").tobytes()
+    header = {
+        "inputs": [
+            {
+                "name": "tenure",
+                "shape": [2],
+                "datatype": "INT64",
+                "parameters": {"binary_data_size": len(tenure)},
+            },
+            {
+                "name": "charges",
+                "shape": [2],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": len(charges)},
+            },
+            {
+                "name": "plan",
+                "shape": [2],
+                "datatype": "BYTES",
+                "parameters": {"binary_data_size": len(plan)},
+            },
+        ]
+    }
+    body, headers = _binary_request(header, tenure + charges + plan)
+    with server.client() as client:
+        binary = client.post(INFER, content=body, headers=headers)
+        plain = client.post(INFER, json=_per_feature())
+    assert binary.status_code == 200, binary.text
+    assert binary.json()["outputs"][1]["data"] == plain.json()["outputs"][1]["data"]
+
+
+def test_binary_extension_errors(server: LiveServer) -> None:
+    header = {
+        "inputs": [
+            {
+                "name": "tenure",
+                "shape": [2],
+                "datatype": "INT64",
+                "parameters": {"binary_data_size": 64},
+            }
+        ]
+    }
+    body, headers = _binary_request(header, b"\x00" * 16)
+    with server.client() as client:
+        too_short = client.post(INFER, content=body, headers=headers)
+        bad_length = client.post(
+            INFER, content=b"{}", headers={"Inference-Header-Content-Length": "999"}
+        )
+    assert too_short.status_code == 422 and too_short.json()["code"] == "wrong_shape"
+    assert bad_length.status_code == 400 and bad_length.json()["code"] == "malformed_json"

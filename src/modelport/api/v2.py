@@ -18,9 +18,10 @@ from starlette.routing import Route
 
 from modelport import __version__
 from modelport.api.auth import require
-from modelport.api.body import read_json, request_id_from
+from modelport.api.body import parse_json, read_body, request_id_from
 from modelport.api.responses import JSON, guarded
 from modelport.api.state import services
+from modelport.api.v2_binary import attach_binary_inputs, split_body
 from modelport.batch import Batch
 from modelport.errors import (
     MissingFeature,
@@ -264,7 +265,14 @@ async def infer(request: Request) -> Response:
     started = time.perf_counter()
     app = services(request)
     require(request, app.settings.auth, "client")
-    payload = await read_json(request, app.settings.server.max_body_bytes)
+    body = await read_body(request, app.settings.server.max_body_bytes)
+    header_length = request.headers.get("inference-header-content-length")
+    if header_length is not None:
+        header, blob = split_body(body, header_length)
+        payload = parse_json(header)
+        attach_binary_inputs(payload, blob)
+    else:
+        payload = parse_json(body)
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
     runtime = _runtime_for(request)
@@ -278,14 +286,14 @@ async def infer(request: Request) -> Response:
     result = await app.plane.predict(
         name, batch, request_id=request_id, started=started, headers=request.headers
     )
-    body = {
+    answer = {
         "model_name": name,
         "model_version": str(result.version.version),
         "id": request_id,
         "parameters": {"role": result.role},
         "outputs": _outputs(result, wanted),
     }
-    return JSON(body, headers={"x-request-id": request_id})
+    return JSON(answer, headers={"x-request-id": request_id})
 
 
 def _tensor_metadata(schema: InputSchema, output: OutputSpec) -> dict[str, Any]:
