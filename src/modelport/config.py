@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -56,6 +56,32 @@ class LogSettings(BaseModel):
     max_batch_records: int = Field(default=50_000, ge=1)
 
 
+class MonitoringSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # The server bins every answered request into live windows and stores their drift,
+    # quality and performance as time series (docs/monitoring.md).
+    enabled: bool = True
+    # Tumbling window of the live series: a duration (30s, 15m, 1h, 1d) aligned to the
+    # epoch so every server process agrees, or a row count per process ("10000rows").
+    window: str = Field(default="1h", pattern=r"^\d+(s|m|h|d|w|rows)$")
+    # How often queued traffic is binned and the live window stored.
+    interval_s: float = Field(default=5.0, gt=0)
+    # What a window is compared with: the version's reference profile, or the window
+    # before it (on the same bins).
+    baseline: Literal["reference", "previous"] = "reference"
+    # Threshold overrides by statistic name, e.g. {psi = 0.25}.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    # Concept-drift detectors run on the per-prediction error stream as labels arrive.
+    detectors: list[str] = Field(default_factory=lambda: ["adwin", "ddm", "page_hinkley"])
+    # A version registered without reference data is compared with a profile of its own
+    # first logged rows.
+    bootstrap_rows: int = Field(default=1000, ge=100)
+    # Recent predictions kept in memory per process to match labels as they arrive.
+    recent_predictions: int = Field(default=200_000, ge=0)
+    # Merge each finished day's log segments into one file (fast reports).
+    compact_log: bool = True
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     admin_tokens: list[str] = Field(default_factory=list)
@@ -74,6 +100,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     _toml_file: Path | None = None
 
@@ -161,4 +188,8 @@ flush_interval_s = 1.0
 [auth]
 admin_tokens = []
 client_tokens = []
+
+[monitoring]
+window = "1h"          # live drift/quality/performance series: 15m, 1h, 1d or "10000rows"
+baseline = "reference" # or "previous": each window against the one before
 """

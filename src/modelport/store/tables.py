@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -180,3 +181,101 @@ class RolloutEventRow(Base):
     weight: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MonitoringPointRow(Base):
+    """One statistic of one window: the monitoring time series (drift, quality, performance).
+
+    ``version`` 0 means every version of the endpoint; ``feature`` is a feature name,
+    ``__prediction__``, ``__proba__<class>``, ``__dataset__`` or ``__performance__``.
+    """
+
+    __tablename__ = "monitoring_points"
+    __table_args__ = (
+        UniqueConstraint(
+            "endpoint",
+            "version",
+            "window",
+            "window_start",
+            "feature",
+            "statistic",
+            name="uq_monitoring_point",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The window's size as configured ("1h", "10000rows").
+    window: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    feature: Mapped[str] = mapped_column(String(300))
+    statistic: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="ok")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drifted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    # What the window was compared with ("reference", "previous", "bootstrap").
+    baseline: Mapped[str] = mapped_column(String(64), default="reference")
+    # False while the window is still open (its figures may change).
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MonitoringStateRow(Base):
+    """One server process's mergeable counts for one live window (JSON)."""
+
+    __tablename__ = "monitoring_states"
+    __table_args__ = (
+        UniqueConstraint(
+            "endpoint", "version", "window", "window_start", "process", name="uq_monitoring_state"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    window: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    process: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MonitoringEventRow(Base):
+    """A concept-drift detector fired: on which prediction, and when its label arrived."""
+
+    __tablename__ = "monitoring_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    detector: Mapped[str] = mapped_column(String(64))
+    # Position in the process's stream of labelled predictions (0-based).
+    position: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(200))
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    predicted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    label_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    process: Mapped[str] = mapped_column(String(200))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class MonitoringBaselineRow(Base):
+    """The profile of a version's own first logged rows, for versions without reference data."""
+
+    __tablename__ = "monitoring_baselines"
+    __table_args__ = (UniqueConstraint("endpoint", "version", name="uq_monitoring_baseline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
