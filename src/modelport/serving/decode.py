@@ -157,11 +157,7 @@ def _numeric(
     for index, value in enumerate(values):
         if value is None:
             if not spec.nullable:
-                raise NotAllowedNaN(
-                    f"{where(index)} is null but feature {spec.name!r} does not allow missing "
-                    "values",
-                    field=where(index),
-                )
+                raise _null_refused(spec, where(index))
             column[index] = math.nan
         elif isinstance(value, bool):
             if spec.kind != "bool":
@@ -184,6 +180,12 @@ def _numeric(
     return column
 
 
+def _null_refused(spec: FeatureSpec, field: str) -> NotAllowedNaN:
+    return NotAllowedNaN(
+        f"{field} is null but feature {spec.name!r} does not allow missing values", field=field
+    )
+
+
 def _categorical(
     values: Sequence[Any], spec: FeatureSpec, where: Callable[[int], str]
 ) -> np.ndarray[Any, Any]:
@@ -192,11 +194,7 @@ def _categorical(
     for index, value in enumerate(values):
         if value is None:
             if not spec.nullable:
-                raise NotAllowedNaN(
-                    f"{where(index)} is null but feature {spec.name!r} does not allow missing "
-                    "values",
-                    field=where(index),
-                )
+                raise _null_refused(spec, where(index))
             column[index] = None
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
