@@ -160,6 +160,15 @@ class LiveServer:
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
+    def wait_ready(self, endpoint: str, timeout: float = 30.0) -> None:
+        """Until the server has picked up ``endpoint`` (created by another process)."""
+
+        def ready() -> bool:
+            with self.client() as client:
+                return client.get(f"/v2/models/{endpoint}/ready").status_code == 200
+
+        self.wait_for(ready, timeout)
+
     def wait_for(self, predicate: Any, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

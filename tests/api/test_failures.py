@@ -22,11 +22,7 @@ def test_model_error_is_500_logged_and_isolated(server: LiveServer) -> None:
     )
     run_cli("endpoints", "create", "explodes", "--model", "explodes:1", cwd=server.cwd)
 
-    def ready() -> bool:
-        with server.client() as client:
-            return client.get("/v2/models/explodes/ready").status_code == 200
-
-    server.wait_for(ready)
+    server.wait_ready("explodes")
     with server.client() as client:
         fine = client.post("/v1/endpoints/explodes/predict", json={"instances": [churn_instance()]})
         broken = client.post(

@@ -91,11 +91,7 @@ def test_many_endpoints_in_one_server_are_independent(server: LiveServer) -> Non
 
     run_cli("endpoints", "create", "churn-b", "--model", "churn:1", cwd=server.cwd)
 
-    def ready() -> bool:
-        with server.client() as client:
-            return client.get("/v2/models/churn-b/ready").status_code == 200
-
-    server.wait_for(ready)
+    server.wait_ready("churn-b")
     with server.client() as client:
         a = client.post("/v1/endpoints/churn/predict", json={"instances": [churn_instance()]})
         b = client.post("/v1/endpoints/churn-b/predict", json={"instances": [churn_instance()]})
