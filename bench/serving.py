@@ -140,9 +140,9 @@ def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Per connection count, the round with the median throughput; the others beside it."""
     runs = []
     for index in range(len(rounds[0]["runs"])):
-        repeats = sorted((r["runs"][index] for r in rounds), key=lambda r: r["requests_per_s"])
-        median = repeats[len(repeats) // 2]
-        runs.append(median | {"repeats": repeats if len(repeats) > 1 else []})
+        in_order = [r["runs"][index] for r in rounds]
+        median = sorted(in_order, key=lambda r: r["requests_per_s"])[len(in_order) // 2]
+        runs.append(median | {"rounds": in_order if len(in_order) > 1 else []})
         if median["foreign_cpu_pct"] > 10:
             report.console.print(
                 f"[yellow]warning:[/] other processes used {median['foreign_cpu_pct']}% of the "
