@@ -77,9 +77,15 @@ def rollout_project(
     return project
 
 
-@pytest.fixture
-def server(rollout_project: Path) -> Iterator[LiveServer]:
-    live = LiveServer(rollout_project, env=dict(FAST_LOG)).start()
+@pytest.fixture(scope="module")
+def server(
+    rollout_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per test module (starting one is the slow part); ``traffic`` puts the
+    endpoint back to churn:1 with no rollout before each test."""
+    project = tmp_path_factory.mktemp("served") / "project"
+    shutil.copytree(rollout_template, project)
+    live = LiveServer(project, env=dict(FAST_LOG)).start()
     try:
         yield live
     finally:
@@ -90,6 +96,7 @@ def server(rollout_project: Path) -> Iterator[LiveServer]:
 def traffic(server: LiveServer) -> Iterator[Traffic]:
     helper = Traffic(server)
     try:
+        helper.reset()
         yield helper
     finally:
         helper.close()

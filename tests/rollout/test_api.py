@@ -3,6 +3,7 @@ exactly one winner when admin commands race."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,20 +15,33 @@ import pytest
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.service import Registry
 from modelport.store.db import Database
-from rollout.traffic import DIFFERENT_INPUTS, FAST_LOG, OTHER, PRIMARY, SAME
+from rollout.traffic import DIFFERENT_INPUTS, FAST_LOG, OTHER, PRIMARY, SAME, Traffic
 from support import LiveServer, run_cli
 
 TOKEN = "admin-secret"
 
 
-@pytest.fixture
-def guarded_server(rollout_project: Path) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module")
+def guarded(
+    rollout_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server with an admin token for the module."""
+    project = tmp_path_factory.mktemp("guarded") / "project"
+    shutil.copytree(rollout_template, project)
     env = {**FAST_LOG, "MODELPORT_AUTH__ADMIN_TOKENS": f'["{TOKEN}"]'}
-    live = LiveServer(rollout_project, env=env).start()
+    live = LiveServer(project, env=env).start()
     try:
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture
+def guarded_server(guarded: LiveServer) -> LiveServer:
+    helper = Traffic(guarded, headers={"Authorization": f"Bearer {TOKEN}"})
+    helper.reset()
+    helper.close()
+    return guarded
 
 
 def _client(server: LiveServer) -> httpx.Client:
@@ -52,6 +66,8 @@ def test_bad_requests_get_clear_errors_and_change_nothing(guarded_server: LiveSe
     with guarded_server.client() as anonymous:
         assert _start(anonymous, version=SAME).status_code == 401
     with _client(guarded_server) as client:
+        endpoint_before = client.get("/v1/endpoints/churn").json()
+        rollout_before = client.get("/v1/endpoints/churn/rollout").json()["rollout"]
         cases: list[tuple[str, dict[str, Any], int, str]] = [
             ("nope", {"version": SAME}, 404, "endpoint_not_found"),
             ("churn", {"version": 99}, 404, "version_not_found"),
@@ -80,22 +96,20 @@ def test_bad_requests_get_clear_errors_and_change_nothing(guarded_server: LiveSe
         for verb in ("promote", "rollback", "pause", "resume"):
             response = client.post(f"/v1/endpoints/churn/rollout/{verb}")
             assert response.status_code == 409, verb
-        assert client.get("/v1/endpoints/churn/rollout").json()["rollout"] is None
-        assert client.get("/v1/endpoints/churn").json()["revision"] == 1
+        assert client.get("/v1/endpoints/churn/rollout").json()["rollout"] == rollout_before
+        assert client.get("/v1/endpoints/churn").json() == endpoint_before
 
 
-def test_a_candidate_that_cannot_load_never_gets_traffic(
-    guarded_server: LiveServer, rollout_project: Path
-) -> None:
-    _break_artifact(rollout_project, OTHER)
+def test_a_candidate_that_cannot_load_never_gets_traffic(guarded_server: LiveServer) -> None:
     with _client(guarded_server) as client:
+        endpoint_before = client.get("/v1/endpoints/churn").json()
+        _break_artifact(guarded_server.cwd, OTHER)
         response = _start(client, version=OTHER, strategy="canary")
         assert response.status_code == 422 and response.json()["code"] == "artifact_error"
         status = client.get("/v1/endpoints/churn/rollout").json()
         assert status["rollout"]["status"] == "aborted"
         assert "failed to load" in status["rollout"]["note"]
-        endpoint = client.get("/v1/endpoints/churn").json()
-        assert endpoint["revision"] == 1 and endpoint["policy"] == {}
+        assert client.get("/v1/endpoints/churn").json() == endpoint_before
         answers = [
             client.post(
                 "/v1/endpoints/churn/predict",
@@ -104,7 +118,9 @@ def test_a_candidate_that_cannot_load_never_gets_traffic(
             for _ in range(10)
         ]
         assert all(a.status_code == 200 and a.json()["version"] == PRIMARY for a in answers)
-        history = client.get("/v1/endpoints/churn/rollout/history").json()["history"]
+        aborted = status["rollout"]["id"]
+        history = client.get(f"/v1/endpoints/churn/rollout/history?rollout={aborted}").json()
+        history = history["history"]
         assert [e["action"] for e in history] == ["abort"]
         assert history[0]["evidence"]["error"]["code"] == "artifact_error"
 
@@ -132,10 +148,11 @@ def test_racing_admin_commands_have_one_winner(guarded_server: LiveServer) -> No
     verbs = [(f"/v1/endpoints/churn/rollout/{v}", {}) for v in ("promote", "rollback")]
     assert race(verbs) == [200, 409]
     with _client(guarded_server) as client:
-        history = client.get("/v1/endpoints/churn/rollout/history").json()["history"]
-        assert [e["action"] for e in history][0] == "start"
-        assert [e["action"] for e in history][-1] in ("promote", "rollback")
-        assert sum(e["action"] in ("promote", "rollback") for e in history) == 1
+        rollout = client.get("/v1/endpoints/churn/rollout").json()["rollout"]
+        history = client.get(f"/v1/endpoints/churn/rollout/history?rollout={rollout['id']}")
+        actions = [e["action"] for e in history.json()["history"]]
+        assert actions[0] == "start" and actions[-1] in ("promote", "rollback")
+        assert sum(action in ("promote", "rollback") for action in actions) == 1
 
 
 def test_cli_reports_bad_input_on_stderr(rollout_project: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from modelport.predlog.parquet import ParquetPredictionLog
 from rollout.traffic import OTHER, PRIMARY, Answer, Traffic, rollout_status, start
@@ -36,20 +35,20 @@ def steady_traffic(traffic: Traffic, workers: int = 4) -> Iterator[list[Answer]]
             thread.join()
 
 
-def test_switch_and_instant_rollback_fail_no_request(
-    traffic: Traffic, rollout_project: Path
-) -> None:
+def test_switch_and_instant_rollback_fail_no_request(traffic: Traffic) -> None:
+    log = ParquetPredictionLog(traffic.server.cwd / ".modelport" / "logs")
+    logged = log.read("churn", columns=["row"]).num_rows
     for _ in range(60):  # recent requests for the smoke test to replay
         assert traffic.predict().status == 200
-    log = ParquetPredictionLog(rollout_project / ".modelport" / "logs")
-    traffic.wait_until(lambda _: log.read("churn", columns=["row"]).num_rows >= 60)
+    traffic.wait_until(lambda _: log.read("churn", columns=["row"]).num_rows >= logged + 60)
 
     with steady_traffic(traffic) as answers:
         response = start(
             traffic.client, version=OTHER, strategy="blue-green", smoke=50, keep_blue="1h"
         )
         assert response.status_code == 201, response.text
-        status = traffic.wait_until(lambda s: s["serving"]["routing"]["live"] == OTHER)
+        rollout_id = response.json()["id"]
+        status = traffic.wait_until(lambda s: s["serving"]["routing"].get("live") == OTHER)
         assert status["serving"]["routing"]["standby"] == PRIMARY  # blue stays loaded
         traffic.wait_until(lambda _: any(a.version == OTHER for a in answers[-20:]))
 
@@ -61,7 +60,7 @@ def test_switch_and_instant_rollback_fail_no_request(
     assert answers and all(a.status == 200 for a in answers)
     versions = [a.version for a in answers]
     assert OTHER in versions and versions[-1] == PRIMARY
-    started = [e for e in traffic.history() if e["action"] == "start"][0]
+    started = traffic.history(rollout_id)[0]
     smoke = started["evidence"]["smoke"]
     assert smoke["passed"] and smoke["rows"] == 50 and smoke["source"] == "logged requests"
     assert rollout_status(traffic.rollout()) == "rolled-back"
@@ -70,7 +69,8 @@ def test_switch_and_instant_rollback_fail_no_request(
 def test_blue_is_released_when_keep_blue_passes(traffic: Traffic) -> None:
     response = start(traffic.client, version=OTHER, strategy="blue-green", keep_blue="2s")
     assert response.status_code == 201, response.text
-    status = traffic.wait_until(lambda s: rollout_status(s) == "promoted")
-    assert status["serving"]["routing"] == {"strategy": "primary", "primary": OTHER}
+    green_alone = {"strategy": "primary", "primary": OTHER}
+    traffic.wait_until(lambda s: rollout_status(s) == "promoted")
+    traffic.wait_until(lambda s: s["serving"]["routing"] == green_alone)
     assert traffic.history()[-1]["action"] == "release-blue"
     assert traffic.predict().version == OTHER

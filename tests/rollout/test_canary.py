@@ -4,7 +4,6 @@ evidence, waiting when there is too little of it."""
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from rollout.traffic import (
@@ -15,6 +14,7 @@ from rollout.traffic import (
     Answer,
     Traffic,
     rollout_status,
+    routing,
     start,
 )
 from support import run_cli
@@ -28,14 +28,13 @@ def _decisions(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [event for event in history if event["action"] != "verdict"]
 
 
-def test_flaky_canary_is_rolled_back_while_primary_keeps_serving(
-    traffic: Traffic, rollout_project: Path
-) -> None:
+def test_flaky_canary_is_rolled_back_while_primary_keeps_serving(traffic: Traffic) -> None:
+    project = traffic.server.cwd
     run_cli(
         "rollout", "start", "churn", "--version", str(FLAKY), "--strategy", "canary",
         "--steps", "50,100", "--step-every", "1h", "--min-samples", "30",
         "--gate", "error_rate<=0.05",
-        cwd=rollout_project,
+        cwd=project,
     )  # fmt: skip
     answers: list[Answer] = []
     status = traffic.drive_until(_ended, on_answer=answers.append, max_requests=3000)
@@ -46,6 +45,7 @@ def test_flaky_canary_is_rolled_back_while_primary_keeps_serving(
     assert failures and all(f"churn:{FLAKY} raised" in a.body["message"] for a in failures)
     answered = [a for a in answers if a.status == 200]
     assert all(a.version == PRIMARY for a in answered if a.variant == "primary")
+    traffic.wait_until(lambda s: routing(s) == "primary")
     after = [traffic.predict() for _ in range(30)]
     assert all(a.status == 200 and a.version == PRIMARY for a in after)
 
@@ -57,7 +57,7 @@ def test_flaky_canary_is_rolled_back_while_primary_keeps_serving(
     assert 0.1 < numbers["candidate"] < 0.6 and numbers["threshold"] == 0.05
     assert numbers["n"] >= 30 and numbers["interval"][0] > 0.05
     assert "error_rate<=0.05" in rollback["reason"]
-    cli = run_cli("rollout", "history", "churn", cwd=rollout_project).stdout
+    cli = run_cli("rollout", "history", "churn", cwd=project).stdout
     assert "rollback" in cli and "error_rate<=0.05" in cli
 
 
@@ -90,13 +90,14 @@ def test_canary_that_answers_differently_is_rolled_back_on_quality(traffic: Traf
     assert verdicts["agreement>=0.9"]["candidate"] < 0.5
 
 
-def test_good_canary_is_promoted_through_every_step_and_keys_stay_put(
+def test_good_candidate_goes_from_shadow_through_every_canary_step_to_primary(
     traffic: Traffic,
 ) -> None:
     response = start(
         traffic.client,
         version=SAME,
-        strategy="canary",
+        strategy="shadow-then-canary",
+        shadow_for="60req",
         steps=[10, 50, 100],
         step_after="60req",
         min_samples=30,
@@ -104,6 +105,7 @@ def test_good_canary_is_promoted_through_every_step_and_keys_stay_put(
         gates=["error_rate<=0.1", "agreement>=0.9"],
     )
     assert response.status_code == 201, response.text
+    rollout_id = response.json()["id"]
     users = [f"user-{i}" for i in range(200)]
     keyed: dict[str, list[int]] = defaultdict(list)
 
@@ -124,12 +126,13 @@ def test_good_canary_is_promoted_through_every_step_and_keys_stay_put(
     for versions in keyed.values():
         assert versions == sorted(versions)
     assert traffic.predict().version == SAME
-    decisions = _decisions(traffic.history())
-    assert [(e["action"], e["weight"]) for e in decisions] == [
-        ("start", 10.0),
-        ("step", 50.0),
-        ("step", 100.0),
-        ("promote", 100.0),
+    decisions = _decisions(traffic.history(rollout_id))
+    assert [(e["action"], e["phase"], e["weight"]) for e in decisions] == [
+        ("start", "shadow", 0.0),
+        ("step", "canary", 10.0),
+        ("step", "canary", 50.0),
+        ("step", "canary", 100.0),
+        ("promote", "canary", 100.0),
     ]
     assert all(g["verdict"] == "pass" for e in decisions[1:] for g in e["evidence"]["gates"])
     endpoint = traffic.client.get("/v1/endpoints/churn").json()

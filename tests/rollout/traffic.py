@@ -29,9 +29,11 @@ class Answer:
 class Traffic:
     """Real requests against a live server, with helpers to wait for rollout states."""
 
-    def __init__(self, server: LiveServer, seed: int = 0) -> None:
+    def __init__(
+        self, server: LiveServer, seed: int = 0, headers: dict[str, str] | None = None
+    ) -> None:
         self.server = server
-        self.client = server.client()
+        self.client = server.client(headers=headers or {})
         self.random = random.Random(seed)
 
     def instance(self) -> dict[str, Any]:
@@ -63,12 +65,6 @@ class Traffic:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
-
-    def history(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.client.get(
-            "/v1/endpoints/churn/rollout/history"
-        ).json()["history"]
-        return events
 
     def drive_until(
         self,
@@ -105,6 +101,21 @@ class Traffic:
                 return status
             time.sleep(0.2)
         raise AssertionError(f"rollout state not reached in {timeout}s: {self.rollout()}")
+
+    def reset(self) -> None:
+        """Back to churn:1 answering alone, whatever an earlier test left behind."""
+        self.client.post("/v1/endpoints/churn/rollout/rollback")  # 409 when none is live
+        if self.client.get("/v1/endpoints/churn").json()["version"] != PRIMARY:
+            response = self.client.patch("/v1/endpoints/churn", json={"model": f"churn:{PRIMARY}"})
+            assert response.status_code == 200, response.text
+        primary_only = {"strategy": "primary", "primary": PRIMARY}
+        self.wait_until(lambda s: (s.get("serving") or {}).get("routing") == primary_only)
+
+    def history(self, rollout: int | None = None) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.client.get(
+            "/v1/endpoints/churn/rollout/history"
+        ).json()["history"]
+        return [e for e in events if rollout is None or e["rollout"] == rollout]
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,87 @@
+"""The shadow report from a real prediction log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from modelport.errors import ValidationFailed
+from modelport.registry.records import ModelVersion
+from modelport.rollout.report import shadow_report
+from modelport.rollout.spec import RolloutSpec
+from modelport.rollout.state import Rollout
+from modelport.schema import FeatureSpec, InputSchema, OutputSpec
+from rollout.logdata import LogWriter
+
+
+def _rollout() -> Rollout:
+    moment = datetime.now(UTC) - timedelta(minutes=5)
+    return Rollout(
+        id=1, endpoint="churn", model="churn", candidate=2, baseline=1, strategy="shadow",
+        phase="shadow", status="active", step=0, weight=0.0, step_started_at=moment,
+        spec=RolloutSpec(strategy="shadow"), verdicts={}, note="", revision=1,
+        created_by="test", created_at=moment, updated_at=moment, finished_at=None,
+    )  # fmt: skip
+
+
+def _version(kind: str) -> ModelVersion:
+    schema = InputSchema(
+        features=[
+            FeatureSpec(name="tenure", kind="float"),
+            FeatureSpec(name="plan", kind="category", categories=["basic", "pro"]),
+        ]
+    )
+    return ModelVersion(
+        name="churn", version=2, flavor="python", artifact_path="", artifact_sha256="",
+        input_schema=schema, output=OutputSpec(kind=kind, classes=["0", "1"]),
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_classification_report_with_slices(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path)
+    for i in range(100):
+        plan = "basic" if i < 50 else "pro"
+        writer.add(f"r{i}", "primary", 1, "0", latency_ms=4.0, plan=plan, tenure=float(i))
+        if i >= 90:
+            continue  # the shadow fell behind: no copy
+        # The candidate says 1 on every "pro" request and fails on every 10th "basic" one.
+        answer = None if plan == "basic" and i % 10 == 0 else ("1" if plan == "pro" else "0")
+        writer.add(f"r{i}", "shadow", 2, answer, latency_ms=9.0, plan=plan, tenure=float(i))
+    writer.flush()
+
+    report = shadow_report(writer.log, _rollout(), _version("classification"), "plan")
+
+    assert report["requests"] == {
+        "primary": 100, "candidate": 90, "paired_rows": 85, "shadow_missing": 10,
+    }  # fmt: skip
+    assert report["errors"]["candidate"]["count"] == 5
+    assert "boom" in report["errors"]["candidate"]["top"][0]["error"]
+    assert report["latency_ms"]["delta"]["p50"] == 5.0
+    comparison = report["comparison"]
+    assert comparison["agreement"] == round(45 / 85, 4)
+    assert comparison["confusion"] == {"labels": ["0", "1"], "matrix": [[45, 40], [0, 0]]}
+    assert comparison["distribution"]["jensen_shannon"] > 0.3
+    slices = {row["slice"]: row for row in report["slices"]["rows"]}
+    assert slices["basic"]["agreement"] == 1.0 and slices["pro"]["agreement"] == 0.0
+    assert slices["basic"]["candidate_error_rate"] == 0.1
+    numeric = shadow_report(writer.log, _rollout(), _version("classification"), "tenure")
+    assert len(numeric["slices"]["rows"]) == 5
+
+
+def test_regression_report(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path, kind="regression")
+    for i in range(50):
+        writer.add(f"r{i}", "primary", 1, float(i))
+        writer.add(f"r{i}", "shadow", 2, float(i) + 1.0)
+    writer.flush()
+    comparison = shadow_report(writer.log, _rollout(), _version("regression"), None)["comparison"]
+    assert comparison["mean_abs_diff"] == 1.0 and comparison["correlation"] == 1.0
+    assert comparison["distribution"]["wasserstein"] == 1.0
+
+
+def test_slicing_by_an_unknown_feature_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match="not an input feature"):
+        shadow_report(LogWriter(tmp_path).log, _rollout(), _version("regression"), "color")
