@@ -110,6 +110,24 @@ class BinnedCounts:
         self.counts_[:-1] += np.bincount(codes, minlength=len(self.counts_) - 1)
         self.counts_[-1] += int(missing.sum())
 
+    def update_counts(self, counts: Mapping[str, int], missing: int = 0) -> None:
+        """Add categorical values already counted (``{"a": 3, "c": 1}``), e.g. by Arrow's
+        ``value_counts`` on a million-row column, without a Python object per value.
+
+        >>> from modelport.monitoring.profile import profile_categorical
+        >>> state = BinnedCounts().fit(profile_categorical(np.array(["a", "b"], dtype=object), 5))
+        >>> state.update_counts({"a": 3, "c": 1}, missing=2)
+        >>> state.counts_.tolist(), state.unseen_
+        ([3, 0, 1, 2], 1)
+        """
+        if self.kind_ != "categorical":
+            raise ValueError("update_counts takes category counts; numeric values use update")
+        position = {name: index for index, name in enumerate(self.categories_)}
+        unseen = len(self.categories_)
+        for value, count in counts.items():
+            self.counts_[position.get(str(value), unseen)] += int(count)
+        self.counts_[-1] += int(missing)
+
     def merge(self, other: BinnedCounts) -> BinnedCounts:
         """A new state holding the counts of both (same reference profile required)."""
         same = (

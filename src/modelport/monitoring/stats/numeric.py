@@ -37,10 +37,12 @@ class NumericReference:
     def __init__(self, n_bins: int = 20) -> None:
         self.n_bins = n_bins
 
-    def fit(self, values: FloatArray) -> NumericReference:
+    def fit(self, values: FloatArray, profile: FeatureProfile | None = None) -> NumericReference:
+        """Sort ``values``; bin them as ``profile`` does when it was fitted on the very same
+        values (a registered version's stored profile), saving a second pass."""
         values = np.asarray(values, dtype=np.float64)
         self.sorted_ = SortedReference.from_values(values)
-        self.profile_ = profile_numeric(values, self.n_bins)
+        self.profile_ = profile_numeric(values, self.n_bins) if profile is None else profile
         return self
 
 

@@ -30,40 +30,47 @@ from modelport.monitoring.stats.spec import StatSpec
 
 def wasserstein_exact(alignment: EcdfAlignment) -> float:
     """Raw W1 between the two aligned samples."""
-    reference = alignment.dense
+    dense = alignment.dense
     n, m = alignment.n_dense, alignment.n_jump
     if n == 0 or m == 0:
         raise ValueError("Wasserstein needs at least one value in each sample")
-    center = reference.center
+    center = dense.center
     points = alignment.points - center
+    le, lt = alignment.dense_le, alignment.dense_lt
+    # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses a
+    # at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
+    lo, hi = points[:-1], points[1:]
+    level = alignment.jump_le[:-1]
+    a = level / m
+    rank = (level * n + m - 1) // m - 1
+    at_rank = dense.values[rank] - center
+    inside = (at_rank > lo) & (at_rank < hi)
+    crossing = np.clip(at_rank, lo, hi)
+    # Below the crossing the dense CDF sums rank + 1 values (values tied with it add 0).
+    q = np.where(inside, rank + 1, le[:-1])
+    k = len(points)
+    prefix_lt, prefix_le, prefix_q = dense.prefix[lt], dense.prefix[le], dense.prefix[q]
 
-    def integral_of_reference_cdf(t: FloatArray, below: IntArray) -> FloatArray:
+    def integral_of_dense_cdf(t: FloatArray, below: IntArray, prefix: FloatArray) -> FloatArray:
         # G(t) = ∫_{-inf}^t F = sum over dense r_i <= t of (t - r_i) / n; ``below`` counts them.
-        result: FloatArray = (below * t - reference.prefix[below]) / n
+        result: FloatArray = (below * t - prefix) / n
         return result
 
-    g_points_lo = integral_of_reference_cdf(points, alignment.dense_le)
-    total = float(integral_of_reference_cdf(points[:1], alignment.dense_lt[:1])[0])
-    if len(points) > 1:
-        # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses
-        # a at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
-        lo, hi = points[:-1], points[1:]
-        level = alignment.jump_le[:-1]
-        a = level / m
-        rank = (level * n + m - 1) // m - 1
-        crossing = np.clip(reference.values[rank] - center, lo, hi)
-        g_hi = integral_of_reference_cdf(hi, alignment.dense_lt[1:])
+    g_lo = integral_of_dense_cdf(points, le, prefix_le)
+    total = float(integral_of_dense_cdf(points[:1], lt[:1], prefix_lt[:1])[0])
+    if k > 1:
+        g_hi = integral_of_dense_cdf(hi, lt[1:], prefix_lt[1:])
         g_crossing = np.where(
-            crossing <= lo,
-            g_points_lo[:-1],
-            np.where(crossing >= hi, g_hi, integral_of_reference_cdf(crossing, rank + 1)),
+            inside,
+            integral_of_dense_cdf(crossing, q, prefix_q),
+            np.where(crossing <= lo, g_lo[:-1], g_hi),
         )
-        inner = a * (2 * crossing - lo - hi) + g_points_lo[:-1] + g_hi - 2 * g_crossing
+        inner = a * (2 * crossing - lo - hi) + g_lo[:-1] + g_hi - 2 * g_crossing
         total += float(inner.sum())
-    top = reference.values[-1] - center
+    top = dense.values[-1] - center
     if top > points[-1]:
-        g_top = (n * top - reference.prefix[n]) / n
-        total += float((top - points[-1]) - (g_top - g_points_lo[-1]))
+        g_top = (n * top - dense.prefix[n]) / n
+        total += float((top - points[-1]) - (g_top - g_lo[-1]))
     return total
 
 
