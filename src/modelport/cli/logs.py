@@ -139,6 +139,40 @@ def export(
     errors.print(f"wrote {table.num_rows} rows to {output}")
 
 
+@logs_app.command()
+@handle_errors
+def compact(
+    endpoint: Annotated[str | None, typer.Argument(help="Default: every endpoint.")] = None,
+    before: Annotated[
+        str | None, typer.Option(help="Compact days before this date (YYYY-MM-DD); default today.")
+    ] = None,
+) -> None:
+    """Merge each finished day's log segments into one file, so reports read fast."""
+    from datetime import date
+
+    from modelport.predlog.compaction import compact_endpoint
+
+    log = prediction_log()
+    try:
+        until = date.fromisoformat(before) if before else None
+    except ValueError:
+        raise ModelportError(
+            f"--before must be a date like 2026-03-01, got {before!r}", field="before"
+        ) from None
+    names = [endpoint] if endpoint else log.endpoints()
+    merged = 0
+    for name in names:
+        for result in compact_endpoint(log.root, name, before=until):
+            merged += 1
+            console.print(
+                f"{name} {result.folder.name}: {result.replaced} files -> 1 ({result.rows} rows)"
+            )
+            for skipped in result.skipped:
+                errors.print(f"[yellow]warning[/]: left unreadable segment {skipped} alone")
+    if not merged:
+        console.print("nothing to compact")
+
+
 def _warn_skipped(log: Any) -> None:
     for path, reason in log.last_read.skipped:
         errors.print(f"[yellow]warning[/]: skipped unreadable segment {path}: {reason}")

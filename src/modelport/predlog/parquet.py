@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modelport.predlog.compaction import live_segments
 from modelport.predlog.records import PredictionRecord, records_to_table
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ class ParquetPredictionLog:
             day = _parse_day(day_folder.name)
             if day is None or (first_day and day < first_day) or (last_day and day > last_day):
                 continue
-            paths.extend(sorted(day_folder.glob("*.parquet")))
+            # A merged (compacted) file hides the segments it replaces until they are gone.
+            paths.extend(live_segments(sorted(day_folder.glob("*.parquet"))))
         return paths
 
     def read(
