@@ -1,0 +1,140 @@
+"""Recompute closed tumbling windows from the prediction log and store them as series.
+
+For traffic logged before monitoring ran, or to re-cut history by another window size
+(``modelport monitor backfill churn --every 1d --since 30d``). Each closed window's
+counts (:meth:`WindowState.from_log`, the same counts a server keeps live) and labelled
+performance replace whatever states were stored for it, then its points are stored as
+final. Windows still open are left to the servers.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from modelport.config import MonitoringSettings
+from modelport.errors import ValidationFailed
+from modelport.monitoring.datadrift import DriftSettings
+from modelport.monitoring.live import WindowState
+from modelport.monitoring.performance import LabelledRows, column_floats, column_objects
+from modelport.monitoring.profile import ReferenceProfile
+from modelport.monitoring.queries import evaluate_window
+from modelport.monitoring.series import SeriesStore, WindowKey
+from modelport.monitoring.service import MonitoringService
+from modelport.monitoring.source import SERVED_ROLES, LogWindow
+from modelport.monitoring.windows import WindowSpec, parse_time, parse_window
+from modelport.predlog.records import PROBA_PREFIX
+from modelport.registry.records import ModelVersion
+
+PROCESS = "backfill"
+
+
+def backfill(
+    service: MonitoringService,
+    series: SeriesStore,
+    endpoint: str,
+    every: str,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    version: int | None = None,
+    settings: MonitoringSettings | None = None,
+) -> list[str]:
+    settings = settings or MonitoringSettings()
+    size = parse_window(every, field="every")
+    if size.seconds is None:
+        raise ValidationFailed(
+            "backfill cuts windows by time (1h, 1d); count windows belong to one server",
+            field="every",
+        )
+    now = datetime.now(UTC)
+    start = parse_time(since, now=now, field="since") if since else now - timedelta(days=7)
+    end = min(parse_time(until, now=now, field="until") if until else now, now)
+    record = service.endpoints.get(endpoint)
+    versions = [version] if version is not None else _versions(service, endpoint, start, end)
+    drift = DriftSettings(thresholds=settings.thresholds)
+    labels = service.feedback.labels(endpoint=endpoint)
+    stored: list[str] = []
+    for number in versions:
+        model = service.registry.get(record.model, number)
+        profile, kind = _profile(series, endpoint, model)
+        first = math.floor(start.timestamp() / size.seconds) * size.seconds
+        for offset in np.arange(first, end.timestamp(), size.seconds):
+            key = WindowKey(endpoint, number, size.label, _utc(offset), _utc(offset + size.seconds))
+            if key.end > now:
+                break  # still open: the servers own it
+            window = LogWindow(
+                service.log, endpoint, WindowSpec(key.start, key.end), [number], SERVED_ROLES
+            )
+            if window.n_rows == 0:
+                continue
+            state = WindowState.from_log(window, profile, model.input_schema, model.output)
+            _add_labels(state, window, labels, model)
+            series.delete_states(key)
+            series.save_state(key, PROCESS, state.rows, state.to_dict())
+            evaluate_window(
+                series, key, drift, size, kind, settings.baseline == "previous", final=True
+            )
+            stored.append(f"{key.start.isoformat()} version {number}: {state.rows} rows")
+    return stored
+
+
+def _versions(
+    service: MonitoringService, endpoint: str, start: datetime, end: datetime
+) -> list[int]:
+    window = LogWindow(service.log, endpoint, WindowSpec(start, end), None, SERVED_ROLES)
+    column = window.column("version")
+    if column is None:
+        return []
+    return sorted({int(v) for v in column.unique().to_pylist() if v is not None})
+
+
+def _profile(
+    series: SeriesStore, endpoint: str, model: ModelVersion
+) -> tuple[ReferenceProfile, str]:
+    if model.profile is not None:
+        return ReferenceProfile.from_dict(model.profile), "reference"
+    stored = series.baseline(endpoint, model.version)
+    if stored is None:
+        raise ValidationFailed(
+            f"{model.ref} has no reference data and no server has fitted a baseline for it "
+            "yet; use monitor report --baseline with a window of its own traffic",
+            field="version",
+        )
+    return ReferenceProfile.from_dict(stored.profile), "bootstrap"
+
+
+def _add_labels(
+    state: WindowState, window: LogWindow, labels: pa.Table, model: ModelVersion
+) -> None:
+    if labels.num_rows == 0:
+        return
+    output = model.output
+    names = ["request_id", "row", "version", "ts"]
+    names.append("prediction_value" if output.kind == "regression" else "prediction")
+    names += [f"{PROBA_PREFIX}{c}" for c in output.classes if output.has_probabilities]
+    predictions = pa.table({n: window.column(n) for n in names if n in window.available})
+    rows = LabelledRows.join(predictions, labels, output).table
+    if rows.num_rows == 0:
+        return
+    delay = (rows["label_received_at"].to_numpy() - rows["ts"].to_numpy()) / np.timedelta64(1, "s")
+    if output.kind == "regression":
+        state.performance.update(
+            column_floats(rows, "label_value"),
+            column_floats(rows, "prediction_value"),
+            delays=delay.tolist(),
+        )
+        return
+    proba = None
+    if output.has_probabilities and output.classes:
+        proba = np.column_stack([column_floats(rows, f"{PROBA_PREFIX}{c}") for c in output.classes])
+    state.performance.update(
+        column_objects(rows, "label"), column_objects(rows, "prediction"), proba, delay.tolist()
+    )
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)

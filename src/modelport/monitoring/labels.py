@@ -1,0 +1,173 @@
+"""Labels as they arrive, matched with recent predictions held in memory.
+
+The server remembers the outputs of its last ``capacity`` predicted rows (request id,
+row, version, window, time). Each tick it reads the labels stored since the last one;
+a label whose prediction is remembered adds to that window's performance counts and
+feeds the version's concept-drift detectors, in arrival order, and is then forgotten,
+so a label is counted once however often it is re-sent. Labels for predictions this
+process no longer remembers (older, answered by another process, or before a restart)
+are left to the full report, which joins the whole log.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from modelport.monitoring.detectors import RiverDriftDetector, make_detector
+from modelport.monitoring.series import WindowKey
+
+# Labels are re-read from a little before the newest one seen: another process's clock
+# may lag. Rows already counted are no longer remembered, so none counts twice.
+OVERLAP = timedelta(seconds=5)
+
+
+@dataclass
+class Remembered:
+    endpoint: str
+    version: int
+    window: WindowKey
+    ts: float
+    output: Any
+    probabilities: np.ndarray[Any, Any] | None
+
+
+@dataclass
+class Matched:
+    prediction: Remembered
+    request_id: str
+    row: int
+    label: Any
+    label_value: float | None
+    received_at: datetime
+
+
+class RecentPredictions:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[tuple[str, int], Remembered] = OrderedDict()
+        self.forgotten = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def remember(
+        self,
+        request_id: str,
+        endpoint: str,
+        version: int,
+        window: WindowKey,
+        ts: float,
+        outputs: np.ndarray[Any, Any],
+        probabilities: np.ndarray[Any, Any] | None,
+    ) -> None:
+        if self.capacity == 0:
+            return
+        for row, output in enumerate(outputs):
+            proba = None if probabilities is None else probabilities[row]
+            self._rows[(request_id, row)] = Remembered(endpoint, version, window, ts, output, proba)
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+            self.forgotten += 1
+
+    def match(self, labels: pa.Table) -> list[Matched]:
+        """Labels (as ``FeedbackStore.labels`` returns them) whose prediction is remembered,
+        in arrival order; each one is then forgotten."""
+        found: list[Matched] = []
+        rows = labels.sort_by([("label_received_at", "ascending")]).to_pylist()
+        for item in rows:
+            key = (item["request_id"], item["row"])
+            remembered = self._rows.pop(key, None)
+            if remembered is None:
+                continue
+            found.append(
+                Matched(
+                    remembered,
+                    item["request_id"],
+                    item["row"],
+                    item["label"],
+                    item["label_value"],
+                    item["label_received_at"],
+                )
+            )
+        return found
+
+
+class LabelFollower:
+    """Polls stored labels and turns matches into performance counts and detector events."""
+
+    def __init__(
+        self,
+        fetch: Callable[[datetime], pa.Table],
+        recent: RecentPredictions,
+        detector_names: Sequence[str],
+        kind_of: Callable[[str, int], str],
+    ) -> None:
+        self.fetch = fetch
+        self.recent = recent
+        self.detector_names = list(detector_names)
+        for name in self.detector_names:
+            make_detector(name)  # a misspelt name fails when the server starts
+        self.kind_of = kind_of
+        self.cursor = datetime.now(UTC) - OVERLAP
+        self.detectors: dict[tuple[str, int], dict[str, RiverDriftDetector]] = {}
+        self.positions: dict[tuple[str, int], int] = {}
+
+    def poll(self) -> list[Matched]:
+        labels = self.fetch(self.cursor - OVERLAP)
+        if labels.num_rows:
+            newest = max(labels["label_received_at"].to_pylist())
+            self.cursor = max(self.cursor, newest)
+        return self.recent.match(labels)
+
+    def detect(self, matched: Sequence[Matched], process: str) -> list[dict[str, Any]]:
+        """Feed each match's error to its version's detectors; the events they raise."""
+        events = []
+        for item in matched:
+            prediction = item.prediction
+            key = (prediction.endpoint, prediction.version)
+            kind = self.kind_of(*key)
+            error = _error(item, kind)
+            if error is None:
+                continue
+            detectors = self.detectors.setdefault(key, self._fresh(kind))
+            position = self.positions.get(key, 0)
+            self.positions[key] = position + 1
+            for name, detector in detectors.items():
+                detector.update(error)
+                if detector.drift_detected:
+                    events.append(
+                        {
+                            "endpoint": prediction.endpoint,
+                            "version": prediction.version,
+                            "detector": name,
+                            "position": position,
+                            "request_id": item.request_id,
+                            "row": item.row,
+                            "predicted_at": datetime.fromtimestamp(prediction.ts, UTC),
+                            "label_received_at": item.received_at,
+                            "process": process,
+                        }
+                    )
+        return events
+
+    def _fresh(self, kind: str) -> dict[str, RiverDriftDetector]:
+        return {
+            name: make_detector(name)
+            for name in self.detector_names
+            if kind != "regression" or name != "ddm"  # DDM needs a 0/1 stream
+        }
+
+
+def _error(item: Matched, kind: str) -> float | None:
+    if kind == "regression":
+        if item.label_value is None:
+            return None
+        return abs(float(item.prediction.output) - item.label_value)
+    return float(str(item.prediction.output) != str(item.label))

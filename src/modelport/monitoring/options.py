@@ -1,0 +1,98 @@
+"""What a user may ask of a report, validated once for the CLI and the HTTP API alike, so
+``modelport monitor report`` and ``GET /v1/endpoints/{name}/monitoring`` given the same
+options build the very same :class:`~modelport.monitoring.service.ReportRequest`.
+
+>>> request = report_request(window="1h", thresholds=["psi=0.25"], sections="drift,quality")
+>>> request.window.label, dict(request.drift.thresholds), request.sections
+('1h', {'psi': 0.25}, ('drift', 'quality'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from modelport.config import MonitoringSettings
+from modelport.errors import ValidationFailed
+from modelport.monitoring.datadrift import DriftSettings
+from modelport.monitoring.service import DEFAULT_DETECTORS, SECTIONS, ReportRequest
+from modelport.monitoring.source import SERVED_ROLES
+from modelport.monitoring.windows import WindowSpec
+from modelport.predlog.records import ROLES
+
+ALL_ROLES = "all"
+
+
+def parse_thresholds(items: Iterable[str] | Mapping[str, float] | None) -> dict[str, float]:
+    """``["psi=0.25", "ks=0.01"]`` (or a mapping) as ``{"psi": 0.25, "ks": 0.01}``."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return {str(k): float(v) for k, v in items.items()}
+    found: dict[str, float] = {}
+    for item in items:
+        for part in item.split(","):
+            name, sep, value = part.partition("=")
+            try:
+                if not sep:
+                    raise ValueError
+                found[name.strip()] = float(value)
+            except ValueError:
+                raise ValidationFailed(
+                    f"threshold must look like psi=0.25, got {part!r}", field="threshold"
+                ) from None
+    return found
+
+
+def parse_roles(roles: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """Default: the rows that answered (primary, canary); ``all`` for every role."""
+    if roles is None or roles == [] or roles == "":
+        return SERVED_ROLES
+    items = [r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles)]
+    if ALL_ROLES in items:
+        return None
+    unknown = [r for r in items if r not in (*ROLES, "baseline")]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown role {unknown[0]!r}; roles: {', '.join((*ROLES, 'baseline'))} or all",
+            field="role",
+        )
+    return tuple(items)
+
+
+def report_request(
+    *,
+    window: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    last: int | None = None,
+    version: int | None = None,
+    baseline: str | None = None,
+    roles: Sequence[str] | str | None = None,
+    sections: Sequence[str] | str | None = None,
+    slice_by: str | None = None,
+    thresholds: Iterable[str] | Mapping[str, float] | None = None,
+    settings: MonitoringSettings | None = None,
+) -> ReportRequest:
+    settings = settings or MonitoringSettings()
+    if version is not None and version < 1:
+        raise ValidationFailed("version must be a positive integer", field="version")
+    chosen = sections or SECTIONS
+    if isinstance(chosen, str):
+        chosen = [s.strip() for s in chosen.split(",") if s.strip()]
+    limits = {**settings.thresholds, **parse_thresholds(thresholds)}
+    try:
+        drift = DriftSettings(thresholds=limits)
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # an unknown statistic name is a ConfigError
+        raise ValidationFailed(str(getattr(exc, "message", exc)), field="threshold") from None
+    return ReportRequest(
+        window=WindowSpec.of(window=window, since=since, until=until, last=last),
+        version=version,
+        roles=parse_roles(roles),
+        baseline=(baseline or "auto").strip(),
+        sections=tuple(chosen),
+        slice=slice_by or None,
+        detectors=tuple(settings.detectors) or DEFAULT_DETECTORS,
+        drift=drift,
+    )

@@ -1,0 +1,287 @@
+"""The monitoring time series in SQL: points, per-process window states, detector events,
+bootstrap baselines (tables in :mod:`modelport.store.tables`).
+
+Points are upserted on ``(endpoint, version, window, window_start, feature, statistic)``,
+so an open window's figures are simply overwritten as it fills and a recomputation
+(``monitor backfill``) replaces what was there. Each server process upserts its own
+state row per window; readers merge every process's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from modelport.store.db import Database
+from modelport.store.tables import (
+    MonitoringBaselineRow,
+    MonitoringEventRow,
+    MonitoringPointRow,
+    MonitoringStateRow,
+    utcnow,
+)
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class WindowKey:
+    endpoint: str
+    version: int
+    window: str
+    start: datetime
+    end: datetime
+
+
+class SeriesStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- points ------------------------------------------------------------------------------
+    def upsert_points(self, key: WindowKey, points: Sequence[dict[str, Any]], final: bool) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "endpoint": key.endpoint,
+                "version": key.version,
+                "window": key.window,
+                "window_start": key.start,
+                "window_end": key.end,
+                "final": final,
+                "updated_at": now,
+                **point,
+            }
+            for point in points
+        ]
+        insert = self._insert()
+        with self.db.session() as session:
+            for start in range(0, len(rows), _CHUNK):
+                statement = insert(MonitoringPointRow).values(rows[start : start + _CHUNK])
+                updated = {
+                    name: getattr(statement.excluded, name)
+                    for name in (
+                        "window_end",
+                        "status",
+                        "value",
+                        "p_value",
+                        "threshold",
+                        "drifted",
+                        "rows",
+                        "baseline",
+                        "final",
+                        "updated_at",
+                    )
+                }
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[
+                            "endpoint",
+                            "version",
+                            "window",
+                            "window_start",
+                            "feature",
+                            "statistic",
+                        ],
+                        set_=updated,
+                    )
+                )
+
+    def points(
+        self,
+        endpoint: str,
+        *,
+        feature: str | None = None,
+        statistic: str | None = None,
+        version: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[dict[str, Any]]:
+        query = select(MonitoringPointRow).where(MonitoringPointRow.endpoint == endpoint)
+        if feature is not None:
+            query = query.where(MonitoringPointRow.feature == feature)
+        if statistic is not None:
+            query = query.where(MonitoringPointRow.statistic == statistic)
+        if version is not None:
+            query = query.where(MonitoringPointRow.version == version)
+        if since is not None:
+            query = query.where(MonitoringPointRow.window_end > since)
+        if until is not None:
+            query = query.where(MonitoringPointRow.window_start < until)
+        query = query.order_by(
+            MonitoringPointRow.window_start,
+            MonitoringPointRow.feature,
+            MonitoringPointRow.statistic,
+        ).limit(limit)
+        with self.db.session() as session:
+            return [_point(row) for row in session.scalars(query)]
+
+    # -- states ------------------------------------------------------------------------------
+    def save_state(self, key: WindowKey, process: str, rows: int, state: dict[str, Any]) -> None:
+        insert = self._insert()
+        statement = insert(MonitoringStateRow).values(
+            endpoint=key.endpoint,
+            version=key.version,
+            window=key.window,
+            window_start=key.start,
+            window_end=key.end,
+            process=process,
+            rows=rows,
+            state=state,
+            updated_at=utcnow(),
+        )
+        with self.db.session() as session:
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["endpoint", "version", "window", "window_start", "process"],
+                    set_={
+                        "rows": statement.excluded.rows,
+                        "state": statement.excluded.state,
+                        "window_end": statement.excluded.window_end,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                )
+            )
+
+    def delete_states(self, key: WindowKey) -> None:
+        """Forget every process's counts of one window (before a recomputation)."""
+        with self.db.session() as session:
+            session.execute(
+                delete(MonitoringStateRow).where(
+                    MonitoringStateRow.endpoint == key.endpoint,
+                    MonitoringStateRow.version == key.version,
+                    MonitoringStateRow.window == key.window,
+                    MonitoringStateRow.window_start == key.start,
+                )
+            )
+
+    def states(
+        self,
+        endpoint: str,
+        version: int | None = None,
+        window: str | None = None,
+        start: datetime | None = None,
+        overlapping: tuple[datetime | None, datetime | None] | None = None,
+    ) -> list[MonitoringStateRow]:
+        query = select(MonitoringStateRow).where(MonitoringStateRow.endpoint == endpoint)
+        if version is not None:
+            query = query.where(MonitoringStateRow.version == version)
+        if window is not None:
+            query = query.where(MonitoringStateRow.window == window)
+        if start is not None:
+            query = query.where(MonitoringStateRow.window_start == start)
+        if overlapping is not None:
+            since, until = overlapping
+            if since is not None:
+                query = query.where(MonitoringStateRow.window_end > since)
+            if until is not None:
+                query = query.where(MonitoringStateRow.window_start < until)
+        with self.db.session() as session:
+            return list(session.scalars(query.order_by(MonitoringStateRow.window_start)))
+
+    def latest_start(
+        self, endpoint: str, version: int, window: str, before: datetime
+    ) -> datetime | None:
+        query = (
+            select(MonitoringStateRow.window_start)
+            .where(
+                MonitoringStateRow.endpoint == endpoint,
+                MonitoringStateRow.version == version,
+                MonitoringStateRow.window == window,
+                MonitoringStateRow.window_start < before,
+            )
+            .order_by(MonitoringStateRow.window_start.desc())
+            .limit(1)
+        )
+        with self.db.session() as session:
+            return session.scalar(query)
+
+    # -- events ------------------------------------------------------------------------------
+    def add_events(self, events: Iterable[dict[str, Any]]) -> None:
+        rows = [MonitoringEventRow(**event) for event in events]
+        if rows:
+            with self.db.session() as session:
+                session.add_all(rows)
+
+    def events(self, endpoint: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        query = select(MonitoringEventRow).where(MonitoringEventRow.endpoint == endpoint)
+        if since is not None:
+            query = query.where(MonitoringEventRow.detected_at >= since)
+        with self.db.session() as session:
+            rows = session.scalars(query.order_by(MonitoringEventRow.id)).all()
+            return [
+                {
+                    "endpoint": row.endpoint,
+                    "version": row.version,
+                    "detector": row.detector,
+                    "position": row.position,
+                    "request_id": row.request_id,
+                    "row": row.row,
+                    "predicted_at": row.predicted_at.isoformat(),
+                    "label_received_at": None
+                    if row.label_received_at is None
+                    else row.label_received_at.isoformat(),
+                    "process": row.process,
+                    "detected_at": row.detected_at.isoformat(),
+                }
+                for row in rows
+            ]
+
+    # -- bootstrap baselines --------------------------------------------------------------
+    def baseline(self, endpoint: str, version: int) -> MonitoringBaselineRow | None:
+        query = select(MonitoringBaselineRow).where(
+            MonitoringBaselineRow.endpoint == endpoint, MonitoringBaselineRow.version == version
+        )
+        with self.db.session() as session:
+            return session.scalar(query)
+
+    def claim_baseline(
+        self, endpoint: str, version: int, source: str, rows: int, profile: dict[str, Any]
+    ) -> MonitoringBaselineRow:
+        """Store this profile unless another process stored one first; return the winner."""
+        try:
+            with self.db.session() as session:
+                session.add(
+                    MonitoringBaselineRow(
+                        endpoint=endpoint,
+                        version=version,
+                        source=source,
+                        rows=rows,
+                        profile=profile,
+                    )
+                )
+        except IntegrityError:
+            pass
+        found = self.baseline(endpoint, version)
+        assert found is not None
+        return found
+
+
+def _point(row: MonitoringPointRow) -> dict[str, Any]:
+    return {
+        "endpoint": row.endpoint,
+        "version": row.version,
+        "window": row.window,
+        "window_start": row.window_start.isoformat(),
+        "window_end": row.window_end.isoformat(),
+        "feature": row.feature,
+        "statistic": row.statistic,
+        "status": row.status,
+        "value": row.value,
+        "p_value": row.p_value,
+        "threshold": row.threshold,
+        "drifted": row.drifted,
+        "rows": row.rows,
+        "baseline": row.baseline,
+        "final": row.final,
+        "updated_at": row.updated_at.isoformat(),
+    }
