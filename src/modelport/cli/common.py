@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from modelport.config import Settings
 from modelport.errors import ModelportError
@@ -77,7 +78,13 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except ModelportError as exc:
             where = f" [{exc.field}]" if exc.field else ""
-            errors.print(f"[bold red]error[/] ({exc.code}{where}): {exc.message}", highlight=False)
+            # Escaped, or Rich would take "[field]" for markup; soft-wrapped, so it stays
+            # one line however narrow the terminal (or pipe).
+            errors.print(
+                f"[bold red]error[/] {escape(f'({exc.code}{where}): {exc.message}')}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return run
