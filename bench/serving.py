@@ -88,6 +88,10 @@ def measured_run(
     cores = os.cpu_count() or 1
     return result.to_dict() | {
         "server_cpu_pct": round(100 * server_s / result.duration_s, 1),
+        # What one request costs the server: steadier than req/s when the machine is shared.
+        "server_cpu_ms_per_request": round(1000 * server_s / result.requests, 3)
+        if result.requests
+        else None,
         # CPU neither the server nor wrk used: other work on the machine, i.e. noise.
         "foreign_cpu_pct": round(max(0.0, 100 * foreign_s / (result.duration_s * cores)), 1),
     }
