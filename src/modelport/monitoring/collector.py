@@ -89,6 +89,7 @@ class Collector:
         self._invalid_seen: dict[tuple[str, str], float] = {}
         self.states: OrderedDict[WindowKey, WindowState] = OrderedDict()
         self._open: dict[tuple[str, int], WindowKey] = {}
+        self._open_rows: dict[tuple[str, int], int] = {}
         self._dirty: set[WindowKey] = set()
         self._final: set[WindowKey] = set()
         self._versions: dict[tuple[str, int], ModelVersion] = {}
@@ -151,12 +152,14 @@ class Collector:
             return WindowKey(
                 endpoint, version, self.size.label, _utc(start), _utc(start + self.size.seconds)
             )
-        # Count windows belong to one process: a window closes once it holds enough rows.
+        # Count windows belong to one process: a window closes once it holds enough rows
+        # (a request is never split, so a window may hold a few more).
         current = self._open.get((endpoint, version))
-        state = None if current is None else self.states.get(current)
-        if current is None or (state is not None and state.rows >= (self.size.rows or 0)):
+        if current is None or self._open_rows[(endpoint, version)] >= (self.size.rows or 0):
             current = WindowKey(endpoint, version, self.size.label, _utc(arrived), _utc(arrived))
             self._open[(endpoint, version)] = current
+            self._open_rows[(endpoint, version)] = 0
+        self._open_rows[(endpoint, version)] += rows
         return current
 
     def _count(
@@ -292,7 +295,8 @@ class Collector:
     def _is_open(self, key: WindowKey, now: float) -> bool:
         if self.size.seconds is not None:
             return key.end.timestamp() > now
-        return self._open.get((key.endpoint, key.version)) == key
+        current = self._open.get((key.endpoint, key.version))
+        return current is not None and current.start == key.start
 
     def _store(self) -> None:
         for key in sorted(self._dirty, key=lambda k: k.start):
