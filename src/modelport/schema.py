@@ -15,6 +15,23 @@ FeatureKind = Literal["float", "int", "bool", "category"]
 OutputKindName = Literal["classification", "regression"]
 
 
+def label_text(value: object) -> str:
+    """How a class label is spelled in the log, in ``OutputSpec.classes`` and for feedback,
+    so that predictions and labels join whatever type each side used.
+
+    >>> [label_text(v) for v in (1, 1.0, "1", True, "yes", 2.5)]
+    ['1', '1', '1', 'True', 'yes', '2.5']
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and not isinstance(value, str | bytes):
+        return label_text(item())
+    return str(value)
+
+
 class FeatureSpec(BaseModel):
     """One input feature."""
 

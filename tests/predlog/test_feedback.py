@@ -73,3 +73,26 @@ def test_malformed_feedback_is_refused_naming_the_field(
 def test_too_many_items_are_refused() -> None:
     with pytest.raises(ValidationFailed, match=f"at most {MAX_ITEMS}"):
         parse_items([GOOD] * (MAX_ITEMS + 1))
+
+
+def test_float_class_labels_join_integer_feedback() -> None:
+    """A model trained on float classes predicts 1.0; a label sent as 1 must match it."""
+    import numpy as np
+
+    from modelport.batch import Batch, Prediction
+    from modelport.predlog.records import PredictionRecord, records_to_table
+    from modelport.schema import label_text
+
+    record = PredictionRecord(
+        request_id="r",
+        endpoint="e",
+        model="m",
+        version=1,
+        role="primary",
+        ts=0.0,
+        latency_ms=1.0,
+        features=Batch({"x": np.array([1.0])}, 1),
+        prediction=Prediction(np.array([1.0])),
+        classes=["0", "1"],
+    )
+    assert records_to_table([record])["prediction"].to_pylist() == [label_text(1)] == ["1"]

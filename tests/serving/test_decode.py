@@ -252,3 +252,17 @@ def test_all_numeric_missing_values_where_allowed() -> None:
     batch = decode_rows([[1, None], [2, 3.5]], NUMERIC)
 
     assert math.isnan(batch.columns["charges"][0]) and batch.columns["charges"][1] == 3.5
+
+
+def test_int_features_refuse_fractions_but_accept_whole_floats() -> None:
+    from modelport.errors import WrongType
+    from modelport.schema import FeatureSpec, InputSchema
+    from modelport.serving.decode import decode_instances
+
+    schema = InputSchema(
+        features=[FeatureSpec(name="a", kind="int"), FeatureSpec(name="b", kind="float")]
+    )
+    assert decode_instances([{"a": 3.0, "b": 1}], schema).columns["a"].tolist() == [3.0]
+    with pytest.raises(WrongType) as refused:
+        decode_instances([{"a": 1, "b": 0.5}, {"a": 1.5, "b": 0.5}], schema)
+    assert refused.value.field == "instances[1].a"

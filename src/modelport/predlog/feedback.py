@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from modelport.errors import ValidationFailed
 from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.schema import label_text
 from modelport.store.db import Database
 from modelport.store.tables import FeedbackRow, utcnow
 
@@ -193,10 +194,5 @@ def _number(label: Any) -> float | None:
 
 
 def _label_text(stored: str) -> str:
-    """The label as the log spells predicted classes: str() of the JSON value."""
-    value = json.loads(stored)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool):
-        return str(value)
-    return str(value)
+    """The label as the log spells predicted classes."""
+    return label_text(json.loads(stored))

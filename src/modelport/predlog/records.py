@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from modelport.batch import Batch, Prediction
+from modelport.schema import label_text
 
 FEATURE_PREFIX = "feature."
 PROBA_PREFIX = "proba."
@@ -113,7 +114,7 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
             labels.append(np.full(n, None, dtype=object))
             values.append(np.asarray(prediction.outputs, dtype=np.float64))
         else:
-            labels.append(np.array([str(v) for v in prediction.outputs], dtype=object))
+            labels.append(_label_strings(np.asarray(prediction.outputs)))
             values.append(np.full(n, np.nan))
         for index, label in enumerate(class_names):
             if prediction is not None and prediction.probabilities is not None:
@@ -169,3 +170,9 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
             parts.append(column)
         columns[FEATURE_PREFIX + name] = _feature_array(parts)
     return columns
+
+
+def _label_strings(outputs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if outputs.dtype.kind in "iu":  # the common case, vectorised
+        return outputs.astype(str).astype(object)
+    return np.array([label_text(v) for v in outputs], dtype=object)

@@ -26,7 +26,7 @@ from modelport.registry.flavors import Predictor, get_flavor
 from modelport.registry.flavors.python import split_entry_point
 from modelport.registry.records import ModelVersion
 from modelport.registry.reference import infer_schema, read_reference, sample_rows
-from modelport.schema import InputSchema, OutputSpec
+from modelport.schema import InputSchema, OutputSpec, label_text
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, ModelRow, VersionRow
 
@@ -216,7 +216,7 @@ class Registry:
         seen = set(np.asarray(prediction.outputs).tolist())
         if target is not None:
             seen |= set(sample[target].dropna().tolist())
-        classes = [str(c) for c in sorted(seen)]
+        classes = [label_text(c) for c in sorted(seen)]
         width = None if prediction.probabilities is None else prediction.probabilities.shape[1]
         if width is not None and width != len(classes):
             classes = [str(i) for i in range(width)]
@@ -248,7 +248,7 @@ class Registry:
 
         frame = sample.copy()
         if output.kind == "classification":
-            frame[PREDICTION_COLUMN] = [str(v) for v in prediction.outputs]
+            frame[PREDICTION_COLUMN] = [label_text(v) for v in prediction.outputs]
         else:
             frame[PREDICTION_COLUMN] = np.asarray(prediction.outputs, dtype=np.float64)
         if prediction.probabilities is not None:

@@ -52,7 +52,7 @@ def decode_instances(instances: Any, schema: InputSchema) -> Batch:
                 unexpected=extra,
             )
     if _plain_numeric(schema):
-        fast = _numeric_matrix([[instance[n] for n in names] for instance in instances])
+        fast = _numeric_matrix([[instance[n] for n in names] for instance in instances], schema)
         if fast is not None:
             return Batch.from_matrix(names, fast)
     columns = {}
@@ -88,7 +88,7 @@ def decode_rows(rows: Any, schema: InputSchema, field: str = "inputs") -> Batch:
                 field=f"{field}[{index}]",
             )
     if _plain_numeric(schema):
-        fast = _numeric_matrix(rows)
+        fast = _numeric_matrix(rows, schema)
         if fast is not None:
             return Batch.from_matrix(schema.names, fast)
     columns = {}
@@ -102,7 +102,9 @@ def _plain_numeric(schema: InputSchema) -> bool:
     return all(f.kind in ("float", "int") for f in schema.features)
 
 
-def _numeric_matrix(rows: list[list[Any]]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+def _numeric_matrix(
+    rows: list[list[Any]], schema: InputSchema
+) -> np.ndarray[Any, np.dtype[np.float64]] | None:
     """The common case in one numpy call: every value a finite int or float.
 
     Returns None when anything is unusual (null, bool, string, NaN); the per-column path
@@ -114,6 +116,9 @@ def _numeric_matrix(rows: list[list[Any]]) -> np.ndarray[Any, np.dtype[np.float6
                 return None
     matrix = np.array(rows, dtype=np.float64)
     if not math.isfinite(float(matrix.sum())):
+        return None
+    integers = [i for i, f in enumerate(schema.features) if f.kind == "int"]
+    if integers and not np.array_equal(matrix[:, integers], np.round(matrix[:, integers])):
         return None
     return matrix
 
@@ -147,7 +152,8 @@ def _numeric(
     values: Sequence[Any], spec: FeatureSpec, where: Callable[[int], str]
 ) -> np.ndarray[Any, Any]:
     # The common case (all plain numbers) costs one pass; the slow path finds the culprit.
-    if all(type(v) in _NUMBER_TYPES for v in values) and spec.kind != "bool":
+    whole = spec.kind != "int" or all(type(v) is int for v in values)
+    if spec.kind != "bool" and whole and all(type(v) in _NUMBER_TYPES for v in values):
         column = np.array(values, dtype=np.float64)
         if not np.isfinite(column).all():
             index = int(np.flatnonzero(~np.isfinite(column))[0])
@@ -170,6 +176,10 @@ def _numeric(
                 raise WrongType(f"{where(index)} must be true/false or 0/1", field=where(index))
             if isinstance(value, float) and not math.isfinite(value):
                 raise NotAllowedNaN(f"{where(index)} must be finite", field=where(index))
+            if spec.kind == "int" and isinstance(value, float) and not value.is_integer():
+                raise WrongType(
+                    f"{where(index)} must be a whole number, got {value!r}", field=where(index)
+                )
             column[index] = float(value)
         else:
             expected = "a boolean" if spec.kind == "bool" else "a number"

@@ -23,7 +23,7 @@ import numpy as np
 from modelport.batch import Batch, Prediction
 from modelport.errors import ArtifactError
 from modelport.registry.flavors.base import Flavor, Inspection, Predictor
-from modelport.schema import FeatureSpec, InputSchema, OutputSpec
+from modelport.schema import FeatureSpec, InputSchema, OutputSpec, label_text
 
 
 def split_entry_point(source: str) -> tuple[str, str]:
@@ -101,7 +101,7 @@ class PythonFlavor(Flavor):
             raise ArtifactError(f"output_kind must be classification or regression, got {kind!r}")
         inspection.output = OutputSpec(
             kind=kind,
-            classes=[str(c) for c in classes or []],
+            classes=[label_text(c) for c in classes or []],
             has_probabilities=kind == "classification"
             and callable(getattr(user, "predict_proba", None)),
         )

@@ -18,7 +18,7 @@ import numpy as np
 from modelport.batch import Batch, Prediction
 from modelport.errors import ArtifactError
 from modelport.registry.flavors.base import Flavor, Inspection, Predictor
-from modelport.schema import FeatureSpec, InputSchema, OutputSpec
+from modelport.schema import FeatureSpec, InputSchema, OutputSpec, label_text
 
 _SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
 
@@ -125,7 +125,7 @@ def describe_estimator(estimator: Any) -> Inspection:
     if classes is not None:
         inspection.output = OutputSpec(
             kind="classification",
-            classes=[str(c) for c in classes],
+            classes=[label_text(c) for c in classes],
             has_probabilities=hasattr(estimator, "predict_proba"),
         )
     else:
