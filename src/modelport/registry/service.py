@@ -122,8 +122,21 @@ class Registry:
             )
         except BaseException:
             for relative in created:
-                self.artifacts.remove(relative)
+                # A concurrent registration of the same bytes may have recorded this blob
+                # meanwhile; only an unreferenced blob is ours to remove.
+                if not self._referenced(relative):
+                    self.artifacts.remove(relative)
             raise
+
+    def _referenced(self, relative: str) -> bool:
+        try:
+            with self.db.session() as session:
+                query = select(VersionRow.id).where(
+                    (VersionRow.artifact_path == relative) | (VersionRow.reference_path == relative)
+                )
+                return session.scalar(query.limit(1)) is not None
+        except Exception:
+            return True  # cannot tell: keeping a stray blob beats deleting a live one
 
     def _artifact_source(self, request: Registration) -> tuple[Path | None, dict[str, Any]]:
         options: dict[str, Any] = {
