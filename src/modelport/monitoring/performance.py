@@ -43,7 +43,14 @@ class LabelledRows:
                 joined = joined.append_column(name, pa.array([], kind))
             return cls(joined, output)
         joined = predictions.join(labels, keys=["request_id", "row"], join_type="inner")
-        return cls(joined, output)
+        # A hash join's output order varies from run to run; sums over the rows (log loss,
+        # means) would then differ in their last bits between two identical reports.
+        order = [
+            (name, "ascending")
+            for name in ("ts", "request_id", "row")
+            if name in joined.column_names
+        ]
+        return cls(joined.sort_by(order), output)
 
     @property
     def n(self) -> int:
