@@ -16,11 +16,15 @@ its own traffic; every report says which baseline it used (``Baseline.descriptio
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from modelport.monitoring.profile import ReferenceProfile
 from modelport.monitoring.source import LogWindow
@@ -42,7 +46,7 @@ class Baseline:
     profile: ReferenceProfile
     # Raw values by column (features, ``__prediction__``, ``__proba__<class>``) for exact
     # statistics; None when only the profile is known.
-    columns: dict[str, np.ndarray[Any, Any]] | None = None
+    columns: Mapping[str, np.ndarray[Any, Any]] | None = None
     window: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,39 +69,67 @@ def output_columns(output: OutputSpec) -> list[str]:
     return names
 
 
+class ReferenceColumns(Mapping[str, np.ndarray[Any, Any]]):
+    """The reference sample's columns, converted to numpy on first use: each report task
+    converts only its own column, in parallel with the others."""
+
+    def __init__(self, table: pa.Table, numeric: set[str]) -> None:
+        self.table = table
+        self.numeric = numeric
+        self._converted: dict[str, np.ndarray[Any, Any]] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray[Any, Any]:
+        if name not in self._converted:
+            if name not in self.table.column_names:
+                raise KeyError(name)
+            column = self.table[name]
+            if name in self.numeric:
+                values = pc.cast(column, pa.float64()).to_numpy()
+            else:
+                values = np.asarray(
+                    pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object
+                )
+            self._converted[name] = values
+        return self._converted[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.column_names)
+
+    def __len__(self) -> int:
+        return int(self.table.num_columns)
+
+
 def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
     """The version's registered reference (exact when its sample file is there)."""
     if version.profile is None:
         return None
     profile = ReferenceProfile.from_dict(version.profile)
-    frame = None
+    numeric = {spec.name for spec in version.input_schema.features if spec.numeric}
+    numeric |= {name for name in output_columns(version.output) if name != PREDICTION}
+    if version.output.kind == "regression":
+        numeric.add(PREDICTION)
+    wanted = [*version.input_schema.names, *output_columns(version.output)]
+    table = None
     if version.reference_path is not None:
         try:
-            frame = registry.reference_frame(version)
-        except OSError:
-            frame = None  # the sample file went missing: the profile still answers
-    if frame is None:
+            path = registry.artifacts.path(version.reference_path)
+            present = set(pq.read_schema(path).names)
+            table = pq.read_table(path, columns=[n for n in wanted if n in present])
+        except (OSError, pa.ArrowException):
+            table = None  # the sample file went missing: the profile still answers
+    if table is None:
         return Baseline(
             "profile",
             f"reference profile of {version.ref} ({profile.n_rows_} rows, binned statistics)",
             profile.n_rows_,
             profile,
         )
-    columns = {
-        name: _column(frame[name], spec.numeric)
-        for name, spec in ((s.name, s) for s in version.input_schema.features)
-        if name in frame.columns
-    }
-    for name in output_columns(version.output):
-        if name in frame.columns:
-            numeric = name != PREDICTION or version.output.kind == "regression"
-            columns[name] = _column(frame[name], numeric)
     return Baseline(
         "reference",
-        f"reference sample of {version.ref} ({len(frame)} rows)",
-        len(frame),
+        f"reference sample of {version.ref} ({table.num_rows} rows)",
+        table.num_rows,
         profile,
-        columns,
+        ReferenceColumns(table, numeric),
     )
 
 
@@ -161,17 +193,6 @@ def _empty_profile(schema: InputSchema) -> ReferenceProfile:
     profile.prediction_ = None
     profile.probabilities_ = None
     return profile
-
-
-def _column(series: pd.Series[Any], numeric: bool) -> np.ndarray[Any, Any]:
-    if numeric:
-        values: np.ndarray[Any, Any] = pd.to_numeric(series, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        return values
-    values = series.astype(object).to_numpy(copy=True)
-    values[pd.isna(values)] = None
-    return values
 
 
 def _objects(column: Any) -> np.ndarray[Any, Any]:

@@ -16,18 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
 from modelport.monitoring import baseline as baselines
 from modelport.monitoring.baseline import PREDICTION, PROBABILITY, Baseline
+from modelport.monitoring.comparators import Comparators
 from modelport.monitoring.concept import concept_section
 from modelport.monitoring.datadrift import (
-    CategoricalComparator,
     ColumnResult,
-    Comparator,
     DriftSettings,
     NumericComparator,
     compare_columns,
@@ -95,9 +93,7 @@ class MonitoringService:
         # Callable (endpoint, since, until) -> {"total", "by_code", "source"}; the live
         # series knows what the API refused, the log does not.
         self.invalid_requests = invalid_requests
-        self._baselines: OrderedDict[tuple[str, int], tuple[Baseline, dict[str, Comparator]]] = (
-            OrderedDict()
-        )
+        self._baselines: OrderedDict[tuple[str, int], tuple[Baseline, Comparators]] = OrderedDict()
 
     # -- report -----------------------------------------------------------------------------
     def report(self, endpoint: str, request: ReportRequest) -> dict[str, Any]:
@@ -156,7 +152,7 @@ class MonitoringService:
     # -- baseline ----------------------------------------------------------------------------
     def _baseline(
         self, endpoint: str, version: ModelVersion, request: ReportRequest, window: LogWindow
-    ) -> tuple[Baseline, dict[str, Comparator]]:
+    ) -> tuple[Baseline, Comparators]:
         choice = request.baseline.strip()
         if choice in ("auto", "reference"):
             cached = self._registered(version)
@@ -183,9 +179,9 @@ class MonitoringService:
         found = baselines.from_window(traffic, version, kind, description)
         if request.baseline == "auto" and version.profile is None:
             found.description += f" ({version.ref} has no reference data)"
-        return found, _comparators(version, found)
+        return found, Comparators(version, found)
 
-    def _registered(self, version: ModelVersion) -> tuple[Baseline, dict[str, Comparator]] | None:
+    def _registered(self, version: ModelVersion) -> tuple[Baseline, Comparators] | None:
         # Reading and sorting a 100k-row reference per feature is worth keeping between
         # reports (a server answers many); versions are immutable, so the key never goes stale.
         key = (version.name, version.version)
@@ -193,7 +189,7 @@ class MonitoringService:
             registered = baselines.from_registry(self.registry, version)
             if registered is None:
                 return None
-            self._baselines[key] = (registered, _comparators(version, registered))
+            self._baselines[key] = (registered, Comparators(version, registered))
             while len(self._baselines) > _CACHED_BASELINES:
                 self._baselines.popitem(last=False)
         self._baselines.move_to_end(key)
@@ -219,7 +215,7 @@ class MonitoringService:
         self,
         window: LogWindow,
         version: ModelVersion,
-        comparators: dict[str, Comparator],
+        comparators: Comparators,
         wanted: set[str],
         settings: DriftSettings,
     ) -> list[ColumnResult]:
@@ -227,8 +223,8 @@ class MonitoringService:
         if wanted & {"drift", "quality"}:
             names += [f.name for f in version.input_schema.features if f.name in comparators]
         if "prediction" in wanted:
-            names += [n for n in comparators if n.startswith("__")]
-        tasks = [_task(window, name, comparators[name], settings) for name in names]
+            names += [n for n in comparators.names if n.startswith("__")]
+        tasks = [_task(window, name, comparators, settings) for name in names]
         return compare_columns(tasks, self.workers)
 
     def _unknown_features(self, window: LogWindow, version: ModelVersion) -> list[dict[str, Any]]:
@@ -307,10 +303,11 @@ def _output_log_columns(version: ModelVersion) -> list[str]:
     return names
 
 
-def _task(window: LogWindow, name: str, comparator: Comparator, settings: DriftSettings) -> Any:
+def _task(window: LogWindow, name: str, comparators: Comparators, settings: DriftSettings) -> Any:
     column = _log_column(name)
 
     def run() -> ColumnResult:
+        comparator = comparators.get(name)
         if isinstance(comparator, NumericComparator):
             # The column was read for this task alone: it may be sorted in place.
             return comparator.compare(window.numeric(column), settings, overwrite=True)
@@ -336,45 +333,6 @@ def _log_column(name: str) -> str:
     if name.startswith(PROBABILITY):
         return PROBA_PREFIX + name.removeprefix(PROBABILITY)
     return FEATURE_PREFIX + name
-
-
-def _comparators(version: ModelVersion, baseline: Baseline) -> dict[str, Comparator]:
-    profile, raw = baseline.profile, baseline.columns or {}
-    comparators: dict[str, Comparator] = {}
-    for spec in version.input_schema.features:
-        feature = profile.features_.get(spec.name)
-        if feature is None:
-            continue
-        if feature.kind == "numeric":
-            bounds = None
-            if spec.minimum is not None or spec.maximum is not None:
-                bounds = (
-                    -np.inf if spec.minimum is None else spec.minimum,
-                    np.inf if spec.maximum is None else spec.maximum,
-                )
-            comparators[spec.name] = NumericComparator(
-                spec.name,
-                feature,
-                raw.get(spec.name),
-                bounds,
-                "declared" if bounds is not None else None,
-            )
-        else:
-            comparators[spec.name] = CategoricalComparator(
-                spec.name, feature, raw.get(spec.name), spec.categories
-            )
-    if profile.prediction_ is not None:
-        comparators[PREDICTION] = _output_comparator(PREDICTION, profile.prediction_, raw)
-    for label, feature in (profile.probabilities_ or {}).items():
-        name = f"{PROBABILITY}{label}"
-        comparators[name] = NumericComparator(name, feature, raw.get(name))
-    return comparators
-
-
-def _output_comparator(name: str, feature: Any, raw: dict[str, Any]) -> Comparator:
-    if feature.kind == "numeric":
-        return NumericComparator(name, feature, raw.get(name))
-    return CategoricalComparator(name, feature, raw.get(name))
 
 
 def _window_baseline(text: str) -> WindowSpec:

@@ -34,44 +34,36 @@ def wasserstein_exact(alignment: EcdfAlignment) -> float:
     n, m = alignment.n_dense, alignment.n_jump
     if n == 0 or m == 0:
         raise ValueError("Wasserstein needs at least one value in each sample")
-    center = dense.center
-    points = alignment.points - center
-    le, lt = alignment.dense_le, alignment.dense_lt
-    # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses a
-    # at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
-    lo, hi = points[:-1], points[1:]
-    level = alignment.jump_le[:-1]
-    a = level / m
-    rank = (level * n + m - 1) // m - 1
-    at_rank = dense.values[rank] - center
-    inside = (at_rank > lo) & (at_rank < hi)
-    crossing = np.clip(at_rank, lo, hi)
-    # Below the crossing the dense CDF sums rank + 1 values (values tied with it add 0).
-    q = np.where(inside, rank + 1, le[:-1])
-    k = len(points)
-    prefix_lt, prefix_le, prefix_q = dense.prefix[lt], dense.prefix[le], dense.prefix[q]
-
-    def integral_of_dense_cdf(t: FloatArray, below: IntArray, prefix: FloatArray) -> FloatArray:
-        # G(t) = ∫_{-inf}^t F = sum over dense r_i <= t of (t - r_i) / n; ``below`` counts them.
-        result: FloatArray = (below * t - prefix) / n
-        return result
-
-    g_lo = integral_of_dense_cdf(points, le, prefix_le)
-    total = float(integral_of_dense_cdf(points[:1], lt[:1], prefix_lt[:1])[0])
-    if k > 1:
-        g_hi = integral_of_dense_cdf(hi, lt[1:], prefix_lt[1:])
-        g_crossing = np.where(
+    points = alignment.points - dense.center
+    le, lt, prefix = alignment.dense_le, alignment.dense_lt, dense.prefix
+    # Everything below is n·G(t) = count·t − prefix[count], n times the integral of the
+    # dense CDF up to t (``count`` dense values are <= t): one division at the end.
+    total = float(lt[0] * points[0] - prefix[lt[0]])
+    integral_at_points = le * points - prefix[le]
+    if len(points) > 1:
+        # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses
+        # a at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
+        lo, hi = points[:-1], points[1:]
+        level = alignment.jump_le[:-1]
+        rank = (level * n + m - 1) // m - 1
+        crossing = dense.values[rank] - dense.center
+        inside = (crossing > lo) & (crossing < hi)
+        np.clip(crossing, lo, hi, out=crossing)
+        # Below an inside crossing the dense CDF sums rank + 1 values (ties with it add 0).
+        below = np.where(inside, rank + 1, le[:-1])
+        integral_at_hi = lt[1:] * hi - prefix[lt[1:]]
+        integral_at_crossing = np.where(
             inside,
-            integral_of_dense_cdf(crossing, q, prefix_q),
-            np.where(crossing <= lo, g_lo[:-1], g_hi),
+            below * crossing - prefix[below],
+            np.where(crossing <= lo, integral_at_points[:-1], integral_at_hi),
         )
-        inner = a * (2 * crossing - lo - hi) + g_lo[:-1] + g_hi - 2 * g_crossing
+        inner = (level * (n / m)) * (2 * crossing - lo - hi)
+        inner += integral_at_points[:-1] + integral_at_hi - 2 * integral_at_crossing
         total += float(inner.sum())
-    top = dense.values[-1] - center
+    top = dense.values[-1] - dense.center
     if top > points[-1]:
-        g_top = (n * top - dense.prefix[n]) / n
-        total += float((top - points[-1]) - (g_top - g_lo[-1]))
-    return total
+        total += n * (top - points[-1]) - (n * top - prefix[n] - integral_at_points[-1])
+    return total / n
 
 
 def wasserstein_binned(histogram: Histogram) -> float:
