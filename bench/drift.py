@@ -5,8 +5,10 @@ PSI, KS, Wasserstein and Jensen-Shannon per feature.
 
 Makes the data if it is missing (``bench/make_drift_data.py``), runs Evidently in its own
 venv as a fresh subprocess (``bench/drift_evidently.py``), prints a table and writes
-``bench/results/drift.json``. modelport's side (reading the same rows back from its
-prediction log) is not wired in yet and is reported as pending.
+``bench/results/drift.json``. modelport's side (``bench/drift_modelport.py``) writes the
+current rows into a real prediction log, once as 1,000 segments and once compacted, and
+times the drift report read back from it in fresh processes; the driver prints how many
+times faster each modelport run is than each Evidently run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+import drift_modelport
 import make_drift_data
 from machine import busy_cpu_seconds, machine_info
 
@@ -117,6 +120,22 @@ def print_table(results: dict[str, Any]) -> None:
     console.print(table)
 
 
+def print_ratios(results: dict[str, Any]) -> None:
+    """How many times faster than each Evidently run every modelport drift report is."""
+    runs = results["runs"]
+    baselines = {n: r for n, r in runs.items() if n.startswith("evidently") and "error" not in r}
+    ours = {n: r for n, r in runs.items() if n.startswith("modelport") and "error" not in r}
+    for name, run in ours.items():
+        for other, theirs in baselines.items():
+            ratio = theirs["report_s"] / run["report_s"]
+            results.setdefault("ratios", {})[f"{other} / {name}"] = round(ratio, 1)
+            console.print(
+                f"{name}: {run['report_s']:.2f} s vs {other} {theirs['report_s']:.1f} s "
+                f"= {ratio:,.0f}x faster; peak RSS {run['peak_rss_mib']:,.0f} vs "
+                f"{theirs['peak_rss_mib']:,.0f} MiB"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=make_drift_data.DEFAULT_OUT)
@@ -127,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "drift.json")
+    parser.add_argument("--repeats", type=int, default=3, help="modelport runs per variant")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait for an idle machine"
+    )
+    parser.add_argument("--skip-modelport", action="store_true")
     args = parser.parse_args(argv)
 
     reference, current = ensure_data(args.data)
@@ -148,12 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in outcome:
             console.print(f"[bold red]evidently ({mode}) failed:[/] {outcome['error']}")
         results["runs"][f"evidently ({mode})"] = outcome
-    results["runs"]["modelport"] = {
-        "status": "pending",
-        "note": "to be read from modelport's prediction log once the monitoring job exists",
-    }
+    if not args.skip_modelport:
+        console.print("modelport (report read from its prediction log) ...")
+        outcome = drift_modelport.run(args.data, args.repeats, args.wait_quiet)
+        if "error" in outcome:
+            console.print(f"[bold red]modelport failed:[/] {outcome['error']}")
+            results["runs"]["modelport"] = {"error": outcome["error"]}
+        else:
+            results["modelport_log"] = outcome["prepared"]
+            for name, run in outcome["runs"].items():
+                results["runs"][f"modelport ({name})"] = run
 
     print_table(results)
+    print_ratios(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"wrote {args.output}")
