@@ -263,20 +263,15 @@ class Collector:
             state = self.states.get(key)
             if state is None:
                 continue  # the window left memory; the full report still joins these labels
-            rows = [i.prediction.probabilities for i in items]
+            rows = [i.probabilities for i in items]
             present = [row for row in rows if row is not None]
             matrix = np.vstack(present) if len(present) == len(rows) else None
             delays = [max(i.received_at.timestamp() - i.prediction.ts, 0.0) for i in items]
+            outputs = [i.output for i in items]
             if state.output.kind == "regression":
-                state.performance.update(
-                    [i.label_value for i in items],
-                    [i.prediction.output for i in items],
-                    delays=delays,
-                )
+                state.performance.update([i.label_value for i in items], outputs, delays=delays)
             else:
-                state.performance.update(
-                    [i.label for i in items], [i.prediction.output for i in items], matrix, delays
-                )
+                state.performance.update([i.label for i in items], outputs, matrix, delays)
             self._dirty.add(key)
         self.series.add_events(self.labels.detect(matched, self.process))
 

@@ -1,10 +1,10 @@
 """Labels as they arrive, matched with recent predictions held in memory.
 
-The server remembers the outputs of its last ``capacity`` predicted rows (request id,
-row, version, window, time). Each tick it reads the labels stored since the last one;
-a label whose prediction is remembered adds to that window's performance counts and
-feeds the version's concept-drift detectors, in arrival order, and is then forgotten,
-so a label is counted once however often it is re-sent. Labels for predictions this
+The server remembers the outputs of its last ``capacity`` predicted rows (per request:
+version, window, time, the output arrays). Each tick it reads the labels stored since
+the last one; a label whose prediction is remembered adds to that window's performance
+counts and feeds the version's concept-drift detectors, in arrival order, and its row is
+marked labelled, so a label is counted once however often it is re-sent. Labels for predictions this
 process no longer remembers (older, answered by another process, or before a restart)
 are left to the full report, which joins the whole log.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,12 +30,15 @@ OVERLAP = timedelta(seconds=5)
 
 @dataclass
 class Remembered:
+    """One answered request: its outputs, and which rows have had their label."""
+
     endpoint: str
     version: int
     window: WindowKey
     ts: float
-    output: Any
+    outputs: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None
+    labelled: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -47,15 +50,28 @@ class Matched:
     label_value: float | None
     received_at: datetime
 
+    @property
+    def output(self) -> Any:
+        return self.prediction.outputs[self.row]
+
+    @property
+    def probabilities(self) -> np.ndarray[Any, Any] | None:
+        proba = self.prediction.probabilities
+        return None if proba is None else proba[self.row]
+
 
 class RecentPredictions:
+    """The last ``capacity`` answered rows, kept per request (a reference to the arrays
+    the data plane produced, no copy)."""
+
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._rows: OrderedDict[tuple[str, int], Remembered] = OrderedDict()
+        self._requests: OrderedDict[str, Remembered] = OrderedDict()
+        self._rows = 0
         self.forgotten = 0
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._rows
 
     def remember(
         self,
@@ -69,33 +85,37 @@ class RecentPredictions:
     ) -> None:
         if self.capacity == 0:
             return
-        for row, output in enumerate(outputs):
-            proba = None if probabilities is None else probabilities[row]
-            self._rows[(request_id, row)] = Remembered(endpoint, version, window, ts, output, proba)
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
-            self.forgotten += 1
+        previous = self._requests.pop(request_id, None)
+        if previous is not None:
+            self._rows -= len(previous.outputs)
+        self._requests[request_id] = Remembered(
+            endpoint, version, window, ts, outputs, probabilities
+        )
+        self._rows += len(outputs)
+        while self._rows > self.capacity and self._requests:
+            _, oldest = self._requests.popitem(last=False)
+            self._rows -= len(oldest.outputs)
+            self.forgotten += len(oldest.outputs)
 
     def match(self, labels: pa.Table) -> list[Matched]:
-        """Labels (as ``FeedbackStore.labels`` returns them) whose prediction is remembered,
-        in arrival order; each one is then forgotten."""
+        """Labels (as ``FeedbackStore.labels`` returns them) whose prediction is remembered
+        and not yet labelled, in arrival order."""
         found: list[Matched] = []
-        rows = labels.sort_by([("label_received_at", "ascending")]).to_pylist()
-        for item in rows:
-            key = (item["request_id"], item["row"])
-            remembered = self._rows.pop(key, None)
-            if remembered is None:
+        if labels.num_rows == 0:
+            return found
+        ordered = labels.sort_by([("label_received_at", "ascending")])
+        columns = [
+            ordered[name].to_pylist()
+            for name in ("request_id", "row", "label", "label_value", "label_received_at")
+        ]
+        for request_id, row, label, value, received in zip(*columns, strict=True):
+            remembered = self._requests.get(request_id)
+            if remembered is None or row in remembered.labelled:
                 continue
-            found.append(
-                Matched(
-                    remembered,
-                    item["request_id"],
-                    item["row"],
-                    item["label"],
-                    item["label_value"],
-                    item["label_received_at"],
-                )
-            )
+            if not 0 <= row < len(remembered.outputs):
+                continue
+            remembered.labelled.add(row)
+            found.append(Matched(remembered, request_id, row, label, value, received))
         return found
 
 
@@ -169,5 +189,5 @@ def _error(item: Matched, kind: str) -> float | None:
     if kind == "regression":
         if item.label_value is None:
             return None
-        return abs(float(item.prediction.output) - item.label_value)
-    return float(str(item.prediction.output) != str(item.label))
+        return abs(float(item.output) - item.label_value)
+    return float(str(item.output) != str(item.label))
