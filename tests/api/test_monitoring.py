@@ -189,6 +189,9 @@ def test_the_live_window_counts_what_the_log_holds(server: LiveServer) -> None:
     )
     stored = json.loads(from_cli.stdout)["points"]
     assert [p["window_start"] for p in stored] == [p["window_start"] for p in points]
+    current = json.loads(run_cli("monitor", "live", "live", cwd=server.cwd).stdout)["windows"]
+    served = live.json()["windows"]
+    assert [w["window_start"] for w in current] == [w["window_start"] for w in served]
 
 
 def label_stream(answered: list, change_at: int | None, seed: int) -> list[dict[str, Any]]:
@@ -230,5 +233,22 @@ def test_detectors_fire_after_an_error_rate_change_through_feedback(server: Live
     for event in streamed:
         live_first.setdefault(event["detector"], event["position"])
     assert live_first == first and quiet == []
+    lines = run_cli("monitor", "events", "drifting", cwd=server.cwd).stdout.splitlines()
+    assert [json.loads(line)["position"] for line in lines] == [e["position"] for e in streamed]
     event = detectors[0]["events"][0]
     assert event["request_id"].startswith("drifting-3-") and event["label_received_at"]
+
+
+def test_compacting_today_while_serving_keeps_every_row_once(server: LiveServer) -> None:
+    send(server, "live", 300, seed=6, per_request=30)
+    with server.client() as client:
+        before = client.get("/v1/endpoints/live/monitoring", params={"sections": "drift"}).json()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+
+    compacted = run_cli("logs", "compact", "live", "--before", tomorrow, cwd=server.cwd)
+    send(server, "live", 60, seed=7, per_request=30)  # the server keeps writing segments
+    with server.client() as client:
+        after = client.get("/v1/endpoints/live/monitoring", params={"sections": "drift"}).json()
+
+    assert "files -> 1" in compacted.stdout
+    assert after["window"]["rows"] == before["window"]["rows"] + 60
