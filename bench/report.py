@@ -99,7 +99,7 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables, for docs/benchmarks.md."""
     lines = [
         "| server | conns | req/s (median round) | req/s (each round) | p50 ms | p99 ms "
-        "| non-2xx | server CPU ms/request (each round) | noise % |",
+        "| non-2xx | server CPU ms/request (each round) | noise % (median round) |",
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     for name, outcome in results["servers"].items():
