@@ -2,7 +2,9 @@
 
 Trains a model on scikit-learn's bundled breast-cancer data set (no download), registers
 it, serves it on 127.0.0.1, sends live traffic (simple JSON and Open Inference Protocol
-v2), sends the labels that "arrive later", prints a summary, and stops the server cleanly.
+v2), sends the labels that "arrive later", rolls a retrained version out the default way
+(shadow, then canary with automated gates), reports drift and performance, prints a
+summary, and stops the server cleanly.
 Everything lives in ``.modelport/demo/``; each run starts that folder afresh.
 """
 
@@ -169,6 +171,48 @@ def main() -> None:
             labels = [{"request_id": a["request_id"], "label": a["label"]} for a in answers]
             result = client.post("/v1/feedback", json=labels).json()
             console.print(f"feedback: {result['accepted']} accepted, {result['matched']} matched")
+
+            console.rule("4. retrain, then shadow -> canary -> promote, decided by evidence")
+            train(reference, "benign", 0.3, WORKSPACE / "model-v2.skops")
+            modelport(
+                "models",
+                "register",
+                "cancer",
+                "model-v2.skops",
+                "--reference",
+                "train.parquet",
+                "--target",
+                "benign",
+                "--description",
+                "C=0.3",
+            )
+            modelport(
+                "rollout",
+                "start",
+                "cancer",
+                "--version",
+                "2",
+                "--strategy",
+                "shadow-then-canary",
+                "--shadow-for",
+                "150req",
+                "--steps",
+                "25,50,100",
+                "--step-after",
+                "120req",
+                "--min-samples",
+                "40",
+                "--gate",
+                "error_rate<=0.01",
+                "--gate",
+                "agreement>=0.9",
+                "--sticky-key",
+                "header:X-Patient-Id",
+            )
+            outcome, rollout_requests = roll_out(client, live)
+            modelport("rollout", "report", "cancer", check=False)
+            modelport("rollout", "history", "cancer")
+            console.print(f"rollout outcome: [bold]{outcome}[/] after {rollout_requests} requests")
             metrics = client.get("/metrics").text
         modelport(
             "predict",
@@ -177,13 +221,46 @@ def main() -> None:
             "--url",
             f"http://127.0.0.1:{port}",
         )
+        console.rule("5. monitoring: drift, quality, performance")
+        modelport(
+            "monitor",
+            "report",
+            "cancer",
+            "--window",
+            "1h",
+            "--sections",
+            "drift,quality,performance",
+        )
+        modelport(
+            "monitor", "report", "cancer", "--window", "1h", "--format", "html", "-o", "report.html"
+        )
     finally:
-        console.rule("4. stop cleanly (SIGTERM flushes the prediction log)")
+        console.rule("6. stop cleanly (SIGTERM flushes the prediction log)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    modelport("logs", "tail", "cancer", "-n", "3")
+    modelport("logs", "tail", "cancer", "-n", "5", "--table")
     modelport("logs", "export", "cancer", "-o", "predictions.parquet", "--with-labels")
-    summarize(answers, metrics)
+    summarize(answers, metrics, outcome)
+
+
+def roll_out(client: httpx.Client, rows: pd.DataFrame, budget: int = 4000) -> tuple[str, int]:
+    """Send traffic until the rollout is decided (or the budget is spent)."""
+    features = rows.drop(columns=["benign"])
+    state = "active"
+    for sent in track(range(budget), description="traffic during the rollout", console=console):
+        instance = {k: float(v) for k, v in features.iloc[sent % len(features)].items()}
+        response = client.post(
+            "/v1/endpoints/cancer/predict",
+            json={"instances": [instance]},
+            headers={"X-Request-ID": f"rollout-{sent}", "X-Patient-Id": f"p{sent % 97}"},
+        )
+        response.raise_for_status()
+        if sent % 50 == 49:
+            rollout = client.get("/v1/endpoints/cancer/rollout").json()["rollout"] or {}
+            state = str(rollout.get("status", "active"))
+            if state not in ("active", "paused"):
+                return state, sent + 1
+    return state, budget
 
 
 def _write_example(frame: pd.DataFrame) -> Path:
@@ -195,14 +272,16 @@ def _write_example(frame: pd.DataFrame) -> Path:
     return path
 
 
-def summarize(answers: list[dict[str, Any]], metrics: str) -> None:
+def summarize(answers: list[dict[str, Any]], metrics: str, outcome: str) -> None:
     exported = pd.read_parquet(WORKSPACE / "predictions.parquet")
     table = Table(title="modelport demo summary")
     table.add_column("what")
     table.add_column("value", justify="right")
     live = [a for a in answers if a["request_id"].startswith("live")]
     drifted = [a for a in answers if a["request_id"].startswith("drifted")]
-    table.add_row("requests answered", str(len(answers)))
+    primary = exported[exported["role"].isin(["primary", "canary"])]
+    table.add_row("requests answered", str(primary["request_id"].nunique()))
+    table.add_row("rollout of cancer:2", outcome)
     table.add_row("rows in the prediction log", str(len(exported)))
     table.add_row("rows with a label joined", str(int(exported["label"].notna().sum())))
     table.add_row("accuracy, live traffic", f"{_accuracy(live):.3f}")
@@ -219,7 +298,7 @@ def summarize(answers: list[dict[str, Any]], metrics: str) -> None:
     ]
     table.add_row("log records dropped", dropped[0].split()[-1] if dropped else "?")
     console.print(table)
-    if len(exported) < len(answers):
+    if not set(a["request_id"] for a in answers) <= set(exported["request_id"]):
         raise SystemExit("the prediction log is missing acknowledged predictions")
 
 

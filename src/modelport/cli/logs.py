@@ -48,8 +48,8 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.to_pylist()  # type: ignore[no-any-return]
 
 
-def _print_rows(table: pa.Table, as_json: bool) -> None:
-    if as_json or not sys.stdout.isatty():
+def _print_rows(table: pa.Table, as_json: bool, as_table: bool = False) -> None:
+    if not as_table and (as_json or not sys.stdout.isatty()):
         for row in _rows(table):
             sys.stdout.write(json.dumps(row, default=str) + "\n")
         sys.stdout.flush()
@@ -78,13 +78,14 @@ def tail(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON lines (default when piped).")
     ] = False,
+    as_table: Annotated[bool, typer.Option("--table", help="A table even when piped.")] = False,
 ) -> None:
     """The newest logged predictions of ENDPOINT (JSON lines when piped)."""
     log = prediction_log()
     table = log.read(endpoint, last=lines)
     _warn_skipped(log)
     if table.num_rows:
-        _print_rows(table, as_json)
+        _print_rows(table, as_json, as_table)
     elif not follow:
         errors.print(f"no logged predictions for {endpoint!r}")
     last_ts = table["ts"][-1].as_py() if table.num_rows else None
@@ -94,7 +95,7 @@ def tail(
         if last_ts is not None and newer.num_rows:
             newer = newer.filter(pc.greater(newer["ts"], pa.scalar(last_ts, newer["ts"].type)))
         if newer.num_rows:
-            _print_rows(newer, as_json)
+            _print_rows(newer, as_json, as_table)
             last_ts = newer["ts"][-1].as_py()
 
 
