@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,13 +31,26 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench demo
 	$(BIN)/ruff format src tests bench demo
 
-bench: bench-serving bench-drift
+EVIDENTLY := bench/.venv-evidently
+
+$(EVIDENTLY)/.installed: bench/requirements-evidently.txt
+	$(PYTHON) -m venv $(EVIDENTLY) || python3 -m venv $(EVIDENTLY)
+	echo '*' > $(EVIDENTLY)/.gitignore
+	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
+	touch $@
+
+bench: bench-serving bench-drift bench-shadow
 
 bench-serving: $(STAMP)
-	$(BIN)/python bench/serving.py
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/serving.py --connections 1,8,32,64 --repeat 3 $(BENCH_ARGS)
 
-bench-drift: $(STAMP)
-	$(BIN)/python bench/drift.py
+bench-drift: $(STAMP) $(EVIDENTLY)/.installed
+	$(BIN)/python bench/drift.py --evidently-modes preset,value-drift
+
+bench-shadow: $(STAMP)
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/shadow_overhead.py
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results
