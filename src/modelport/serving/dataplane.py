@@ -41,6 +41,11 @@ from modelport.telemetry import Telemetry
 logger = logging.getLogger(__name__)
 
 MAX_MIRRORS_IN_FLIGHT = 256
+# Shadow copies wait up to this long for company before their model call, so that under
+# light load many one-row calls become one batched call (a shadow's CPU cost is mostly
+# per call); they are off the request path, so no caller waits for it.
+MIRROR_ROLES = ("shadow",)
+MIRROR_BATCH_WAIT_MS = 20.0
 
 
 @dataclass
@@ -171,7 +176,8 @@ class DataPlane:
 
         def load(version: int, role: str) -> Runner:
             threaded = role != "primary"
-            key = (version, "threaded" if threaded else "any")
+            mirror = role in MIRROR_ROLES
+            key = (version, "mirror" if mirror else "threaded" if threaded else "any")
             runner = runtime.runners.get(key) or reusable.get(key)
             if runner is None:
                 model_version = self.registry.get(endpoint.model, version)
@@ -181,7 +187,9 @@ class DataPlane:
                     endpoint=name,
                     telemetry=self.telemetry,
                     max_batch_size=self.settings.max_batch_size,
-                    max_batch_wait_ms=self.settings.max_batch_wait_ms,
+                    max_batch_wait_ms=max(
+                        self.settings.max_batch_wait_ms, MIRROR_BATCH_WAIT_MS if mirror else 0.0
+                    ),
                     threaded=True if threaded else None,
                 )
                 runner.warm_up()
