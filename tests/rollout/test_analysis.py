@@ -6,25 +6,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from modelport.rollout.analysis import evaluate
-from modelport.rollout.evidence import Evidence, collect
+from modelport.rollout.evidence import (
+    BASE_COLUMNS,
+    OUTPUT_COLUMNS,
+    Evidence,
+    collect,
+    labels_for,
+)
 from modelport.rollout.gates import parse_gates
+from modelport.rollout.window import LogWindow
 from rollout.logdata import LogWriter
 
 SINCE = datetime.now(UTC) - timedelta(minutes=5)
 
 
 def _collect(writer: LogWriter, phase: str = "canary", kind: str = "classification") -> Evidence:
+    columns = [*BASE_COLUMNS, *OUTPUT_COLUMNS, "proba.0", "proba.1"]
     return collect(
-        writer.log,
-        writer.feedback,
-        endpoint="churn",
+        LogWindow(writer.log, "churn", SINCE, columns).rows(),
+        labels_for(writer.feedback, "churn", SINCE),
         kind=kind,
-        classes=["0", "1"],
         candidate=2,
         baseline=1,
         phase=phase,
-        since=SINCE,
-        rollout_start=SINCE,
         min_primary=10,
     )
 
@@ -101,3 +105,26 @@ def test_shadow_evidence_and_regression_divergence(tmp_path: Path) -> None:
     assert abs(evidence.abs_diff.mean() - 11.0) < 1e-9
     gates = parse_gates(["mean_abs_diff<=5", "mean_abs_diff<=50"])
     assert [v.verdict for v in evaluate(gates, evidence, 50, 0.05)] == ["fail", "pass"]
+
+
+def test_the_window_reads_each_segment_once_and_keeps_earlier_rows(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path)
+    window = LogWindow(writer.log, "churn", SINCE, BASE_COLUMNS)
+    assert window.rows().empty
+    _canary_traffic(writer, 10)
+    assert len(window.rows()) == 15
+    _canary_traffic(writer, 10)  # a second segment
+    assert len(window.rows()) == 30
+    assert len(window.rows()) == 30  # nothing new: nothing read twice
+
+
+def test_latency_is_not_judged_on_shadow_copies(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path)
+    for i in range(200):
+        writer.add(f"r{i}", "primary", 1, "0", latency_ms=2.0)
+        writer.add(f"r{i}", "shadow", 2, "0", latency_ms=25.0)  # batched in the background
+    writer.flush()
+    gates = parse_gates(["p95_ms<=primary*1.5+5", "agreement>=0.9"])
+    verdicts = evaluate(gates, _collect(writer, phase="shadow"), 50, 0.05, phase="shadow")
+    assert [v.verdict for v in verdicts] == ["skipped", "pass"]
+    assert verdicts[0].candidate == 25.0 and "canary" in verdicts[0].reason

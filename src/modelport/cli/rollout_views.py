@@ -89,6 +89,8 @@ def show_report(body: dict[str, Any]) -> None:
             _num(latency["delta"][key]),
         )
     console.print(overview)
+    if latency.get("note"):
+        console.print(f"note: {latency['note']}", highlight=False)
     if requests.get("shadow_missing"):
         console.print(f"primary requests without a shadow copy: {requests['shadow_missing']}")
     for item in errors["candidate"]["top"]:

@@ -26,7 +26,7 @@ from modelport.rollout.evidence import Evidence
 from modelport.rollout.gates import METRICS, Gate, latency_quantile
 from modelport.rollout.sequential import MeanEstimate, decide
 
-PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
 # Prior effect scale for latency exceedance shares (see sequential.py).
 LATENCY_TAU = 0.05
 SHARES = ("error_rate", "agreement", "accuracy")
@@ -71,10 +71,25 @@ class Context:
 
 
 def evaluate(
-    gates: list[Gate], evidence: Evidence, min_samples: int, alpha: float
+    gates: list[Gate], evidence: Evidence, min_samples: int, alpha: float, phase: str = "canary"
 ) -> list[Verdict]:
     context = Context(evidence, min_samples, alpha / max(len(gates), 1))
-    return [evaluate_one(gate, context) for gate in gates]
+    return [
+        _not_judged_in_shadow(gate, context)
+        if phase == "shadow" and latency_quantile(gate.metric) is not None
+        else evaluate_one(gate, context)
+        for gate in gates
+    ]
+
+
+def _not_judged_in_shadow(gate: Gate, context: Context) -> Verdict:
+    """Shadow copies run in the background, batched with other copies: their latency
+    says little about what callers would see, so latency is judged under canary."""
+    verdict = _latency(gate, latency_quantile(gate.metric) or 0.5, context)
+    verdict.verdict = SKIPPED
+    verdict.interval = None
+    verdict.reason = "latency is judged when the candidate answers callers (canary)"
+    return verdict
 
 
 def evaluate_one(gate: Gate, context: Context) -> Verdict:

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
 from modelport.errors import Conflict
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.rollout.analysis import FAIL, INCONCLUSIVE, PASS, Verdict, evaluate
-from modelport.rollout.evidence import collect
+from modelport.rollout.evidence import BASE_COLUMNS, OUTPUT_COLUMNS, Arm, arm, collect, labels_for
 from modelport.rollout.policies import canary_policy
 from modelport.rollout.state import (
     ABORTED,
@@ -37,11 +39,17 @@ from modelport.rollout.state import (
     Rollout,
     RolloutStore,
 )
+from modelport.rollout.window import LogWindow
 from modelport.store.tables import utcnow
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "controller"
+# Sleep at least this many times as long as the last tick took: analysis stays under
+# 1 / (1 + COST_FACTOR) of one core (10 %) whatever the traffic ...
+COST_FACTOR = 9
+# ... but decisions never wait longer than this.
+MAX_PAUSE_S = 15.0
 
 
 @dataclass
@@ -102,6 +110,8 @@ class Controller:
         self.on_tick = on_tick
         self.tick_s = tick_s
         self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._windows: dict[tuple[int, datetime, str], LogWindow] = {}
+        self._primary: dict[tuple[int, datetime], Arm] = {}
 
     # -- analysis -------------------------------------------------------------------------
     def version(self, model: str, number: int) -> ModelVersion:
@@ -122,24 +132,25 @@ class Controller:
             }
             return analysis
         spec = rollout.spec
+        gates = spec.parsed_gates
         candidate = self.version(rollout.model, rollout.candidate)
+        frame = self._window(rollout).rows()
+        labels = pd.DataFrame()
+        if any(gate.needs_labels for gate in gates):
+            labels = labels_for(self.feedback, rollout.endpoint, rollout.step_started_at)
         evidence = collect(
-            self.log,
-            self.feedback,
-            endpoint=rollout.endpoint,
+            frame,
+            labels,
             kind=candidate.output.kind,
-            classes=sorted(
-                set(candidate.output.classes)
-                | set(self.version(rollout.model, rollout.baseline).output.classes)
-            ),
             candidate=rollout.candidate,
             baseline=rollout.baseline,
             phase=rollout.phase,
-            since=rollout.step_started_at,
-            rollout_start=rollout.created_at,
             min_primary=spec.min_samples,
+            wider_primary=lambda: self._primary_before_step(rollout),
         )
-        analysis.verdicts = evaluate(spec.parsed_gates, evidence, spec.min_samples, spec.alpha)
+        analysis.verdicts = evaluate(
+            gates, evidence, spec.min_samples, spec.alpha, phase=rollout.phase
+        )
         analysis.evidence = evidence.summary()
         shadow = rollout.phase == "shadow"
         every = spec.shadow_for_s if shadow else spec.step_every_s
@@ -154,6 +165,38 @@ class Controller:
             or (after is not None and evidence.requests >= after),
         }
         return analysis
+
+    def _window(self, rollout: Rollout) -> LogWindow:
+        """The step's rows, read incrementally across ticks (a new step, a new window)."""
+        key = (rollout.id, rollout.step_started_at, rollout.phase)
+        window = self._windows.get(key)
+        if window is None:
+            versions = [
+                self.version(rollout.model, v) for v in (rollout.candidate, rollout.baseline)
+            ]
+            classes = sorted({c for v in versions for c in v.output.classes})
+            columns = [*BASE_COLUMNS, *OUTPUT_COLUMNS, *[f"proba.{c}" for c in classes]]
+            window = LogWindow(self.log, rollout.endpoint, rollout.step_started_at, columns)
+            self._windows = {k: w for k, w in self._windows.items() if k[0] != rollout.id}
+            self._windows[key] = window
+        return window
+
+    def _primary_before_step(self, rollout: Rollout) -> Arm:
+        """The primary's requests since the rollout began; read once per step."""
+        key = (rollout.id, rollout.step_started_at)
+        if key not in self._primary:
+            window = LogWindow(
+                self.log, rollout.endpoint, rollout.created_at, BASE_COLUMNS, role="primary"
+            )
+            self._primary = {k: a for k, a in self._primary.items() if k[0] != rollout.id}
+            self._primary[key] = arm(window.rows(), "primary", rollout.baseline)
+        return self._primary[key]
+
+    def forget(self, live: list[Rollout]) -> None:
+        """Drop cached windows of rollouts that ended."""
+        ids = {r.id for r in live}
+        self._windows = {k: w for k, w in self._windows.items() if k[0] in ids}
+        self._primary = {k: a for k, a in self._primary.items() if k[0] in ids}
 
     # -- decisions ------------------------------------------------------------------------
     def decide(self, rollout: Rollout, analysis: Analysis) -> tuple[Change | None, str]:
@@ -253,8 +296,11 @@ class Controller:
                 logger.info("rollout %s changed meanwhile; skipping this tick", rollout.id)
             except Exception:
                 logger.exception("analysing rollout %s on %s failed", rollout.id, rollout.endpoint)
+        if changed:
+            live = self.rollouts.all_live()
+        self.forget(live)
         if self.on_tick is not None:
-            self.on_tick(self.rollouts.all_live() if changed else live)
+            self.on_tick(live)
         return changed
 
     def advance(self, rollout: Rollout) -> bool:
@@ -293,15 +339,25 @@ class Controller:
             primary_version=rollout.baseline,
         )
 
+    def _timed_tick(self) -> tuple[list[str], float]:
+        """``tick`` and the CPU seconds it used (waiting for a busy machine is free)."""
+        started = time.thread_time()
+        changed = self.tick()
+        return changed, time.thread_time() - started
+
     async def run(self, refresh: Callable[[str], Any]) -> None:
         """Tick forever; ``refresh(endpoint)`` applies routing changes here at once."""
         while True:
-            started = time.monotonic()
+            spent = 0.0
             try:
-                for endpoint in await asyncio.to_thread(self.tick):
+                changed, spent = await asyncio.to_thread(self._timed_tick)
+                for endpoint in changed:
                     await refresh(endpoint)
             except Exception:
                 logger.exception("rollout controller tick failed; trying again")
-            # A slow analysis (a huge step window) must not turn into a busy loop.
-            spent = time.monotonic() - started
-            await asyncio.sleep(max(self.tick_s, 2 * spent))
+            # Analysis shares the CPU with the primary: keep it to a small share of one
+            # core however large a step's window grows (decisions just come less often).
+            pause = min(max(self.tick_s, COST_FACTOR * spent), MAX_PAUSE_S)
+            if pause > 5 * self.tick_s:
+                logger.warning("rollout analysis took %.2f CPU s; next in %.0fs", spent, pause)
+            await asyncio.sleep(pause)

@@ -8,6 +8,7 @@ latency compare the candidate's requests with the primary's own live requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,13 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelport.predlog.feedback import FeedbackStore
-from modelport.predlog.parquet import ParquetPredictionLog
 
 BASE_COLUMNS = ["request_id", "row", "role", "version", "latency_ms", "status"]
 OUTPUT_COLUMNS = ["prediction", "prediction_value"]
 # Regression answers "agree" when within this relative tolerance of the primary's.
 REGRESSION_TOLERANCE = 0.05
 _EMPTY: np.ndarray[Any, Any] = np.empty(0)
+DROPPED = ["role", "version", "latency_ms", "status", "error"]
 
 
 @dataclass
@@ -67,19 +68,10 @@ class Evidence:
         }
 
 
-def read_window(
-    log: ParquetPredictionLog, endpoint: str, since: datetime, classes: list[str]
-) -> pd.DataFrame:
-    columns = [*BASE_COLUMNS, *OUTPUT_COLUMNS, *[f"proba.{c}" for c in classes]]
-    table = log.read(endpoint, since=since, columns=columns)
-    if table.num_rows == 0:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in BASE_COLUMNS})
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
-
-
 def arm(frame: pd.DataFrame, role: str | tuple[str, ...], version: int) -> Arm:
     roles = (role,) if isinstance(role, str) else role
+    if frame.empty:
+        return Arm()
     rows = frame[frame["role"].isin(roles) & (frame["version"] == version)]
     # A request's rows share latency and status; count it once.
     requests = rows[rows["row"] == 0]
@@ -104,12 +96,13 @@ def pairs(
         picked = frame[
             (frame["role"] == role) & (frame["version"] == version) & (frame["status"] == "ok")
         ]
-        return picked.drop(columns=["role", "version", "latency_ms", "status"])
+        return picked.drop(columns=[c for c in DROPPED if c in picked])
 
     return side(*candidate).merge(side(*reference), on=["request_id", "row"], suffixes=("_c", "_r"))
 
 
 def labels_for(feedback: FeedbackStore, endpoint: str, since: datetime) -> pd.DataFrame:
+    """Labels received since the window opened (minus slack), as a frame."""
     # Labels arrive after their predictions; a minute of slack covers clock skew.
     table: pa.Table = feedback.labels(since=since - timedelta(minutes=1), endpoint=endpoint)
     if table.num_rows == 0:
@@ -162,21 +155,19 @@ def agreement(paired: pd.DataFrame, kind: str) -> tuple[np.ndarray[Any, Any], ..
 
 
 def collect(
-    log: ParquetPredictionLog,
-    feedback: FeedbackStore,
+    frame: pd.DataFrame,
+    labels: pd.DataFrame,
     *,
-    endpoint: str,
     kind: str,
-    classes: list[str],
     candidate: int,
     baseline: int,
     phase: str,
-    since: datetime,
-    rollout_start: datetime,
     min_primary: int,
+    wider_primary: Callable[[], Arm] | None = None,
 ) -> Evidence:
-    """Everything the gates need, from requests that arrived at or after ``since``."""
-    frame = read_window(log, endpoint, since, classes)
+    """Everything the gates need from a window of log rows (``LogWindow.rows()``)."""
+    if frame.empty:
+        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in BASE_COLUMNS})
     candidate_role = "shadow" if phase == "shadow" else "canary"
     reference_role = "primary" if phase == "shadow" else "baseline"
     answered = frame[frame["role"].isin(("primary", "canary"))]
@@ -186,17 +177,15 @@ def collect(
         primary=arm(frame, "primary", baseline),
         requests=int(answered["request_id"].nunique()) if not answered.empty else 0,
     )
-    if evidence.primary.requests < min_primary and since > rollout_start:
+    if evidence.primary.requests < min_primary and wider_primary is not None:
         # At high canary weights the step sees few primary requests; the primary's
         # behaviour over the whole rollout is the better yardstick then.
-        wider = log.read(endpoint, since=rollout_start, columns=BASE_COLUMNS, role="primary")
-        if wider.num_rows:
-            evidence.primary = arm(wider.to_pandas(), "primary", baseline)
+        wider = wider_primary()
+        if wider.requests > evidence.primary.requests:
+            evidence.primary = wider
             evidence.primary_window = "rollout"
     paired = pairs(frame, (candidate_role, candidate), (reference_role, baseline))
     evidence.agree, evidence.abs_diff = agreement(paired, kind)
-
-    labels = labels_for(feedback, endpoint, since)
     if labels.empty:
         return evidence
     labelled = paired.merge(labels, on=["request_id", "row"]) if not paired.empty else paired
@@ -209,7 +198,7 @@ def collect(
         & (frame["version"] == candidate)
         & (frame["status"] == "ok")
     ]
-    mine = _suffixed(mine.drop(columns=["role", "version", "latency_ms", "status"]), "_c")
+    mine = _suffixed(mine.drop(columns=[c for c in DROPPED if c in mine]), "_c")
     mine = mine.merge(labels, on=["request_id", "row"])
     if not mine.empty:
         evidence.candidate_correct, evidence.candidate_loss = scores(mine, "_c", kind)

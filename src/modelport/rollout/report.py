@@ -24,6 +24,7 @@ from modelport.predlog.records import FEATURE_PREFIX
 from modelport.registry.records import ModelVersion
 from modelport.rollout.evidence import REGRESSION_TOLERANCE
 from modelport.rollout.state import Rollout
+from modelport.serving.dataplane import MIRROR_BATCH_WAIT_MS
 
 CANDIDATE_ROLES = ("shadow", "canary", "primary")
 REFERENCE_ROLES = ("primary", "baseline")
@@ -74,6 +75,11 @@ def shadow_report(
     live = theirs[theirs["role"] == "primary"]
     report["errors"] = {"primary": _errors(live), "candidate": _errors(mine)}
     report["latency_ms"] = _latency(live, mine)
+    if (mine["role"] == "shadow").any():
+        report["latency_ms"]["note"] = (
+            "shadow copies run in the background, batched for up to "
+            f"{MIRROR_BATCH_WAIT_MS:g} ms: their latency is not what callers would see"
+        )
     report["comparison"] = _compare(paired, kind)
     if slice_by is not None:
         report["slices"] = _slices(paired, mine, theirs, slice_by, kind)
