@@ -163,3 +163,22 @@ def test_cli_reports_bad_input_on_stderr(rollout_project: Path) -> None:
     assert result.returncode == 1 and "p99_ms only makes sense with <=" in result.stderr
     second = run_cli("rollout", "promote", "churn", cwd=rollout_project, check=False)
     assert second.returncode == 1 and "no rollout in progress" in second.stderr
+
+
+def test_pause_and_resume(guarded_server: LiveServer) -> None:
+    with _client(guarded_server) as client:
+        started = _start(client, version=SAME, strategy="canary", step_every="1h")
+        assert started.status_code == 201, started.text
+        paused = client.post("/v1/endpoints/churn/rollout/pause", json={"reason": "lunch"})
+        assert paused.status_code == 200 and paused.json()["status"] == "paused"
+        assert client.post("/v1/endpoints/churn/rollout/pause").status_code == 409
+        # Paused keeps the split: the canary still answers its share.
+        assert paused.json()["serving"]["routing"]["strategy"] == "canary"
+        resumed = client.post("/v1/endpoints/churn/rollout/resume").json()
+        assert resumed["status"] == "active"
+        assert resumed["step_started_at"] > started.json()["step_started_at"]
+        assert client.post("/v1/endpoints/churn/rollout/resume").status_code == 409
+        history = client.get(f"/v1/endpoints/churn/rollout/history?rollout={resumed['id']}")
+        events = [e for e in history.json()["history"] if e["action"] != "verdict"]
+        assert [(e["action"], e["reason"]) for e in events][1] == ("pause", "lunch")
+        assert [e["action"] for e in events] == ["start", "pause", "resume"]
