@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,33 +71,36 @@ def output_columns(output: OutputSpec) -> list[str]:
 
 
 class ReferenceColumns(Mapping[str, np.ndarray[Any, Any]]):
-    """The reference sample's columns, converted to numpy on first use: each report task
-    converts only its own column, in parallel with the others."""
+    """The reference sample's columns, each read from its Parquet file on first use: a
+    report task reads and converts only its own column, in parallel with the others."""
 
-    def __init__(self, table: pa.Table, numeric: set[str]) -> None:
-        self.table = table
+    def __init__(self, path: Path, names: list[str], numeric: set[str]) -> None:
+        self.path = path
+        self.names = names
         self.numeric = numeric
-        self._converted: dict[str, np.ndarray[Any, Any]] = {}
+        self._read: dict[str, np.ndarray[Any, Any]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray[Any, Any]:
-        if name not in self._converted:
-            if name not in self.table.column_names:
+        if name not in self._read:
+            if name not in self.names:
                 raise KeyError(name)
-            column = self.table[name]
+            column = pq.ParquetFile(self.path, memory_map=True).read(
+                columns=[name], use_threads=False
+            )[name]
             if name in self.numeric:
                 values = pc.cast(column, pa.float64()).to_numpy()
             else:
                 values = np.asarray(
                     pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object
                 )
-            self._converted[name] = values
-        return self._converted[name]
+            self._read[name] = values
+        return self._read[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.table.column_names)
+        return iter(self.names)
 
     def __len__(self) -> int:
-        return int(self.table.num_columns)
+        return len(self.names)
 
 
 def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
@@ -109,15 +113,17 @@ def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
     if version.output.kind == "regression":
         numeric.add(PREDICTION)
     wanted = [*version.input_schema.names, *output_columns(version.output)]
-    table = None
+    columns, rows = None, 0
     if version.reference_path is not None:
         try:
             path = registry.artifacts.path(version.reference_path)
-            present = set(pq.read_schema(path).names)
-            table = pq.read_table(path, columns=[n for n in wanted if n in present])
+            metadata = pq.read_metadata(path)
+            present = set(metadata.schema.to_arrow_schema().names)
+            rows = metadata.num_rows
+            columns = ReferenceColumns(path, [n for n in wanted if n in present], numeric)
         except (OSError, pa.ArrowException):
-            table = None  # the sample file went missing: the profile still answers
-    if table is None:
+            columns = None  # the sample file went missing: the profile still answers
+    if columns is None:
         return Baseline(
             "profile",
             f"reference profile of {version.ref} ({profile.n_rows_} rows, binned statistics)",
@@ -126,10 +132,10 @@ def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
         )
     return Baseline(
         "reference",
-        f"reference sample of {version.ref} ({table.num_rows} rows)",
-        table.num_rows,
+        f"reference sample of {version.ref} ({rows} rows)",
+        rows,
         profile,
-        ReferenceColumns(table, numeric),
+        columns,
     )
 
 

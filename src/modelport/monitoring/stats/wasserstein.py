@@ -39,7 +39,8 @@ def wasserstein_exact(alignment: EcdfAlignment) -> float:
     # Everything below is n·G(t) = count·t − prefix[count], n times the integral of the
     # dense CDF up to t (``count`` dense values are <= t): one division at the end.
     total = float(lt[0] * points[0] - prefix[lt[0]])
-    integral_at_points = le * points - prefix[le]
+    prefix_le = prefix[le]
+    integral_at_points = le * points - prefix_le
     if len(points) > 1:
         # On [u_j, u_j+1) the jump sample's CDF is the constant a; the dense CDF F crosses
         # a at the dense value of rank ceil(a*n), splitting the interval into F < a, F >= a.
@@ -51,7 +52,11 @@ def wasserstein_exact(alignment: EcdfAlignment) -> float:
         np.clip(crossing, lo, hi, out=crossing)
         # Below an inside crossing the dense CDF sums rank + 1 values (ties with it add 0).
         below = np.where(inside, rank + 1, le[:-1])
-        integral_at_hi = lt[1:] * hi - prefix[lt[1:]]
+        # lt differs from le only where a jump point also occurs in the dense sample.
+        prefix_lt = prefix_le[1:].copy()
+        tied = np.flatnonzero(lt[1:] != le[1:])
+        prefix_lt[tied] = prefix[lt[1:][tied]]
+        integral_at_hi = lt[1:] * hi - prefix_lt
         integral_at_crossing = np.where(
             inside,
             below * crossing - prefix[below],
