@@ -3,6 +3,8 @@ winner per revision, routing and audit changed together or not at all."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from modelport.errors import Conflict, VersionNotFound
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
-from modelport.registry.service import Registry
+from modelport.registry.service import Registration, Registry
 from modelport.rollout.policies import canary_policy
 from modelport.rollout.spec import build_spec
 from modelport.rollout.state import (
@@ -22,15 +24,45 @@ from modelport.rollout.state import (
     Rollout,
     RolloutStore,
 )
+from modelport.schema import FeatureSpec, InputSchema
 from modelport.store.db import Database
-from rollout.traffic import OTHER, PRIMARY
+
+PREDICTOR = """
+class Constant:
+    classes = [0, 1]
+
+    def predict(self, frame):
+        return [0] * len(frame)
+"""
+PRIMARY, OTHER = 1, 2
 
 
-@pytest.fixture
-def store(rollout_project: Path) -> RolloutStore:
-    db = Database(f"sqlite:///{rollout_project / '.modelport' / 'modelport.db'}")
-    registry = Registry(db, ArtifactStore(rollout_project / ".modelport" / "artifacts"))
-    return RolloutStore(db, EndpointStore(db, registry))
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RolloutStore]:
+    """The same state machine on every supported database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'modelport.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    registry = Registry(db, ArtifactStore(tmp_path / "artifacts"))
+    (tmp_path / "constant.py").write_text(PREDICTOR)
+    schema = InputSchema(features=[FeatureSpec(name="x", kind="float")])
+    for _ in range(2):
+        registry.register(
+            Registration(
+                name="churn",
+                source=str(tmp_path / "constant.py") + ":Constant",
+                flavor="python",
+                schema=schema,
+            )
+        )
+    endpoints = EndpointStore(db, registry)
+    endpoints.create("churn", "churn", PRIMARY)
+    try:
+        yield RolloutStore(db, endpoints)
+    finally:
+        db.dispose()
 
 
 def _start(store: RolloutStore) -> Rollout:
@@ -103,3 +135,31 @@ def test_analysis_is_stored_without_taking_the_revision(store: RolloutStore) -> 
     again = store.get(rollout.id)
     assert again.revision == rollout.revision and again.note == "waiting"
     assert [e["action"] for e in store.events("churn")] == ["start", "verdict"]
+
+
+def test_racing_transitions_have_exactly_one_winner(store: RolloutStore) -> None:
+    rollout = _start(store)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def act(status: str) -> None:
+        barrier.wait()
+        try:
+            store.transition(
+                rollout, Change(action=status, actor="racer", status=status, policy={})
+            )
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("409")
+
+    racers = [
+        threading.Thread(target=act, args=(status,))
+        for status in (PROMOTED, ROLLED_BACK, PAUSED, ROLLED_BACK)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert sorted(outcomes) == ["409", "409", "409", "won"]
+    assert len(store.events("churn")) == 2
+    assert store.get(rollout.id).revision == rollout.revision + 1
