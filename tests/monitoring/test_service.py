@@ -265,3 +265,33 @@ def test_labels_give_performance_overall_per_version_and_per_slice(world: World)
     slices = {s["slice"]: s["labelled_rows"] for s in performance["slices"]["slices"]}
     assert slices == pd.Series(frame["plan"][keep]).value_counts().to_dict()
     assert performance["label_delay_s"]["median"] > 0
+
+
+def test_mass_moved_far_into_a_tail_shows_in_quality_and_in_wasserstein(world: World) -> None:
+    current = shop_frame(4_000, seed=15)
+    outliers = np.random.default_rng(16).random(len(current)) < 0.05
+    current.loc[outliers, "a"] = 26.0 + current.loc[outliers, "a"] - 10.0  # 8 std above
+
+    world.log_frame(current)
+    default = report(world)
+    by_wasserstein = world.service().report(
+        "shop",
+        report_request(
+            since=DAY.since.isoformat(),  # type: ignore[union-attr]
+            until=DAY.until.isoformat(),  # type: ignore[union-attr]
+            decision=["numeric=wasserstein"],
+        ),
+    )
+
+    # Quantile bins end in an open bucket, so PSI only sees the top bucket grow ...
+    assert by_feature(default["features"])["a"]["drifted"] is False
+    quality = by_feature(default["quality"]["features"])["a"]
+    assert quality["out_of_range_rate"] == pytest.approx(outliers.mean(), abs=0.002)
+    assert any(i.startswith("a: ") and "out of range" in i for i in default["quality"]["issues"])
+    # ... while the exact Wasserstein distance sees how far the mass moved.
+    assert by_feature(by_wasserstein["features"])["a"]["drifted"] is True
+    assert by_wasserstein["settings"]["decision"]["numeric"] == "wasserstein"
+    with pytest.raises(ValidationFailed) as refused:
+        report_request(decision=["categorical=ks"])
+    assert refused.value.field == "decision"
+    assert "cannot decide categorical" in refused.value.message

@@ -2,7 +2,7 @@
 
 GET /v1/endpoints/{name}/monitoring            full report of a window, re-read from the log
     ?window=1h | since=..&until=.. | last=50000, version, baseline, role, sections, slice,
-    threshold=psi=0.25 (repeatable), format=json|html
+    threshold=psi=0.25 and decision=numeric=wasserstein (repeatable), format=json|html
 GET /v1/endpoints/{name}/monitoring/live       the current window from bin counts (no log read)
 GET /v1/endpoints/{name}/monitoring/history    stored series: ?feature=&stat=&since=&until=&version=
 GET /v1/endpoints/{name}/monitoring/events     concept-drift detector events: ?since=
@@ -107,6 +107,7 @@ async def report(request: Request) -> Response:
         sections=params.get("sections"),
         slice_by=params.get("slice"),
         thresholds=params.getlist("threshold") or None,
+        decision=params.getlist("decision") or None,
         settings=app.settings.monitoring,
     )
     # Predictions still queued for the log belong in the window.

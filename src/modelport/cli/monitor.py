@@ -94,6 +94,10 @@ def report(
     threshold: Annotated[
         list[str] | None, typer.Option(help="Override a threshold: psi=0.25 (repeatable).")
     ] = None,
+    decision: Annotated[
+        list[str] | None,
+        typer.Option(help="Deciding statistic per kind: numeric=wasserstein (repeatable)."),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, json or html.")] = "table",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
 ) -> None:
@@ -115,6 +119,7 @@ def report(
         sections=sections,
         slice_by=slice_by,
         thresholds=threshold,
+        decision=decision,
         settings=settings().monitoring,
     )
     service, _ = _service()

@@ -16,6 +16,8 @@ from modelport.errors import ValidationFailed
 from modelport.monitoring.datadrift import DriftSettings
 from modelport.monitoring.service import DEFAULT_DETECTORS, SECTIONS, ReportRequest
 from modelport.monitoring.source import SERVED_ROLES
+from modelport.monitoring.stats import DEFAULT_DECISION, REGISTRY
+from modelport.monitoring.stats.histogram import Kind
 from modelport.monitoring.windows import WindowSpec
 from modelport.predlog.records import ROLES
 
@@ -41,6 +43,34 @@ def parse_thresholds(items: Iterable[str] | Mapping[str, float] | None) -> dict[
                     f"threshold must look like psi=0.25, got {part!r}", field="threshold"
                 ) from None
     return found
+
+
+def parse_decision(items: Iterable[str] | Mapping[str, str] | None) -> dict[Kind, str]:
+    """``["numeric=wasserstein"]`` as the deciding statistic per feature kind."""
+    decision: dict[Kind, str] = dict(DEFAULT_DECISION)
+    if items is None:
+        return decision
+    pairs = (
+        items.items()
+        if isinstance(items, Mapping)
+        else (part.partition("=")[::2] for item in items for part in item.split(","))
+    )
+    for kind, name in pairs:
+        kind, name = kind.strip(), name.strip()
+        if kind not in ("numeric", "categorical") or not name:
+            raise ValidationFailed(
+                f"decision must look like numeric=wasserstein or categorical=psi, got "
+                f"{kind}={name}",
+                field="decision",
+            )
+        spec = REGISTRY.get(name)
+        if spec is None or kind not in spec.kinds:
+            usable = ", ".join(n for n, s in REGISTRY.items() if kind in s.kinds)
+            raise ValidationFailed(
+                f"{name!r} cannot decide {kind} drift; use one of {usable}", field="decision"
+            )
+        decision[kind] = name
+    return decision
 
 
 def parse_roles(roles: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -71,6 +101,7 @@ def report_request(
     sections: Sequence[str] | str | None = None,
     slice_by: str | None = None,
     thresholds: Iterable[str] | Mapping[str, float] | None = None,
+    decision: Iterable[str] | Mapping[str, str] | None = None,
     settings: MonitoringSettings | None = None,
 ) -> ReportRequest:
     settings = settings or MonitoringSettings()
@@ -81,7 +112,7 @@ def report_request(
         chosen = [s.strip() for s in chosen.split(",") if s.strip()]
     limits = {**settings.thresholds, **parse_thresholds(thresholds)}
     try:
-        drift = DriftSettings(thresholds=limits)
+        drift = DriftSettings(decision=parse_decision(decision), thresholds=limits)
     except ValidationFailed:
         raise
     except Exception as exc:  # an unknown statistic name is a ConfigError
