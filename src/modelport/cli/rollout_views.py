@@ -48,7 +48,10 @@ def show_status(body: dict[str, Any]) -> None:
 
 
 def gate_table(gates: list[dict[str, Any]]) -> Table:
-    table = Table("gate", "verdict", "candidate", "primary", "threshold", "n/needed", "interval")
+    table = Table("gate", "verdict", "candidate", "primary", "bound", "n/needed", "interval")
+    # Narrow terminals wrap gate texts rather than cut them: the text is the gate's name.
+    table.columns[0].overflow = "fold"
+    table.columns[1].no_wrap = True
     for gate in gates:
         interval = gate.get("interval")
         shown = f"[{_num(interval[0])}, {_num(interval[1])}]" if interval else "-"
