@@ -18,6 +18,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return ["!!! PostgreSQL does NOT answer on 127.0.0.1:5432: postgres-marked tests are SKIPPED"]
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Said again at the end, where -q output cannot hide it.
+    if not postgres_available():
+        terminalreporter.write_line(
+            "!!! PostgreSQL did NOT answer on 127.0.0.1:5432: postgres-marked tests were SKIPPED",
+            red=True,
+            bold=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def churn_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return train_churn(tmp_path_factory.mktemp("churn"))
