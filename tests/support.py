@@ -129,6 +129,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._log.close()
                 raise AssertionError(f"server exited early:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/v2/health/live", timeout=1).status_code == 200:
