@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelport.monitoring.detectors import make_detector
 from modelport.monitoring.performance import LabelledRows
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -57,6 +56,9 @@ def run_detectors(
     errors: FloatArray, names: Sequence[str], binary: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Each detector's positions of firing on ``errors`` (or why it did not run)."""
+    # River takes a fifth of a second to import: only reports with labels pay for it.
+    from modelport.monitoring.detectors import make_detector
+
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         detector = make_detector(name)
