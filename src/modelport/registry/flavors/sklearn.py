@@ -85,6 +85,13 @@ class SklearnPredictor:
         self._names = schema.names
         self._classes = getattr(estimator, "classes_", None)
         self._wants_frame = True
+        fitted = getattr(estimator, "feature_names_in_", None)
+        # The estimator checks column order; the schema may list features differently.
+        self._frame_order = (
+            [str(n) for n in fitted]
+            if fitted is not None and [str(n) for n in fitted] != schema.names
+            else None
+        )
         fast = matrix_ready(estimator, schema)
         if fast is not None and self._same_answers(fast, schema):
             self.estimator = fast
@@ -98,7 +105,10 @@ class SklearnPredictor:
         probe = Batch(columns, 4)
         method = "predict_proba" if self.output.has_probabilities else "predict"
         try:
-            expected = getattr(self.estimator, method)(probe.to_frame())
+            frame = probe.to_frame()
+            if self._frame_order is not None:
+                frame = frame[self._frame_order]
+            expected = getattr(self.estimator, method)(frame)
             actual = getattr(fast, method)(probe.to_matrix())
         except Exception:
             return False
@@ -110,7 +120,13 @@ class SklearnPredictor:
         return bool(np.array_equal(expected, actual))
 
     def predict(self, batch: Batch) -> Prediction:
-        features: Any = batch.to_frame() if self._wants_frame else batch.to_matrix()
+        features: Any
+        if self._wants_frame:
+            features = batch.to_frame()
+            if self._frame_order is not None:
+                features = features[self._frame_order]
+        else:
+            features = batch.to_matrix()
         if self.output.has_probabilities and self._classes is not None:
             probabilities = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
             # The most probable class is what predict() answers for probabilistic
