@@ -77,7 +77,7 @@ class MonitoringSettings(BaseModel):
     # first logged rows.
     bootstrap_rows: int = Field(default=1000, ge=100)
     # Recent predictions kept in memory per process to match labels as they arrive.
-    recent_predictions: int = Field(default=200_000, ge=0)
+    recent_predictions: int = Field(default=50_000, ge=0)
     # Merge each finished day's log segments into one file (fast reports).
     compact_log: bool = True
 
