@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from modelport.monitoring.series import WindowKey
 OVERLAP = timedelta(seconds=5)
 
 
-@dataclass
+@dataclass(slots=True)
 class Remembered:
     """One answered request: its outputs, and which rows have had their label."""
 
@@ -38,7 +38,7 @@ class Remembered:
     ts: float
     outputs: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None
-    labelled: set[int] = field(default_factory=set)
+    labelled: set[int] | None = None
 
 
 @dataclass
@@ -88,8 +88,15 @@ class RecentPredictions:
         previous = self._requests.pop(request_id, None)
         if previous is not None:
             self._rows -= len(previous.outputs)
+        # Copies: the data plane's arrays are slices of a whole micro-batch, and keeping a
+        # slice would keep the batch alive for as long as the request is remembered.
         self._requests[request_id] = Remembered(
-            endpoint, version, window, ts, outputs, probabilities
+            endpoint,
+            version,
+            window,
+            ts,
+            np.array(outputs),
+            None if probabilities is None else np.array(probabilities),
         )
         self._rows += len(outputs)
         while self._rows > self.capacity and self._requests:
@@ -110,9 +117,11 @@ class RecentPredictions:
         ]
         for request_id, row, label, value, received in zip(*columns, strict=True):
             remembered = self._requests.get(request_id)
-            if remembered is None or row in remembered.labelled:
+            if remembered is None or not 0 <= row < len(remembered.outputs):
                 continue
-            if not 0 <= row < len(remembered.outputs):
+            if remembered.labelled is None:
+                remembered.labelled = set()
+            elif row in remembered.labelled:
                 continue
             remembered.labelled.add(row)
             found.append(Matched(remembered, request_id, row, label, value, received))
