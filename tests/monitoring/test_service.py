@@ -19,8 +19,9 @@ from modelport.monitoring.service import ReportRequest
 from modelport.monitoring.windows import WindowSpec
 from modelport.predlog.compaction import compact_day
 from modelport.predlog.records import PredictionRecord
+from modelport.registry.service import Registration
 
-from .conftest import NOON, World, by_feature, comparable, shop_frame
+from .conftest import NOON, SCHEMA, World, by_feature, comparable, shop_frame
 
 DAY = WindowSpec(NOON - timedelta(hours=12), NOON + timedelta(hours=12), label="day")
 
@@ -295,3 +296,86 @@ def test_mass_moved_far_into_a_tail_shows_in_quality_and_in_wasserstein(world: W
         report_request(decision=["categorical=ks"])
     assert refused.value.field == "decision"
     assert "cannot decide categorical" in refused.value.message
+
+
+def test_values_of_the_wrong_type_in_the_log_are_counted(world: World) -> None:
+    frame = shop_frame(600, seed=17)
+    world.log_frame(frame)
+    # Another version logged feature ``a`` as text: some numbers, some words.
+    text = Batch.from_frame(frame.iloc[:40], world.version.input_schema)
+    words = np.array(["high"] * 10 + [str(v) for v in frame["a"].iloc[10:40]], dtype=object)
+    text = Batch({**text.columns, "a": words}, 40)
+    prediction = world.registry.load(world.version).predict(
+        Batch.from_frame(frame.iloc[:40], world.version.input_schema)
+    )
+    world.log.write(
+        [
+            PredictionRecord(
+                "text",
+                "shop",
+                "shop",
+                1,
+                "primary",
+                NOON.timestamp(),
+                1.0,
+                text,
+                prediction,
+                ("no", "yes"),
+            )
+        ]
+    )
+
+    body = report(world)
+
+    quality = by_feature(body["quality"]["features"])["a"]
+    assert quality["type_violations"] == 10 and quality["rows"] == 640
+    assert "a: 10 values of the wrong type" in body["quality"]["issues"]
+
+
+REGRESSOR = """
+import numpy as np
+
+
+class Price:
+    output_kind = "regression"
+
+    def predict(self, frame):
+        return frame["a"].to_numpy(dtype=float) * 2.0 + frame["b"].to_numpy(dtype=float)
+"""
+
+
+def test_a_regressor_gets_numeric_prediction_drift_and_error_metrics(world: World) -> None:
+    from sklearn import metrics
+
+    (world.folder / "price.py").write_text(REGRESSOR)
+    reference = world.folder / "price.parquet"
+    shop_frame(3_000, seed=18).to_parquet(reference)
+    version = world.registry.register(
+        Registration(
+            name="price",
+            source=f"{world.folder / 'price.py'}:Price",
+            flavor="python",
+            reference=reference,
+            schema=SCHEMA,
+        )
+    )
+    world.endpoints.create("price", "price", version.version)
+    current = shop_frame(2_000, seed=19)
+    current["a"] += 2.0
+    ids = world.log_frame(current, version=version, endpoint="price", rows_per_request=20)
+    predicted = current["a"].to_numpy() * 2.0 + current["b"].to_numpy()
+    truth = predicted + np.random.default_rng(20).normal(0.0, 1.0, len(current))
+    world.label(
+        [(ids[i // 20], i % 20, float(truth[i])) for i in range(len(current))], endpoint="price"
+    )
+
+    body = world.service().report("price", ReportRequest(window=DAY))
+
+    output = by_feature(body["prediction"])["__prediction__"]
+    assert output["kind"] == "numeric" and output["drifted"] is True
+    found = body["performance"]["metrics"]
+    assert found["mae"] == pytest.approx(metrics.mean_absolute_error(truth, predicted))
+    assert found["r2"] == pytest.approx(metrics.r2_score(truth, predicted))
+    detectors = {d["name"]: d for d in body["concept_drift"]["detectors"]}
+    assert body["concept_drift"]["error"] == "absolute error"
+    assert detectors["ddm"]["status"] == "not_applicable"

@@ -309,8 +309,9 @@ def _task(window: LogWindow, name: str, comparators: Comparators, settings: Drif
     def run() -> ColumnResult:
         comparator = comparators.get(name)
         if isinstance(comparator, NumericComparator):
+            values, violations = window.numeric_checked(column)
             # The column was read for this task alone: it may be sorted in place.
-            return comparator.compare(window.numeric(column), settings, overwrite=True)
+            return comparator.compare(values, settings, violations, overwrite=True)
         text = window.text(column)
         counted = pc.value_counts(text)
         counts = {

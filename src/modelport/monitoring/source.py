@@ -210,16 +210,23 @@ class LogWindow:
 
     def numeric(self, name: str) -> FloatArray:
         """A column as float64 with NaN for missing (text that is not a number too)."""
+        return self.numeric_checked(name)[0]
+
+    def numeric_checked(self, name: str) -> tuple[FloatArray, int]:
+        """The column as float64, and how many logged values were not numbers (another
+        version logged the feature as text): those read as missing."""
         column = self.column(name)
         if column is None:
-            return np.full(self.n_rows, np.nan)
+            return np.full(self.n_rows, np.nan), 0
         if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
             values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
-            return values
-        coerced: FloatArray = pd.to_numeric(
-            pd.Series(column.to_pylist(), dtype=object), errors="coerce"
-        ).to_numpy(dtype=np.float64, na_value=np.nan)
-        return coerced
+            return values, 0
+        logged = pd.Series(column.to_pylist(), dtype=object)
+        parsed = pd.to_numeric(logged, errors="coerce")
+        # Numbers that went through text (a missing one reads "nan") are not violations.
+        wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
+        coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        return coerced, int(wrong.sum())
 
     def text(self, name: str) -> pa.ChunkedArray:
         """A column as strings (nulls for missing)."""
