@@ -94,3 +94,18 @@ def test_regression_counts_merge() -> None:
     for name in ("mae", "rmse", "r2", "mean_error"):
         assert merged[name] == pytest.approx(exact[name]), name
     assert merged["label_delay_s"] == {"mean": 4.0, "max": 5.0}
+
+
+def test_a_class_never_predicted_counts_zero_in_the_macro_average() -> None:
+    truth = np.array(["0", "0", "1", "1"], dtype=object)
+    predicted = np.array(["0", "0", "0", "0"], dtype=object)
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4]])
+
+    found = classification_metrics(truth, predicted, ["0", "1"], proba)
+    counts = PerformanceCounts("classification", ["0", "1"])
+    counts.update(truth, predicted, proba)
+
+    expected = metrics.f1_score(truth, predicted, average="macro", zero_division=0)
+    assert found["macro_f1"] == pytest.approx(expected)
+    assert counts.metrics()["macro_f1"] == pytest.approx(expected)
+    assert found["precision"] is None and found["recall"] == 0.0

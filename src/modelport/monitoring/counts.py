@@ -124,10 +124,12 @@ class PerformanceCounts:
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(predicted > 0, hits / predicted, np.nan)
             recall = np.where(actual > 0, hits / actual, np.nan)
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0)
-        present = actual > 0
+            p, r = np.nan_to_num(precision), np.nan_to_num(recall)
+            f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
+        # As the exact metrics: classes that occur, an undefined value counting 0.
+        seen = (actual > 0) | (predicted > 0)
         for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
-            chosen = values[present & np.isfinite(values)]
+            chosen = np.nan_to_num(values[seen], nan=0.0)
             result[f"macro_{name}"] = float(chosen.mean()) if len(chosen) else None
             if len(self.classes) == 2:
                 result[name] = None if not np.isfinite(values[1]) else float(values[1])

@@ -1,11 +1,13 @@
 """Model quality from labelled predictions: the formulas, on plain arrays.
 
-Classification: accuracy; precision, recall and F1 per class and macro-averaged (and of
-the positive class, the last of ``classes``, for binary models); ROC AUC by the
-Mann–Whitney rank statistic (ties count one half, as ``sklearn.metrics.roc_auc_score``),
-one-vs-rest macro average for more than two classes; log loss ``-mean(ln p(true class))``
-with probabilities clipped to ``[1e-15, 1]``. Regression: MAE, RMSE, R² = 1 − SSE/SST and
-the mean error (bias). A metric that cannot be computed says why instead of giving NaN.
+Classification: accuracy; precision, recall and F1 per class and macro-averaged over the
+classes that occur (an undefined precision or recall counts 0, as scikit-learn's
+``zero_division=0``), and of the positive class (the last of ``classes``) for binary
+models; ROC AUC by the Mann–Whitney rank statistic (ties count one half, as
+``sklearn.metrics.roc_auc_score``), one-vs-rest macro average for more than two classes;
+log loss ``-mean(ln p(true class))`` with probabilities clipped to ``[1e-15, 1]``.
+Regression: MAE, RMSE, R² = 1 − SSE/SST and the mean error (bias). A metric that cannot
+be computed says why instead of giving NaN.
 
 >>> y = np.array(["0", "1", "1", "0"], dtype=object)
 >>> p = np.array(["0", "1", "0", "0"], dtype=object)
@@ -49,8 +51,9 @@ def classification_metrics(
         precision = _ratio(hits, float(predicted.sum()))
         recall = _ratio(hits, float(actual.sum()))
         f1 = None
-        if precision is not None and recall is not None:
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if precision is not None or recall is not None:
+            p, r = precision or 0.0, recall or 0.0
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
         per_class[label] = {
             "precision": precision,
             "recall": recall,
@@ -58,8 +61,11 @@ def classification_metrics(
             "support": int(actual.sum()),
         }
     result["per_class"] = per_class
+    # Macro averages over the classes that occur (labelled or predicted), an undefined
+    # precision or recall counting 0, as scikit-learn's ``zero_division=0``.
+    seen = [v for label, v in per_class.items() if v["support"] or bool(np.any(y_pred == label))]
     for metric in ("precision", "recall", "f1"):
-        values = [v[metric] for v in per_class.values() if v["support"] and v[metric] is not None]
+        values = [v[metric] or 0.0 for v in seen]
         result[f"macro_{metric}"] = float(np.mean(values)) if values else None
     if len(labels) == 2:
         positive = labels[-1]
