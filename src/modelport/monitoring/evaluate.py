@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelport.monitoring.datadrift import DriftSettings, severity
+from modelport.monitoring.datadrift import DriftSettings
 from modelport.monitoring.live import WindowState
-from modelport.monitoring.report import clean, drift_summary, sort_by_severity
+from modelport.monitoring.report import clean, drift_summary, feature_fields, sort_by_severity
 from modelport.monitoring.stats.drift import FeatureDrift
 from modelport.monitoring.stats.histogram import Histogram
 
@@ -39,22 +39,7 @@ PERFORMANCE_METRICS = (
 
 def _entry(drift: FeatureDrift, histogram: Histogram) -> dict[str, Any]:
     return {
-        "feature": drift.feature,
-        "kind": drift.kind,
-        "status": drift.status,
-        "drifted": drift.drifted,
-        "stat": drift.stat,
-        "statistic": drift.statistic,
-        "threshold": drift.threshold,
-        "severity": severity(drift),
-        "message": drift.message,
-        "n_reference": drift.n_reference,
-        "n_current": drift.n_current,
-        "missing_rate_reference": drift.missing_rate_reference,
-        "missing_rate_current": drift.missing_rate_current,
-        "unseen": drift.unseen,
-        "unseen_share": drift.unseen_share,
-        "exact": False,
+        **feature_fields(drift, exact=False),
         "results": {name: result.to_dict() for name, result in drift.results.items()},
         "histogram": {
             "kind": histogram.kind,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from modelport.monitoring.datadrift import ColumnResult, severity
+from modelport.monitoring.stats.drift import FeatureDrift
 
 
 def _clean(value: Any) -> Any:
@@ -28,9 +29,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def drift_entry(result: ColumnResult) -> dict[str, Any]:
-    drift = result.drift
-    entry = {
+def feature_fields(drift: FeatureDrift, exact: bool) -> dict[str, Any]:
+    """What every drift entry says of its feature, live (binned) or exact."""
+    return {
         "feature": drift.feature,
         "kind": drift.kind,
         "status": drift.status,
@@ -46,7 +47,14 @@ def drift_entry(result: ColumnResult) -> dict[str, Any]:
         "missing_rate_current": drift.missing_rate_current,
         "unseen": drift.unseen,
         "unseen_share": drift.unseen_share,
-        "exact": result.exact,
+        "exact": exact,
+    }
+
+
+def drift_entry(result: ColumnResult) -> dict[str, Any]:
+    drift = result.drift
+    entry = {
+        **feature_fields(drift, result.exact),
         "results": {
             name: {
                 "status": r.status,

@@ -260,7 +260,7 @@ class SeriesStore:
                     )
                 )
         except IntegrityError:
-            pass
+            pass  # another process stored this version's baseline first: use theirs
         found = self.baseline(endpoint, version)
         assert found is not None
         return found
