@@ -19,6 +19,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    seed = terminalreporter.config.getoption("randomly_seed", default=None)
+    if seed is not None:
+        # Tests run in a shuffled order: this seed replays the same order.
+        terminalreporter.write_line(f"test order: -p randomly --randomly-seed={seed}")
     # Said again at the end, where -q output cannot hide it.
     if not postgres_available():
         terminalreporter.write_line(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.store.db import Database
 from support import LiveServer, churn_instance, run_cli
+
+from .helpers import logged_ids
 
 
 def test_feedback_matches_logged_predictions_and_keeps_unknown_ids(server: LiveServer) -> None:
@@ -50,30 +54,33 @@ def test_feedback_bad_input_names_the_field(server: LiveServer) -> None:
 
 def test_export_with_labels_and_cli_ingest(server: LiveServer) -> None:
     with server.client() as client:
-        client.post(
-            "/v1/endpoints/churn/predict",
-            json={"instances": [churn_instance(), churn_instance(50, 10.0, "pro")]},
-            headers={"X-Request-ID": "csv-req"},
-        )
+        for request_id in ("csv-req", "csv-unlabelled"):
+            answer = client.post(
+                "/v1/endpoints/churn/predict",
+                json={"instances": [churn_instance(), churn_instance(50, 10.0, "pro")]},
+                headers={"X-Request-ID": request_id},
+            )
+            assert answer.status_code == 200
+    # Labels that differ from each other per row, so a join on request id alone (or on
+    # the wrong row) shows.
     (server.cwd / "labels.csv").write_text("request_id,row,label\ncsv-req,0,1\ncsv-req,1,0\n")
-    server.wait_for(
-        lambda: (
-            "csv-req"
-            in ParquetPredictionLog(server.cwd / ".modelport/logs")
-            .read("churn", columns=["request_id"])["request_id"]
-            .to_pylist()
-        )
-    )
+    server.wait_for(lambda: {"csv-req", "csv-unlabelled"} <= logged_ids(server, "churn"))
     ingested = run_cli("feedback", "ingest", "labels.csv", cwd=server.cwd)
     assert "accepted 2 labels: 2 matched" in ingested.stdout
     run_cli(
         "logs", "export", "churn", "--since", "1h", "-o", "out.csv", "--with-labels", cwd=server.cwd
     )
-    lines = (server.cwd / "out.csv").read_text().splitlines()
-    header = lines[0].split(",")
-    assert '"label"' in header
-    rows = [line for line in lines if line.startswith('"csv-req"')]
-    assert len(rows) == 2 and all('"1"' in r or '"0"' in r for r in rows)
+    with (server.cwd / "out.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ours = [r for r in rows if r["request_id"] in ("csv-req", "csv-unlabelled")]
+    assert len(ours) == 4, ours  # one line per predicted row: the join adds no rows
+    labels = {(r["request_id"], int(r["row"])): r["label"] for r in ours}
+    assert labels == {
+        ("csv-req", 0): "1",
+        ("csv-req", 1): "0",
+        ("csv-unlabelled", 0): "",
+        ("csv-unlabelled", 1): "",
+    }
 
 
 def test_cli_ingest_refuses_a_file_without_label_column(server: LiveServer) -> None:

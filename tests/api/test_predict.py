@@ -7,6 +7,8 @@ import pyarrow.parquet as pq
 from modelport.predlog.parquet import ParquetPredictionLog
 from support import LiveServer, churn_instance
 
+from .helpers import logged_ids
+
 
 def test_instances_answer_with_labels_probabilities_and_request_id(server: LiveServer) -> None:
     with server.client() as client:
@@ -48,14 +50,7 @@ def test_caller_request_id_is_echoed_and_logged(server: LiveServer) -> None:
         )
     assert header.json()["request_id"] == "caller-header-1"
     assert field.json()["request_id"] == "caller-field-1"
-    log = ParquetPredictionLog(server.cwd / ".modelport" / "logs")
-
-    def logged() -> bool:
-        table = log.read("churn", columns=["request_id"])
-        ids = set(table["request_id"].to_pylist()) if table.num_rows else set()
-        return {"caller-header-1", "caller-field-1"} <= ids
-
-    server.wait_for(logged)
+    server.wait_for(lambda: {"caller-header-1", "caller-field-1"} <= logged_ids(server, "churn"))
 
 
 def test_every_prediction_is_logged_with_typed_columns(server: LiveServer) -> None:
@@ -67,12 +62,7 @@ def test_every_prediction_is_logged_with_typed_columns(server: LiveServer) -> No
         )
     assert response.status_code == 200
     log = ParquetPredictionLog(server.cwd / ".modelport" / "logs")
-    server.wait_for(
-        lambda: (
-            "typed-columns"
-            in (log.read("churn", columns=["request_id"]).column("request_id").to_pylist() or [])
-        )
-    )
+    server.wait_for(lambda: "typed-columns" in logged_ids(server, "churn"))
     table = log.read("churn")
     row = [r for r in table.to_pylist() if r["request_id"] == "typed-columns"][0]
     assert row["feature.tenure"] == 7.0 and row["feature.plan"] == "plus"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,10 @@ from modelport.batch import Batch, Prediction
 from modelport.predlog.feedback import FeedbackItem, FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.records import PredictionRecord
+from modelport.registry.records import ModelVersion
+from modelport.rollout.spec import RolloutSpec
+from modelport.rollout.state import Rollout
+from modelport.schema import FeatureSpec, InputSchema, OutputSpec
 from modelport.store.db import Database
 
 
@@ -62,3 +67,29 @@ class LogWriter:
     def flush(self) -> None:
         self.log.write(self.records)
         self.records = []
+
+
+def shadow_rollout() -> Rollout:
+    """An active shadow rollout of churn:2 against churn:1, started five minutes ago."""
+    moment = datetime.now(UTC) - timedelta(minutes=5)
+    return Rollout(
+        id=1, endpoint="churn", model="churn", candidate=2, baseline=1, strategy="shadow",
+        phase="shadow", status="active", step=0, weight=0.0, step_started_at=moment,
+        spec=RolloutSpec(strategy="shadow"), verdicts={}, note="", revision=1,
+        created_by="test", created_at=moment, updated_at=moment, finished_at=None,
+    )  # fmt: skip
+
+
+def version_of_kind(kind: str) -> ModelVersion:
+    """churn:2 with tenure and plan as inputs, answering ``kind``."""
+    schema = InputSchema(
+        features=[
+            FeatureSpec(name="tenure", kind="float"),
+            FeatureSpec(name="plan", kind="category", categories=["basic", "pro"]),
+        ]
+    )
+    return ModelVersion(
+        name="churn", version=2, flavor="python", artifact_path="", artifact_sha256="",
+        input_schema=schema, output=OutputSpec(kind=kind, classes=["0", "1"]),
+        created_at=datetime.now(UTC),
+    )  # fmt: skip

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from modelport.errors import ValidationFailed
-from modelport.registry.records import ModelVersion
 from modelport.rollout.report import shadow_report
-from modelport.rollout.spec import RolloutSpec
-from modelport.rollout.state import Rollout
-from modelport.schema import FeatureSpec, InputSchema, OutputSpec
-from rollout.logdata import LogWriter
-
-
-def _rollout() -> Rollout:
-    moment = datetime.now(UTC) - timedelta(minutes=5)
-    return Rollout(
-        id=1, endpoint="churn", model="churn", candidate=2, baseline=1, strategy="shadow",
-        phase="shadow", status="active", step=0, weight=0.0, step_started_at=moment,
-        spec=RolloutSpec(strategy="shadow"), verdicts={}, note="", revision=1,
-        created_by="test", created_at=moment, updated_at=moment, finished_at=None,
-    )  # fmt: skip
-
-
-def _version(kind: str) -> ModelVersion:
-    schema = InputSchema(
-        features=[
-            FeatureSpec(name="tenure", kind="float"),
-            FeatureSpec(name="plan", kind="category", categories=["basic", "pro"]),
-        ]
-    )
-    return ModelVersion(
-        name="churn", version=2, flavor="python", artifact_path="", artifact_sha256="",
-        input_schema=schema, output=OutputSpec(kind=kind, classes=["0", "1"]),
-        created_at=datetime.now(UTC),
-    )  # fmt: skip
+from rollout.logdata import LogWriter, shadow_rollout, version_of_kind
 
 
 def test_classification_report_with_slices(tmp_path: Path) -> None:
@@ -52,7 +23,7 @@ def test_classification_report_with_slices(tmp_path: Path) -> None:
         writer.add(f"r{i}", "shadow", 2, answer, latency_ms=9.0, plan=plan, tenure=float(i))
     writer.flush()
 
-    report = shadow_report(writer.log, _rollout(), _version("classification"), "plan")
+    report = shadow_report(writer.log, shadow_rollout(), version_of_kind("classification"), "plan")
 
     assert report["requests"] == {
         "primary": 100, "candidate": 90, "paired_rows": 85, "shadow_missing": 10,
@@ -67,7 +38,9 @@ def test_classification_report_with_slices(tmp_path: Path) -> None:
     slices = {row["slice"]: row for row in report["slices"]["rows"]}
     assert slices["basic"]["agreement"] == 1.0 and slices["pro"]["agreement"] == 0.0
     assert slices["basic"]["candidate_error_rate"] == 0.1
-    numeric = shadow_report(writer.log, _rollout(), _version("classification"), "tenure")
+    numeric = shadow_report(
+        writer.log, shadow_rollout(), version_of_kind("classification"), "tenure"
+    )
     assert len(numeric["slices"]["rows"]) == 5
 
 
@@ -77,11 +50,15 @@ def test_regression_report(tmp_path: Path) -> None:
         writer.add(f"r{i}", "primary", 1, float(i))
         writer.add(f"r{i}", "shadow", 2, float(i) + 1.0)
     writer.flush()
-    comparison = shadow_report(writer.log, _rollout(), _version("regression"), None)["comparison"]
+    comparison = shadow_report(writer.log, shadow_rollout(), version_of_kind("regression"), None)[
+        "comparison"
+    ]
     assert comparison["mean_abs_diff"] == 1.0 and comparison["correlation"] == 1.0
     assert comparison["distribution"]["wasserstein"] == 1.0
 
 
 def test_slicing_by_an_unknown_feature_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match="not an input feature"):
-        shadow_report(LogWriter(tmp_path).log, _rollout(), _version("regression"), "color")
+        shadow_report(
+            LogWriter(tmp_path).log, shadow_rollout(), version_of_kind("regression"), "color"
+        )
