@@ -1,0 +1,336 @@
+"""One window of the Parquet log, read column by column (the Parquet ``LogWindow``).
+
+A report needs a few columns of many rows, one feature at a time, so that reading the
+next column overlaps with the statistics of the last (pyarrow and numpy release the
+GIL). :class:`ParquetWindow` first decides which rows belong to the window, per file and
+row group, from Parquet statistics where it can: a merged day whose timestamps, versions
+and roles all qualify needs no ``ts``/``version``/``role`` column at all; only row
+groups that straddle a boundary read them. Columns are then read on demand from those
+row groups only, and masked.
+
+Many small segments (a day not yet compacted) cost a fixed overhead per file and column,
+so with many files every column a report needs is read in one pass per file instead
+(:meth:`ParquetWindow.prefetch`). Unreadable files are skipped and listed in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from modelport.predlog import columns as col
+from modelport.predlog.reader import WindowSpec
+
+logger = logging.getLogger(__name__)
+
+# Above this many files, read every needed column of a file in one go.
+MANY_FILES = 32
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+Mask = np.ndarray[Any, np.dtype[np.bool_]]
+
+
+@dataclass
+class _Part:
+    """The selected rows of one file: whole row groups, then an optional row mask."""
+
+    path: Path
+    metadata: pq.FileMetaData
+    row_groups: list[int]
+    mask: Mask | None
+    rows: int
+
+
+class ParquetWindow:
+    """Rows of one endpoint's segments in a window, for some versions and roles."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        spec: WindowSpec,
+        versions: Collection[int] | None = None,
+        roles: Collection[str] | None = None,
+        workers: int = 2,
+    ) -> None:
+        self.spec = spec
+        self.versions = None if versions is None else frozenset(versions)
+        self.roles = None if roles is None else frozenset(str(r) for r in roles)
+        self.workers = workers
+        self.skipped: list[tuple[str, str]] = []
+        self._cache: dict[str, pa.ChunkedArray | None] = {}
+        self.parts = self._select(paths)
+        if spec.last is not None:
+            self._keep_newest(spec.last, spec.skip)
+        self.n_rows = sum(part.rows for part in self.parts)
+        self.available = {
+            name for part in self.parts for name in part.metadata.schema.to_arrow_schema().names
+        }
+
+    # -- which rows -----------------------------------------------------------------------
+    def _select(self, paths: list[Path]) -> list[_Part]:
+        parts: list[_Part] = []
+        ordered = list(reversed(paths)) if self.spec.last is not None else paths
+        wanted = None if self.spec.last is None else self.spec.last + self.spec.skip
+        total = 0
+        for path in ordered:
+            try:
+                part = self._select_file(path)
+            except (pa.ArrowException, OSError) as exc:
+                logger.warning("skipping unreadable log segment %s: %s", path, exc)
+                self.skipped.append((str(path), str(exc)))
+                continue
+            if part.rows:
+                parts.append(part)
+                total += part.rows
+            if wanted is not None and total >= wanted:
+                break
+        return list(reversed(parts)) if self.spec.last is not None else parts
+
+    def _select_file(self, path: Path) -> _Part:
+        metadata = pq.read_metadata(path)
+        names = metadata.schema.to_arrow_schema().names
+        groups, masks, rows = [], [], 0
+        for index in range(metadata.num_row_groups):
+            verdict = self._group_verdict(metadata.row_group(index), names)
+            if verdict == "none":
+                continue
+            mask = None if verdict == "all" else self._row_mask(path, metadata, index)
+            count = metadata.row_group(index).num_rows if mask is None else int(mask.sum())
+            if count == 0:
+                continue
+            groups.append(index)
+            masks.append(mask)
+            rows += count
+        combined = None
+        if any(mask is not None for mask in masks):
+            combined = np.concatenate(
+                [
+                    np.ones(metadata.row_group(g).num_rows, dtype=bool) if m is None else m
+                    for g, m in zip(groups, masks, strict=True)
+                ]
+            )
+        return _Part(path, metadata, groups, combined, rows)
+
+    def _group_verdict(self, group: pq.RowGroupMetaData, names: list[str]) -> str:
+        """ "all", "none" or "some" of the group's rows qualify, from its statistics."""
+        verdicts = []
+        if self.spec.since is not None or self.spec.until is not None:
+            verdicts.append(_range_verdict(_stats(group, names, "ts"), self.spec))
+        if self.versions is not None:
+            verdicts.append(_set_verdict(_stats(group, names, "version"), self.versions))
+        if self.roles is not None:
+            verdicts.append(_set_verdict(_stats(group, names, "role"), self.roles))
+        if "none" in verdicts:
+            return "none"
+        return "some" if "some" in verdicts else "all"
+
+    def _row_mask(self, path: Path, metadata: pq.FileMetaData, index: int) -> Mask:
+        present = metadata.schema.to_arrow_schema().names
+        needed = [c for c in ("ts", "version", "role") if c in present]
+        table = pq.ParquetFile(path, metadata=metadata).read_row_group(index, columns=needed)
+        mask = np.ones(table.num_rows, dtype=bool)
+        if "ts" in needed:
+            ts = table["ts"]
+            if self.spec.since is not None:
+                mask &= _bools(pc.greater_equal(ts, _timestamp(self.spec.since)))
+            if self.spec.until is not None:
+                mask &= _bools(pc.less(ts, _timestamp(self.spec.until)))
+        if self.versions is not None:
+            allowed = pa.array(sorted(self.versions), pa.int32())
+            column = table["version"] if "version" in needed else pa.nulls(len(mask), pa.int32())
+            mask &= _bools(pc.is_in(column, value_set=allowed))
+        if self.roles is not None:
+            allowed = pa.array(sorted(self.roles), pa.string())
+            column = table["role"] if "role" in needed else pa.nulls(len(mask), pa.string())
+            mask &= _bools(pc.is_in(column, value_set=allowed))
+        return mask
+
+    def _keep_newest(self, last: int, skip: int) -> None:
+        """Keep rows ``[total - skip - last, total - skip)`` of the selection, in order."""
+        total = sum(part.rows for part in self.parts)
+        start, stop = max(total - skip - last, 0), max(total - skip, 0)
+        offset = 0
+        kept: list[_Part] = []
+        for part in self.parts:
+            low, high = max(start - offset, 0), min(stop - offset, part.rows)
+            offset += part.rows
+            if high <= low:
+                continue
+            if low > 0 or high < part.rows:
+                rows_in_groups = sum(part.metadata.row_group(g).num_rows for g in part.row_groups)
+                chosen = (
+                    np.flatnonzero(part.mask)
+                    if part.mask is not None
+                    else np.arange(rows_in_groups)
+                )
+                mask = np.zeros(rows_in_groups, dtype=bool)
+                mask[chosen[low:high]] = True
+                part = _Part(part.path, part.metadata, part.row_groups, mask, high - low)
+            kept.append(part)
+        self.parts = kept
+
+    # -- columns --------------------------------------------------------------------------
+    def prefetch(self, names: Iterable[str], *, always: bool = False) -> None:
+        """Read these columns now, one pass per file (worth it with many small files;
+        ``always`` when every column will be read anyway)."""
+        wanted = [n for n in dict.fromkeys(names) if n not in self._cache and n in self.available]
+        if not wanted or (len(self.parts) <= MANY_FILES and not always) or not self.parts:
+            return
+        with ThreadPoolExecutor(max_workers=max(self.workers, 1) * 2) as pool:
+            tables = list(pool.map(lambda part: _read_part(part, wanted), self.parts))
+        for name in wanted:
+            self._cache[name] = _join(
+                [t[name] if name in t.column_names else None for t in tables],
+                [p.rows for p in self.parts],
+            )
+
+    def column(self, name: str) -> pa.ChunkedArray | None:
+        """The column over the window's rows (None if no file has it)."""
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self.available:
+            return None
+        tables = [_read_part(part, [name]) for part in self.parts]
+        chunks = [t[name] if name in t.column_names else None for t in tables]
+        return _join(chunks, [p.rows for p in self.parts])
+
+    def table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The window's rows as one table of ``columns`` (default: every column), oldest
+        first; a column no segment holds comes back as typed nulls."""
+        names = list(columns) if columns is not None else self._all_columns()
+        self.prefetch(names, always=True)
+        found = {name: self.column(name) for name in names}
+        return pa.table(
+            {
+                name: values if values is not None else pa.nulls(self.n_rows, col.column_type(name))
+                for name, values in found.items()
+            }
+        )
+
+    def _all_columns(self) -> list[str]:
+        """Every column, in the order the segments hold them (meta, features, outputs)."""
+        ordered: dict[str, None] = dict.fromkeys(col.META)
+        for part in self.parts:
+            ordered.update(dict.fromkeys(part.metadata.schema.to_arrow_schema().names))
+        return [name for name in ordered if name in self.available or not self.parts]
+
+    def numeric(self, name: str) -> FloatArray:
+        """A column as float64 with NaN for missing (text that is not a number too)."""
+        return self.numeric_checked(name)[0]
+
+    def numeric_checked(self, name: str) -> tuple[FloatArray, int]:
+        """The column as float64, and how many logged values were not numbers (another
+        version logged the feature as text): those read as missing."""
+        column = self.column(name)
+        if column is None:
+            return np.full(self.n_rows, np.nan), 0
+        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
+            return values, 0
+        logged = pd.Series(column.to_pylist(), dtype=object)
+        parsed = pd.to_numeric(logged, errors="coerce")
+        # Numbers that went through text (a missing one reads "nan") are not violations.
+        wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
+        coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        return coerced, int(wrong.sum())
+
+    def text(self, name: str) -> pa.ChunkedArray:
+        """A column as strings (nulls for missing)."""
+        column = self.column(name)
+        if column is None:
+            return pa.chunked_array([pa.nulls(self.n_rows, pa.string())])
+        if not pa.types.is_string(column.type):
+            return pc.cast(column, pa.string())
+        return column
+
+
+def _read_part(part: _Part, columns: list[str]) -> pa.Table:
+    present = part.metadata.schema.to_arrow_schema().names
+    needed = [c for c in columns if c in present]
+    # Columns are already read in parallel, one task each: no threads inside a read.
+    reader = pq.ParquetFile(part.path, metadata=part.metadata, memory_map=True)
+    if len(part.row_groups) == part.metadata.num_row_groups:
+        table = reader.read(columns=needed, use_threads=False)
+    else:
+        table = reader.read_row_groups(part.row_groups, columns=needed, use_threads=False)
+    if part.mask is not None:
+        table = table.filter(pa.array(part.mask))
+    return table
+
+
+def _join(chunks: list[pa.ChunkedArray | None], sizes: list[int]) -> pa.ChunkedArray | None:
+    """Concatenate per-file pieces; missing pieces become nulls, mixed types become text."""
+    present = [c for c in chunks if c is not None]
+    if not present:
+        return None
+    types = {c.type for c in present}
+    target = present[0].type if len(types) == 1 else pa.string()
+    pieces = []
+    for chunk, size in zip(chunks, sizes, strict=True):
+        if chunk is None:
+            pieces.extend(pa.chunked_array([pa.nulls(size, target)]).chunks)
+        elif chunk.type != target:
+            pieces.extend(pc.cast(chunk, target).chunks)
+        else:
+            pieces.extend(chunk.chunks)
+    return pa.chunked_array(pieces, type=target)
+
+
+def _stats(group: pq.RowGroupMetaData, names: list[str], column: str) -> tuple[Any, Any] | None:
+    if column not in names:
+        return None
+    statistics = group.column(names.index(column)).statistics
+    if statistics is None or not statistics.has_min_max or statistics.null_count:
+        return None
+    return statistics.min, statistics.max
+
+
+def _range_verdict(bounds: tuple[Any, Any] | None, spec: WindowSpec) -> str:
+    if bounds is None:
+        return "some"
+    low, high = (_aware(b) for b in bounds)
+    if (spec.since is not None and high < spec.since) or (
+        spec.until is not None and low >= spec.until
+    ):
+        return "none"
+    inside = (spec.since is None or low >= spec.since) and (spec.until is None or high < spec.until)
+    return "all" if inside else "some"
+
+
+def _set_verdict(bounds: tuple[Any, Any] | None, allowed: frozenset[Any]) -> str:
+    if bounds is None:
+        return "some"
+    low, high = bounds
+    if low == high:
+        return "all" if low in allowed else "none"
+    if all(value < low or value > high for value in allowed):
+        return "none"
+    return "some"
+
+
+def _aware(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else pd.Timestamp(value).to_pydatetime()
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _timestamp(moment: datetime) -> pa.Scalar:
+    return pa.scalar(moment, pa.timestamp("us", tz="UTC"))
+
+
+def _bools(values: pa.ChunkedArray | pa.Array) -> Mask:
+    mask: Mask = np.asarray(pc.fill_null(values, False), dtype=bool)
+    return mask
