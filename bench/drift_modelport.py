@@ -182,10 +182,10 @@ def _write_log(root: Path, current: Path) -> None:
 # -- measuring (in a fresh process) ---------------------------------------------------------
 def measure(work: Path, variant: str, report: str) -> dict[str, Any]:
     started = time.perf_counter()
-    from modelport.monitoring.service import MonitoringService, ReportRequest
-    from modelport.monitoring.windows import WindowSpec
+    from modelport.monitoring.reports.service import MonitoringService, ReportRequest
     from modelport.predlog.feedback import FeedbackStore
     from modelport.predlog.parquet import ParquetPredictionLog
+    from modelport.predlog.reader import WindowSpec
     from modelport.registry.artifacts import ArtifactStore
     from modelport.registry.endpoints import EndpointStore
     from modelport.registry.service import Registry

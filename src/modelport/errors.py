@@ -27,6 +27,7 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     ├── ArtifactError                   422 artifact_error   (missing, corrupt, wrong flavor)
     │   └── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
     ├── ReferenceDataError              422 reference_error  (reference file vs schema)
+    │   └── ProfileError                422 reference_error  (reference cannot be profiled)
     └── PredictionFailed                500 prediction_failed (the model raised)
 """
 
@@ -134,6 +135,10 @@ class EndpointNotFound(NotFound):
     code = "endpoint_not_found"
 
 
+class RolloutNotFound(NotFound):
+    code = "rollout_not_found"
+
+
 class Conflict(ModelportError):
     status = 409
     code = "conflict"
@@ -157,6 +162,17 @@ class ArtifactIntegrityError(ArtifactError):
 class ReferenceDataError(ModelportError):
     status = 422
     code = "reference_error"
+
+
+class ProfileError(ReferenceDataError, ValueError):
+    """The reference data cannot be profiled (empty, or does not match the schema)."""
+
+
+class SmokeTestFailed(ModelportError):
+    """A blue-green candidate failed on replayed requests before it went live."""
+
+    status = 422
+    code = "smoke_test_failed"
 
 
 class PredictionFailed(ModelportError):

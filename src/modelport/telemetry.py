@@ -100,6 +100,15 @@ class Telemetry:
     def error(self, endpoint: str, version: int | str, role: str, code: str) -> None:
         self.errors.labels(endpoint, str(version), role, code).inc()
 
+    def invalid_counts(self) -> dict[tuple[str, str], float]:
+        """Requests refused so far, by (endpoint, code)."""
+        counts: dict[tuple[str, str], float] = {}
+        for metric in self.invalid.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    counts[(sample.labels["endpoint"], sample.labels["code"])] = sample.value
+        return counts
+
     def track_queue(self, depth: Callable[[], float]) -> None:
         self.log_queue_depth.set_function(depth)
 

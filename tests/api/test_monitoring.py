@@ -13,21 +13,22 @@ import numpy as np
 import pytest
 
 from modelport.config import Settings
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.series import SeriesStore
-from modelport.monitoring.source import LogWindow
-from modelport.monitoring.windows import WindowSpec
+from modelport.monitoring.live.series import SeriesStore
+from modelport.monitoring.live.state import WindowState
 from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog.reader import WindowSpec
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
+from modelport.registry.profile import ReferenceProfile
 from modelport.registry.service import Registry
 from modelport.store.db import Database
+from modelport.vocabulary import SERVED_ROLES
 from support import LiveServer, run_cli
 
 from .conftest import make_churn_project
 
-ENDPOINTS = ("live", "stable", "drifting")
+# One endpoint per test that counts rows, so the tests hold in any order.
+ENDPOINTS = ("live", "stable", "drifting", "compacting")
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +164,9 @@ def test_the_live_window_counts_what_the_log_holds(server: LiveServer) -> None:
     finally:
         db.dispose()
     log = ParquetPredictionLog(server.cwd / ".modelport" / "logs")
-    server.wait_for(lambda: LogWindow(log, "live", WindowSpec()).n_rows == 700)
+    server.wait_for(lambda: log.window("live", WindowSpec(), roles=SERVED_ROLES).n_rows == 700)
     batch = WindowState.from_log(
-        LogWindow(log, "live", WindowSpec()),
+        log.window("live", WindowSpec(), roles=SERVED_ROLES),
         ReferenceProfile.from_dict(version.profile),  # type: ignore[arg-type]
         version.input_schema,
         version.output,
@@ -240,15 +241,22 @@ def test_detectors_fire_after_an_error_rate_change_through_feedback(server: Live
 
 
 def test_compacting_today_while_serving_keeps_every_row_once(server: LiveServer) -> None:
-    send(server, "live", 300, seed=6, per_request=30)
+    for part in range(3):  # each report flushes the log: at least three segments
+        send(server, "compacting", 100, seed=60 + part, per_request=25)
+        with server.client() as client:
+            client.get("/v1/endpoints/compacting/monitoring", params={"sections": "drift"})
     with server.client() as client:
-        before = client.get("/v1/endpoints/live/monitoring", params={"sections": "drift"}).json()
+        before = client.get(
+            "/v1/endpoints/compacting/monitoring", params={"sections": "drift"}
+        ).json()
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
 
-    compacted = run_cli("logs", "compact", "live", "--before", tomorrow, cwd=server.cwd)
-    send(server, "live", 60, seed=7, per_request=30)  # the server keeps writing segments
+    compacted = run_cli("logs", "compact", "compacting", "--before", tomorrow, cwd=server.cwd)
+    send(server, "compacting", 60, seed=7, per_request=30)  # the server keeps writing segments
     with server.client() as client:
-        after = client.get("/v1/endpoints/live/monitoring", params={"sections": "drift"}).json()
+        after = client.get(
+            "/v1/endpoints/compacting/monitoring", params={"sections": "drift"}
+        ).json()
 
     assert "files -> 1" in compacted.stdout
     assert after["window"]["rows"] == before["window"]["rows"] + 60

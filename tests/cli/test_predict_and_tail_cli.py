@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from modelport.batch import Batch, Prediction
 from modelport.predlog.parquet import ParquetPredictionLog
@@ -93,12 +92,6 @@ def test_an_http_error_is_printed_with_its_code_and_exits_1(served_churn: LiveSe
     assert "422" in line and "wrong_type" in line and "tenure" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: `modelport predict E @missing.json` dies with a FileNotFoundError "
-    "traceback instead of one `error (...)` line (cli/main.py _instances reads the file "
-    "outside any ModelportError)",
-)
 def test_a_missing_payload_file_is_a_clear_error(project: Path) -> None:
     result = run_cli(
         "predict", "churn", "@missing.json", "--url", "http://127.0.0.1:9", cwd=project, check=False
@@ -208,13 +201,6 @@ def _record(request_id: str, role: str, version: int, at: float) -> PredictionRe
     )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: `logs tail --follow` keeps only rows with ts > the last printed ts "
-    "(cli/logs.py tail), but a row's ts is its request's arrival, so rows logged later "
-    "with an earlier or equal ts (shadow/baseline copies, slow concurrent requests) that "
-    "land in a later segment are never printed",
-)
 def test_logs_tail_follow_prints_rows_logged_after_newer_ones(project: Path) -> None:
     """The server logs a shadow copy with its request's arrival time, after the primary's
     answer and often in the next segment; ``--follow`` must still print it."""

@@ -19,10 +19,11 @@ import pytest
 
 from modelport.batch import Batch
 from modelport.config import MonitoringSettings
-from modelport.monitoring.series import SeriesStore
-from modelport.monitoring.service import MonitoringService
+from modelport.monitoring.live.series import SeriesStore
+from modelport.monitoring.reports.service import MonitoringService
 from modelport.predlog.feedback import FeedbackItem, FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog.reader import LogWindow, WindowSpec
 from modelport.predlog.records import PredictionRecord
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
@@ -30,6 +31,7 @@ from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registration, Registry
 from modelport.schema import FeatureSpec, InputSchema
 from modelport.store.db import Database
+from modelport.vocabulary import SERVED_ROLES
 
 SCORER = '''
 import numpy as np
@@ -93,6 +95,12 @@ class World:
 
     def service(self) -> MonitoringService:
         return MonitoringService(self.registry, self.endpoints, self.log, self.feedback)
+
+    def window(self, spec: WindowSpec | None = None, **options: Any) -> LogWindow:
+        """The logged rows of ``spec`` as reports read them (the served roles, unless
+        ``roles`` says otherwise)."""
+        options.setdefault("roles", SERVED_ROLES)
+        return self.log.window("shop", spec or WindowSpec(), **options)
 
     def register(self, reference: pd.DataFrame | None = None) -> ModelVersion:
         path = None

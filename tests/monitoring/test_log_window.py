@@ -1,4 +1,5 @@
-"""LogWindow picks exactly the rows of a window, from statistics where it can."""
+"""The log window monitoring reads picks exactly the rows of a window, from statistics
+where it can."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from datetime import timedelta
 
 import numpy as np
 
-from modelport.monitoring.source import LogWindow
-from modelport.monitoring.windows import WindowSpec
 from modelport.predlog.compaction import compact_day
+from modelport.predlog.reader import LogWindow, WindowSpec
 
 from .conftest import NOON, World, shop_frame
 
@@ -29,10 +29,10 @@ def test_time_version_and_role_filters(world: World) -> None:
     logged(world)
     hour = WindowSpec(NOON + timedelta(minutes=30), NOON + timedelta(minutes=90))
 
-    everything = LogWindow(world.log, "shop", WindowSpec(), roles=None)
-    served = LogWindow(world.log, "shop", WindowSpec())
-    one_hour = LogWindow(world.log, "shop", hour)
-    version_one = LogWindow(world.log, "shop", WindowSpec(), versions=[1])
+    everything = world.window(WindowSpec(), roles=None)
+    served = world.window(WindowSpec())
+    one_hour = world.window(hour)
+    version_one = world.window(WindowSpec(), versions=[1])
 
     assert (everything.n_rows, served.n_rows, one_hour.n_rows, version_one.n_rows) == (
         900,
@@ -48,7 +48,7 @@ def test_a_window_inside_one_file_reads_no_meta_column(world: World) -> None:
     world.log_frame(shop_frame(2_000, 4), rows_per_request=10)
     compact_day(world.log.root / "shop" / NOON.strftime("%Y-%m-%d"))
 
-    whole = LogWindow(world.log, "shop", WindowSpec(NOON, NOON + timedelta(hours=1)))
+    whole = world.window(WindowSpec(NOON, NOON + timedelta(hours=1)))
 
     # Row-group statistics show every row qualifies: no ts/version/role is read.
     assert [part.mask for part in whole.parts] == [None]
@@ -57,8 +57,8 @@ def test_a_window_inside_one_file_reads_no_meta_column(world: World) -> None:
 
 def test_newest_rows_and_the_ones_before_them(world: World) -> None:
     world.log_frame(shop_frame(1_000, 5), rows_per_request=100)
-    newest = LogWindow(world.log, "shop", WindowSpec(last=250))
-    before = LogWindow(world.log, "shop", WindowSpec(last=250, skip=250))
+    newest = world.window(WindowSpec(last=250))
+    before = world.window(WindowSpec(last=250, skip=250))
     request_ids = [f"req-{i}" for i in range(10)]
 
     assert newest.n_rows == before.n_rows == 250
@@ -74,7 +74,7 @@ def test_unreadable_segments_are_skipped_and_listed(world: World) -> None:
     broken = world.log.root / "shop" / NOON.strftime("%Y-%m-%d") / "0000000000000-1-1.parquet"
     broken.write_bytes(b"not parquet")
 
-    window = LogWindow(world.log, "shop", WindowSpec())
+    window = world.window(WindowSpec())
 
     assert window.n_rows == 100
     assert [path for path, _ in window.skipped] == [str(broken)]
@@ -88,7 +88,7 @@ def test_many_small_segments_read_the_same_as_one_file(world: World) -> None:
             prefix=f"s{index}",
             at=NOON + timedelta(seconds=index),
         )
-    window = LogWindow(world.log, "shop", WindowSpec())
+    window = world.window(WindowSpec())
     window.prefetch(["feature.a", "feature.plan"])
 
     np.testing.assert_array_equal(window.numeric("feature.a"), frame["a"].to_numpy())

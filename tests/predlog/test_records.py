@@ -7,7 +7,8 @@ import numpy as np
 import pyarrow as pa
 
 from modelport.batch import Batch, Prediction
-from modelport.predlog.records import META_COLUMNS, PredictionRecord, records_to_table
+from modelport.predlog.columns import META as META_COLUMNS
+from modelport.predlog.records import PredictionRecord, records_to_table
 
 MakeRecord = Callable[..., PredictionRecord]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.errors import ReferenceDataError
-from modelport.monitoring.profile import OTHER, ProfileError, ReferenceProfile
+from modelport.errors import ProfileError, ReferenceDataError
+from modelport.registry.profile import OTHER, ReferenceProfile
 from modelport.schema import FeatureSpec, InputSchema, OutputSpec
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.exc import StatementError
 
@@ -21,7 +22,9 @@ from modelport.errors import (
     ReferenceDataError,
     VersionNotFound,
 )
-from modelport.registry.service import PREDICTION_COLUMN, PROBABILITY_PREFIX, Registration, Registry
+from modelport.predlog.columns import SERIES_PREDICTION as PREDICTION_COLUMN
+from modelport.predlog.columns import SERIES_PROBA_PREFIX as PROBABILITY_PREFIX
+from modelport.registry.service import Registration, Registry
 from modelport.schema import FeatureSpec
 
 StoreState = tuple[int, int, frozenset[str]]
@@ -72,6 +75,29 @@ def test_reference_sample_is_stored_with_predictions(
     assert sample[PREDICTION_COLUMN].tolist() == [str(v) for v in expected.outputs]
     probabilities = sample[[f"{PROBABILITY_PREFIX}0", f"{PROBABILITY_PREFIX}1"]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_the_stored_sample_names_its_columns_as_the_log_does(
+    registry: Registry, churn_files: tuple[Path, Path]
+) -> None:
+    version = registry.register(churn(churn_files))
+    path = registry.reference_sample(version)
+    assert path is not None
+
+    stored = pq.read_table(path)
+
+    assert stored.column_names == [
+        "feature.tenure",
+        "feature.charges",
+        "feature.plan",
+        "label",
+        "prediction",
+        "proba.0",
+        "proba.1",
+    ]
+    original = pd.read_parquet(churn_files[1])
+    assert stored["label"].to_pylist() == [str(v) for v in original["churned"]]
+    assert stored["feature.tenure"].to_pylist() == original["tenure"].tolist()
 
 
 def test_versions_count_up_and_lookups_find_them(

@@ -8,22 +8,20 @@ from pathlib import Path
 from modelport.rollout.analysis import evaluate
 from modelport.rollout.evidence import (
     BASE_COLUMNS,
-    OUTPUT_COLUMNS,
     Evidence,
     collect,
     labels_for,
+    step_columns,
 )
 from modelport.rollout.gates import parse_gates
-from modelport.rollout.window import LogWindow
 from rollout.logdata import LogWriter
 
 SINCE = datetime.now(UTC) - timedelta(minutes=5)
 
 
 def _collect(writer: LogWriter, phase: str = "canary", kind: str = "classification") -> Evidence:
-    columns = [*BASE_COLUMNS, *OUTPUT_COLUMNS, "proba.0", "proba.1"]
     return collect(
-        LogWindow(writer.log, "churn", SINCE, columns).rows(),
+        writer.log.follow("churn", SINCE, step_columns(["0", "1"])).rows(),
         labels_for(writer.feedback, "churn", SINCE),
         kind=kind,
         candidate=2,
@@ -109,8 +107,8 @@ def test_shadow_evidence_and_regression_divergence(tmp_path: Path) -> None:
 
 def test_the_window_reads_each_segment_once_and_keeps_earlier_rows(tmp_path: Path) -> None:
     writer = LogWriter(tmp_path)
-    window = LogWindow(writer.log, "churn", SINCE, BASE_COLUMNS)
-    assert window.rows().empty
+    window = writer.log.follow("churn", SINCE, BASE_COLUMNS)
+    assert window.rows().num_rows == 0
     _canary_traffic(writer, 10)
     assert len(window.rows()) == 15
     _canary_traffic(writer, 10)  # a second segment

@@ -159,9 +159,11 @@ def test_too_little_traffic_makes_the_rollout_wait(traffic: Traffic) -> None:
     gate = rollout["verdicts"]["gates"][0]
     assert gate["verdict"] == "inconclusive" and gate["n"] < 50
     assert "of 50" in gate["reason"]
+    # The tick stores its verdicts first and publishes the gauges after every rollout.
+    verdict = 'modelport_rollout_gate_verdict{endpoint="churn",gate="error_rate<=0.1"} 0.0'
+    traffic.wait_until(lambda _: verdict in traffic.client.get("/metrics").text)
     metrics = traffic.client.get("/metrics").text
     assert 'modelport_rollout_canary_weight_percent{endpoint="churn"} 50.0' in metrics
-    assert 'modelport_rollout_gate_verdict{endpoint="churn",gate="error_rate<=0.1"} 0.0' in metrics
     shown = run_cli("rollout", "status", "churn", "--stored", cwd=traffic.server.cwd).stdout
     assert "waiting for" in shown and "of 50 candidate requests needed" in shown
     # Later ticks with no more traffic still do not promote.

@@ -21,6 +21,7 @@ from modelport.rollout.controller import Analysis
 from modelport.rollout.spec import build_spec
 from modelport.rollout.state import Rollout
 from modelport.serving.dataplane import DataPlane
+from modelport.serving.policies import CanarySpec, PrimarySpec
 from modelport.store.db import Database
 from modelport.telemetry import Telemetry
 from rollout.traffic import OTHER, PRIMARY
@@ -65,7 +66,7 @@ def controller(tmp_path: Path) -> Controller:
 def test_a_failed_gate_rolls_back_at_once_even_mid_step(controller: Controller) -> None:
     change, _ = controller.decide(_rollout(), _analysis("pass", "fail", done=False))
     assert change is not None and change.action == "rollback"
-    assert change.primary_version == 1 and change.policy == {}
+    assert change.primary_version == 1 and change.policy == PrimarySpec()
     assert "gate1" in change.reason and change.evidence is not None
 
 
@@ -79,7 +80,11 @@ def test_the_rollout_waits_for_its_budget_and_its_evidence(controller: Controlle
 def test_passing_steps_advance_then_promote(controller: Controller) -> None:
     change, _ = controller.decide(_rollout(step=0), _analysis("pass"))
     assert change is not None and (change.action, change.step, change.weight) == ("step", 1, 50)
-    assert change.policy is not None and change.policy["weight"] == 50
+    assert (
+        change.policy is not None
+        and isinstance(change.policy, CanarySpec)
+        and change.policy.weight == 50
+    )
     change, _ = controller.decide(_rollout(step=2), _analysis("pass"))
     assert change is not None and change.action == "promote" and change.primary_version == 2
 
@@ -102,7 +107,7 @@ def test_blue_is_released_when_keep_blue_is_over(controller: Controller) -> None
         _rollout("blue-green", "blue-green"), step_started_at=NOW - timedelta(hours=1)
     )
     change, _ = controller.decide(rollout, controller.analyse(rollout))
-    assert change is not None and change.action == "release-blue" and change.policy == {}
+    assert change is not None and change.action == "release-blue" and change.policy == PrimarySpec()
 
 
 def test_a_candidate_the_server_cannot_build_is_aborted(rollout_project: Path) -> None:
@@ -120,13 +125,13 @@ def test_a_candidate_the_server_cannot_build_is_aborted(rollout_project: Path) -
 
     plane = DataPlane(registry, endpoints, Recorder(log), Telemetry())
     asyncio.run(plane.refresh())
-    runtime = plane.runtimes["churn"]
-    assert runtime.ready and runtime.policy is not None
-    assert runtime.policy.describe()["strategy"] == "primary"  # the primary still serves
-    assert runtime.policy_error and "Integrity" in runtime.policy_error
+    status = plane.status("churn")
+    assert status.ready and status.routing is not None
+    assert status.routing["strategy"] == "primary"  # the primary still serves
+    assert status.routing_error and "Integrity" in status.routing_error
 
     def problem(name: str) -> tuple[int | None, str | None]:
-        return runtime.endpoint.policy.get("rollout"), runtime.policy_error
+        return status.policy_rollout, status.routing_error
 
     controller = Controller(service.store, registry, log, service.feedback, policy_error=problem)
     assert controller.tick() == ["churn"]

@@ -1,5 +1,5 @@
 """A damaged log segment is skipped by the rollout readers: the step window the controller
-analyses (``LogWindow``) and the shadow report return the good rows, say which file they
+analyses (a cursor of the log) and the shadow report return the good rows, say which file they
 skipped, never raise, and keep reading segments written afterwards."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from modelport.registry.service import Registry
 from modelport.rollout import RolloutService
 from modelport.rollout.evidence import BASE_COLUMNS
 from modelport.rollout.report import shadow_report
-from modelport.rollout.window import LogWindow
 from modelport.store.db import Database
 from rollout.logdata import LogWriter, shadow_rollout, version_of_kind
 from rollout.traffic import PRIMARY, SAME
@@ -63,25 +62,27 @@ def test_the_step_window_skips_damaged_segments_and_keeps_reading(
     writer = LogWriter(tmp_path)
     _canary_traffic(writer, "first", 10)
     damaged = _damage(writer.log)
-    window = LogWindow(writer.log, "churn", SINCE, BASE_COLUMNS)
-    primaries = LogWindow(writer.log, "churn", SINCE, BASE_COLUMNS, role="primary")
+    window = writer.log.follow("churn", SINCE, BASE_COLUMNS)
+    primaries = writer.log.follow("churn", SINCE, BASE_COLUMNS, roles=["primary"])
 
     with caplog.at_level(logging.WARNING, logger="modelport"):
         rows = window.rows()
         primary_rows = primaries.rows()
 
-    assert len(rows) == 15 and set(rows["request_id"]) == {
+    assert len(rows) == 15 and set(rows["request_id"].to_pylist()) == {
         *(f"first-p{i}" for i in range(1, 10, 2)),
         *(f"first-c{i}" for i in range(0, 10, 2)),
     }
-    assert sorted(primary_rows["request_id"]) == sorted(f"first-p{i}" for i in range(1, 10, 2))
+    assert sorted(primary_rows["request_id"].to_pylist()) == sorted(
+        f"first-p{i}" for i in range(1, 10, 2)
+    )
     assert _warned(caplog, damaged) == {str(p) for p in damaged}
 
     _canary_traffic(writer, "second", 10)  # a new segment after the damaged ones
 
     later = window.rows()
     assert len(later) == 30
-    assert {r for r in later["request_id"] if r.startswith("second-")} == {
+    assert {r for r in later["request_id"].to_pylist() if r.startswith("second-")} == {
         *(f"second-p{i}" for i in range(1, 10, 2)),
         *(f"second-c{i}" for i in range(0, 10, 2)),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from modelport.errors import ValidationFailed
@@ -54,7 +55,24 @@ def test_regression_report(tmp_path: Path) -> None:
         "comparison"
     ]
     assert comparison["mean_abs_diff"] == 1.0 and comparison["correlation"] == 1.0
-    assert comparison["distribution"]["wasserstein"] == 1.0
+    # As monitoring measures it: the answers moved by 1, the primary's spread is std(0..49).
+    assert comparison["distribution"]["wasserstein"] == round(1.0 / np.std(np.arange(50.0)), 4)
+    assert comparison["distribution"]["wasserstein_units"] == "primary_std"
+
+
+def test_regression_report_against_a_constant_primary_gives_the_raw_distance(
+    tmp_path: Path,
+) -> None:
+    writer = LogWriter(tmp_path, kind="regression")
+    for i in range(50):
+        writer.add(f"r{i}", "primary", 1, 10.0)
+        writer.add(f"r{i}", "shadow", 2, 12.0 if i % 2 else 10.0)
+    writer.flush()
+
+    report = shadow_report(writer.log, shadow_rollout(), version_of_kind("regression"), None)
+
+    distribution = report["comparison"]["distribution"]
+    assert distribution == {"ks": 0.5, "wasserstein": 1.0, "wasserstein_units": "prediction"}
 
 
 def test_slicing_by_an_unknown_feature_is_refused(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from modelport.errors import Conflict, VersionNotFound
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registration, Registry
-from modelport.rollout.policies import canary_policy
 from modelport.rollout.spec import build_spec
 from modelport.rollout.state import (
     ACTIVE,
@@ -25,6 +24,7 @@ from modelport.rollout.state import (
     RolloutStore,
 )
 from modelport.schema import FeatureSpec, InputSchema
+from modelport.serving.policies import CanarySpec, PrimarySpec
 from modelport.store.db import Database
 
 PREDICTOR = """
@@ -76,7 +76,7 @@ def _start(store: RolloutStore) -> Rollout:
             action="start",
             actor="test",
             weight=10.0,
-            policy=canary_policy(OTHER, 10.0, spec.salt, None),
+            policy=CanarySpec(OTHER, 10.0, spec.salt, None),
         ),
     )
 
@@ -105,7 +105,13 @@ def test_an_ended_rollout_cannot_move_and_frees_the_endpoint(store: RolloutStore
     rollout = _start(store)
     done = store.transition(
         rollout,
-        Change(action="promote", actor="a", status=PROMOTED, policy={}, primary_version=OTHER),
+        Change(
+            action="promote",
+            actor="a",
+            status=PROMOTED,
+            policy=PrimarySpec(),
+            primary_version=OTHER,
+        ),
     )
     assert done.finished_at is not None and store.endpoints.get("churn").primary_version == OTHER
     with pytest.raises(Conflict):
@@ -121,7 +127,13 @@ def test_a_failed_routing_change_leaves_the_rollout_as_it_was(store: RolloutStor
     with pytest.raises(VersionNotFound):
         store.transition(
             rollout,
-            Change(action="promote", actor="a", status=PROMOTED, policy={}, primary_version=99),
+            Change(
+                action="promote",
+                actor="a",
+                status=PROMOTED,
+                policy=PrimarySpec(),
+                primary_version=99,
+            ),
         )
     assert store.get(rollout.id) == rollout
     assert store.endpoints.get("churn").revision == revision
@@ -146,7 +158,7 @@ def test_racing_transitions_have_exactly_one_winner(store: RolloutStore) -> None
         barrier.wait()
         try:
             store.transition(
-                rollout, Change(action=status, actor="racer", status=status, policy={})
+                rollout, Change(action=status, actor="racer", status=status, policy=PrimarySpec())
             )
             outcomes.append("won")
         except Conflict:

@@ -17,9 +17,10 @@ from modelport.predlog.recorder import Recorder
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
-from modelport.serving.dataplane import DataPlane, PredictResult
+from modelport.serving.dataplane import DataPlane
 from modelport.store.db import Database
 from modelport.telemetry import Telemetry
+from modelport.vocabulary import PredictionEvent
 from predlog.slowdisk import BlockingSink
 from support import churn_instance, register_churn
 
@@ -43,12 +44,12 @@ def test_predict_answers_while_the_log_writer_is_blocked(
     )
     frame = pd.DataFrame([churn_instance(tenure=t, charges=40.0 + t) for t in range(REQUESTS)])
 
-    async def scenario() -> tuple[PredictResult, list[PredictResult], bool]:
+    async def scenario() -> tuple[PredictionEvent, list[PredictionEvent], bool]:
         await plane.start()
         recorder.start()
         schema = plane.schema_of("churn")
 
-        def ask(index: int) -> asyncio.Future[PredictResult]:
+        def ask(index: int) -> asyncio.Future[PredictionEvent]:
             batch = Batch.from_frame(frame.iloc[[index]], schema)
             return asyncio.ensure_future(
                 plane.predict(

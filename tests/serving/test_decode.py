@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelport.codecs.decode import MAX_ROWS, decode_instances, decode_rows
 from modelport.errors import (
     MissingFeature,
     NotAllowedNaN,
@@ -16,7 +17,6 @@ from modelport.errors import (
     WrongType,
 )
 from modelport.schema import FeatureSpec, InputSchema
-from modelport.serving.decode import MAX_ROWS, decode_instances, decode_rows
 
 SCHEMA = InputSchema(
     features=[
@@ -255,9 +255,9 @@ def test_all_numeric_missing_values_where_allowed() -> None:
 
 
 def test_int_features_refuse_fractions_but_accept_whole_floats() -> None:
+    from modelport.codecs.decode import decode_instances
     from modelport.errors import WrongType
     from modelport.schema import FeatureSpec, InputSchema
-    from modelport.serving.decode import decode_instances
 
     schema = InputSchema(
         features=[FeatureSpec(name="a", kind="int"), FeatureSpec(name="b", kind="float")]

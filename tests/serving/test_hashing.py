@@ -5,8 +5,8 @@ import pytest
 
 from modelport.batch import Batch
 from modelport.errors import ValidationFailed
-from modelport.rollout.hashing import StickyKey, in_canary
 from modelport.schema import FeatureSpec, InputSchema
+from modelport.serving.policies.hashing import StickyKey, in_canary
 
 KEYS = [f"customer-{i}" for i in range(5000)]
 

@@ -1,4 +1,4 @@
-"""Contract of every rollout traffic policy, plus what each one promises on its own."""
+"""Contract of every traffic policy, plus what each one promises on its own."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import modelport.rollout  # noqa: F401  (registers the rollout policies)
 from modelport.batch import Batch, Prediction
 from modelport.registry.records import ModelVersion
 from modelport.schema import FeatureSpec, InputSchema, OutputSpec
-from modelport.serving.policy import RequestContext, build_policy
+from modelport.serving.policies import RequestContext, build_policy, policy_from_dict
 from modelport.serving.runner import Runner
 
 SCHEMA = InputSchema(features=[FeatureSpec(name="x", kind="float")])
@@ -65,7 +64,7 @@ def build(name: str) -> tuple[Any, dict[tuple[int, str], Runner]]:
     def load(version: int, role: str) -> Runner:
         return loaded.setdefault((version, role), runner(version))
 
-    return build_policy(POLICIES[name], runner(1), load), loaded
+    return build_policy(policy_from_dict(POLICIES[name]), runner(1), load), loaded
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
@@ -110,4 +109,4 @@ def test_blue_green_keeps_the_other_colour_loaded_but_idle() -> None:
 
 def test_an_unknown_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown traffic strategy"):
-        build_policy({"strategy": "yolo"}, runner(1), lambda v, r: runner(v))
+        policy_from_dict({"strategy": "yolo"})

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from modelport.api.auth import require
 from modelport.api.body import read_json
+from modelport.api.context import services
 from modelport.api.responses import JSON, guarded
-from modelport.api.state import services
 from modelport.errors import BodyTooLarge, InvalidRequest, ValidationFailed
 from modelport.registry.records import parse_ref
 from modelport.registry.service import Registration
@@ -121,9 +121,9 @@ async def list_endpoints(request: Request) -> Response:
     body = []
     for endpoint in endpoints:
         entry = endpoint.to_dict()
-        runtime = app.plane.runtimes.get(endpoint.name)
-        entry["ready"] = bool(runtime and runtime.ready)
-        entry["error"] = runtime.error if runtime else None
+        status = app.plane.find(endpoint.name)
+        entry["ready"] = bool(status and status.ready)
+        entry["error"] = status.error if status else None
         body.append(entry)
     return JSON({"endpoints": body})
 
@@ -162,11 +162,11 @@ async def show_endpoint(request: Request) -> Response:
     require(request, app.settings.auth, "read")
     endpoint = await asyncio.to_thread(app.endpoints.get, request.path_params["name"])
     body = endpoint.to_dict()
-    runtime = app.plane.runtimes.get(endpoint.name)
-    body["ready"] = bool(runtime and runtime.ready)
-    body["error"] = runtime.error if runtime else None
-    if runtime is not None and runtime.policy is not None:
-        body["serving"] = runtime.policy.describe()
+    status = app.plane.find(endpoint.name)
+    body["ready"] = bool(status and status.ready)
+    body["error"] = status.error if status else None
+    if status is not None and status.routing is not None:
+        body["serving"] = status.routing
     return JSON(body)
 
 

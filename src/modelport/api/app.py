@@ -1,11 +1,13 @@
-"""``create_app(settings)``: the HTTP adapter over the data, control and monitoring planes."""
+"""``create_app(settings, services)``: the HTTP adapter over the planes.
+
+It only maps routes to handlers; the planes and their background services come from
+:class:`modelport.server.Services`, started for as long as the app's lifespan.
+"""
 
 from __future__ import annotations
 
-import gc
-import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,15 +15,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelport.api import admin, monitoring, rollout, v1, v2
+from modelport.api.context import services
 from modelport.api.responses import JSON, error_response
-from modelport.api.state import LIFESPAN_HOOKS, Services, services
 from modelport.config import Settings
 from modelport.errors import NotFound
-
-logger = logging.getLogger(__name__)
-
-# Other planes add their routes here (rollouts, monitoring, dashboard).
-EXTRA_ROUTES: list[BaseRoute] = []
+from modelport.server import Services
 
 
 async def metrics(request: Request) -> Response:
@@ -42,47 +40,28 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     )
 
 
+ROUTES: list[BaseRoute] = [
+    *v1.routes,
+    *v2.routes,
+    *admin.routes,
+    *rollout.routes,
+    *monitoring.routes,
+    Route("/metrics", metrics, methods=["GET"]),
+]
+
+
 def create_app(settings: Settings, built: Services | None = None) -> Starlette:
+    """The app serving ``built`` (or services built from ``settings`` when it starts)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         running = built or Services.build(settings)
         app.state.services = running
-        running.recorder.start()
-        await running.plane.start()
-        hooks = AsyncExitStack()
-        for hook in LIFESPAN_HOOKS:
-            await hooks.enter_async_context(hook(running))
-        # Everything loaded so far (libraries, models) lives as long as the process: move it
-        # out of the collector's sight, or every full collection walks millions of objects
-        # and stalls requests for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
-        logger.info("modelport ready: %d endpoints", len(running.plane.runtimes))
-        try:
+        async with running.running():
             yield
-        finally:
-            # Order matters: stop taking background work, then flush every record.
-            await hooks.aclose()
-            await running.plane.stop()
-            running.recorder.close()
-            logger.info(
-                "prediction log flushed: %d rows written, %d records dropped",
-                running.recorder.written_rows,
-                running.recorder.dropped,
-            )
-            running.db.dispose()
 
-    routes: list[BaseRoute] = [
-        *v1.routes,
-        *v2.routes,
-        *admin.routes,
-        *rollout.routes,
-        *monitoring.routes,
-        *EXTRA_ROUTES,
-        Route("/metrics", metrics, methods=["GET"]),
-    ]
     return Starlette(
-        routes=routes,
+        routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
     )

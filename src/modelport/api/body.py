@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
-from modelport.errors import BodyTooLarge, MalformedBody
+from modelport.codecs.body import parse_json
+from modelport.errors import BodyTooLarge, InvalidRequest
 
 MAX_ID_LENGTH = 200
 
 
 async def read_json(request: Request, limit: int) -> Any:
     return parse_json(await read_body(request, limit))
-
-
-def parse_json(body: bytes) -> Any:
-    if not body:
-        raise MalformedBody("request body is empty; expected JSON")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"request body is not valid JSON: {exc}") from exc
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -41,8 +32,6 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def request_id_from(request: Request, payload: Any) -> str | None:
     """The caller's own id: ``X-Request-ID`` header, else an ``id`` field in the body."""
-    from modelport.errors import InvalidRequest
-
     value = request.headers.get("x-request-id")
     field = "X-Request-ID"
     if value is None and isinstance(payload, dict) and "id" in payload:

@@ -1,4 +1,4 @@
-"""Monitoring API, and the live collector's place in the server.
+"""Monitoring API: reports re-read from the log, live windows, stored series and events.
 
 GET /v1/endpoints/{name}/monitoring            full report of a window, re-read from the log
     ?window=1h | since=..&until=.. | last=50000, version, baseline, role, sections, slice,
@@ -11,11 +11,7 @@ GET /v1/endpoints/{name}/monitoring/events     concept-drift detector events: ?s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -23,52 +19,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from modelport.api.auth import require
+from modelport.api.context import services
 from modelport.api.responses import JSON, guarded
-from modelport.api.state import LIFESPAN_HOOKS, Services, services
 from modelport.errors import ValidationFailed
-from modelport.monitoring import queries
-from modelport.monitoring.collector import Collector
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.options import report_request
-from modelport.monitoring.render.html import render_html
-from modelport.monitoring.series import SeriesStore
-from modelport.monitoring.service import MonitoringService
-from modelport.monitoring.windows import parse_time, parse_window
-from modelport.predlog.compaction import compact_endpoint
+from modelport.monitoring.live import queries
+from modelport.monitoring.live.windows import parse_window
+from modelport.monitoring.reports.options import report_request
+from modelport.monitoring.reports.render.html import render_html
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.vocabulary import parse_moment as parse_time
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Monitoring:
-    service: MonitoringService
-    series: SeriesStore
-    collector: Collector | None
-
-
-# One per running app, keyed by its Services (set up and torn down by the lifespan hook).
-_RUNNING: dict[int, Monitoring] = {}
-
-
-def _monitoring(app: Services) -> Monitoring:
-    found = _RUNNING.get(id(app))
-    if found is None:
-        found = _RUNNING[id(app)] = _build(app, collector=None)
-    return found
-
-
-def _build(app: Services, collector: Collector | None) -> Monitoring:
-    series = SeriesStore(app.db)
-    service = MonitoringService(
-        app.registry,
-        app.endpoints,
-        app.log,
-        app.feedback,
-        invalid_requests=lambda endpoint, since, until: queries.refusals(
-            series, endpoint, since, until
-        ),
-    )
-    return Monitoring(service, series, collector)
 
 
 def _int(request: Request, key: str) -> int | None:
@@ -112,7 +73,7 @@ async def report(request: Request) -> Response:
     )
     # Predictions still queued for the log belong in the window.
     await asyncio.to_thread(app.recorder.flush)
-    body = await asyncio.to_thread(_monitoring(app).service.report, name, options)
+    body = await asyncio.to_thread(app.monitoring.report, name, options)
     if output == "html":
         return HTMLResponse(render_html(body))
     return JSON(body)
@@ -124,13 +85,12 @@ async def live(request: Request) -> Response:
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
     app.endpoints.get(name)  # 404 for an unknown endpoint
-    monitoring = _monitoring(app)
-    if monitoring.collector is not None:
-        await asyncio.to_thread(monitoring.collector.tick)
+    if app.collector is not None:
+        await asyncio.to_thread(app.collector.tick)
     settings = app.settings.monitoring
     body = await asyncio.to_thread(
         queries.live,
-        monitoring.series,
+        app.series,
         name,
         parse_window(settings.window),
         DriftSettings(thresholds=settings.thresholds),
@@ -149,7 +109,7 @@ async def history(request: Request) -> Response:
     params = request.query_params
     body = await asyncio.to_thread(
         queries.history,
-        _monitoring(app).series,
+        app.series,
         name,
         feature=params.get("feature") or None,
         statistic=params.get("stat") or None,
@@ -166,76 +126,9 @@ async def events(request: Request) -> Response:
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
     app.endpoints.get(name)
-    found = await asyncio.to_thread(_monitoring(app).series.events, name, _time(request, "since"))
+    found = await asyncio.to_thread(app.series.events, name, _time(request, "since"))
     return JSON({"endpoint": name, "events": found})
 
-
-def _invalid_counts(app: Services) -> dict[tuple[str, str], float]:
-    counts: dict[tuple[str, str], float] = {}
-    for metric in app.telemetry.invalid.collect():
-        for sample in metric.samples:
-            if sample.name.endswith("_total"):
-                counts[(sample.labels["endpoint"], sample.labels["code"])] = sample.value
-    return counts
-
-
-def _primary_of(app: Services, endpoint: str) -> int | None:
-    runtime = app.plane.runtimes.get(endpoint)
-    return None if runtime is None else runtime.primary.version
-
-
-@contextlib.asynccontextmanager
-async def run_collector(app: Services) -> AsyncIterator[None]:
-    """Bin every answered request in the background; store the live windows."""
-    settings = app.settings.monitoring
-    if not settings.enabled:
-        yield
-        return
-    collector = Collector(
-        app.registry,
-        app.feedback,
-        SeriesStore(app.db),
-        settings,
-        invalid_counts=lambda: _invalid_counts(app),
-        primary_of=lambda endpoint: _primary_of(app, endpoint),
-    )
-    _RUNNING[id(app)] = _build(app, collector)
-    app.plane.listeners.append(collector.listen)
-    task = asyncio.create_task(_loop(app, collector, settings.interval_s))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        app.plane.listeners.remove(collector.listen)
-        await asyncio.to_thread(collector.tick)  # what arrived since the last tick
-        _RUNNING.pop(id(app), None)
-
-
-async def _loop(app: Services, collector: Collector, interval_s: float) -> None:
-    last_compaction = time.monotonic()
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await asyncio.to_thread(collector.tick)
-        except Exception:
-            logger.exception("monitoring tick failed; trying again")
-        if app.settings.monitoring.compact_log and time.monotonic() - last_compaction > 3600:
-            last_compaction = time.monotonic()
-            await asyncio.to_thread(_compact, app)
-
-
-def _compact(app: Services) -> None:
-    """Merge finished days' segments, so reports over them read one file per day."""
-    for endpoint in app.log.endpoints():
-        try:
-            compact_endpoint(app.log.root, endpoint)
-        except Exception:
-            logger.exception("compacting the log of %s failed; segments stay as they are", endpoint)
-
-
-LIFESPAN_HOOKS.append(run_collector)
 
 routes: list[BaseRoute] = [
     Route("/v1/endpoints/{name}/monitoring", report, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""Rollout admin API (shadow, canary, blue-green) and the controller's place in the server.
+"""Rollout admin API: shadow, canary, blue-green.
 
 POST /v1/endpoints/{name}/rollout                     start   (admin)
 GET  /v1/endpoints/{name}/rollout                     status  (?fresh=1 analyses now)
@@ -10,8 +10,6 @@ GET  /v1/endpoints/{name}/rollout/history             audit trail with evidence
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -20,26 +18,21 @@ from starlette.routing import BaseRoute, Route
 
 from modelport.api.auth import require
 from modelport.api.body import read_json
+from modelport.api.context import services
 from modelport.api.responses import JSON, guarded
-from modelport.api.state import LIFESPAN_HOOKS, Services, services
 from modelport.errors import ValidationFailed
-from modelport.rollout import Controller, RolloutService
-from modelport.rollout.metrics import RolloutMetrics
-
-
-def rollout_service(app: Services) -> RolloutService:
-    return RolloutService(app.registry, app.endpoints, app.log, app.feedback)
+from modelport.server import Services
 
 
 def _serving(app: Services, name: str) -> dict[str, Any]:
-    runtime = app.plane.runtimes.get(name)
-    if runtime is None:
+    status = app.plane.find(name)
+    if status is None:
         return {}
     return {
-        "routing": runtime.policy.describe() if runtime.policy is not None else None,
-        "routing_error": runtime.policy_error or runtime.error,
-        "mirrors_in_flight": runtime.mirrors_in_flight,
-        "mirrors_dropped": runtime.mirrors_dropped,
+        "routing": status.routing,
+        "routing_error": status.routing_error,
+        "mirrors_in_flight": status.mirrors_in_flight,
+        "mirrors_dropped": status.mirrors_dropped,
     }
 
 
@@ -67,7 +60,7 @@ async def start(request: Request) -> Response:
     actor = require(request, app.settings.auth, "admin")
     name = request.path_params["name"]
     options = await _body(request)
-    rollout = await asyncio.to_thread(rollout_service(app).start, name, options, actor)
+    rollout = await asyncio.to_thread(app.rollouts.start, name, options, actor)
     await app.plane.refresh(only=name)
     return JSON({**rollout.to_dict(), "serving": _serving(app, name)}, status_code=201)
 
@@ -78,7 +71,7 @@ async def status(request: Request) -> Response:
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
     fresh = request.query_params.get("fresh") in ("1", "true")
-    body = await asyncio.to_thread(rollout_service(app).status, name, fresh)
+    body = await asyncio.to_thread(app.rollouts.status, name, fresh)
     body["serving"] = _serving(app, name)
     return JSON(body)
 
@@ -90,7 +83,7 @@ def _action(verb: str) -> Any:
         actor = require(request, app.settings.auth, "admin")
         name = request.path_params["name"]
         reason = str((await _body(request)).get("reason") or "")
-        method = getattr(rollout_service(app), verb)
+        method = getattr(app.rollouts, verb)
         rollout = await asyncio.to_thread(method, name, actor, reason)
         await app.plane.refresh(only=name)
         return JSON({**rollout.to_dict(), "serving": _serving(app, name)})
@@ -108,7 +101,7 @@ async def report(request: Request) -> Response:
     slice_by = request.query_params.get("slice") or None
     # Background copies still in memory belong in "so far".
     await asyncio.to_thread(app.recorder.flush)
-    body = await asyncio.to_thread(rollout_service(app).report, name, rollout_id, slice_by)
+    body = await asyncio.to_thread(app.rollouts.report, name, rollout_id, slice_by)
     body["serving"] = _serving(app, name)
     return JSON(body)
 
@@ -118,46 +111,9 @@ async def history(request: Request) -> Response:
     app = services(request)
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
-    events = await asyncio.to_thread(
-        rollout_service(app).history, name, _int_param(request, "rollout")
-    )
+    events = await asyncio.to_thread(app.rollouts.history, name, _int_param(request, "rollout"))
     return JSON({"endpoint": name, "history": events})
 
-
-@contextlib.asynccontextmanager
-async def run_controller(app: Services) -> AsyncIterator[None]:
-    """Every server runs the controller; revision checks let only one move a rollout."""
-    service = rollout_service(app)
-
-    def dropped(name: str) -> int:
-        runtime = app.plane.runtimes.get(name)
-        return runtime.mirrors_dropped if runtime is not None else 0
-
-    def serving_problem(name: str) -> tuple[int | None, str | None]:
-        runtime = app.plane.runtimes.get(name)
-        if runtime is None:
-            return None, None
-        return runtime.endpoint.policy.get("rollout"), runtime.policy_error or runtime.error
-
-    metrics = RolloutMetrics(app.telemetry.registry, dropped)
-    controller = Controller(
-        service.store,
-        app.registry,
-        app.log,
-        app.feedback,
-        policy_error=serving_problem,
-        on_tick=metrics.update,
-    )
-    task = asyncio.create_task(controller.run(lambda name: app.plane.refresh(only=name)))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-LIFESPAN_HOOKS.append(run_controller)
 
 routes: list[BaseRoute] = [
     Route("/v1/endpoints/{name}/rollout", start, methods=["POST"]),

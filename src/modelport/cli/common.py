@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,12 +15,15 @@ from rich.markup import escape
 
 from modelport.config import Settings
 from modelport.errors import ModelportError
-from modelport.predlog.feedback import FeedbackStore
-from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.registry.artifacts import ArtifactStore
-from modelport.registry.endpoints import EndpointStore
-from modelport.registry.service import Registry
-from modelport.store.db import Database
+from modelport.vocabulary import parse_moment
+
+if TYPE_CHECKING:
+    from modelport.predlog.feedback import FeedbackStore
+    from modelport.predlog.parquet import ParquetPredictionLog
+    from modelport.registry.endpoints import EndpointStore
+    from modelport.registry.service import Registry
+    from modelport.server import Services
+    from modelport.store.db import Database
 
 console = Console()
 errors = Console(stderr=True)
@@ -31,14 +33,30 @@ R = TypeVar("R")
 
 
 class State:
+    """The command's settings and services, built on first use and closed when it ends."""
+
     config: Path | None = None
     _settings: Settings | None = None
+    _services: Services | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = Settings.load(self.config)
         return self._settings
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            from modelport.server import Services
+
+            self._services = Services.build(self.settings)
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 state = State()
@@ -48,25 +66,29 @@ def settings() -> Settings:
     return state.settings
 
 
+def services() -> Services:
+    """The same planes a server builds (one database pool for the whole command)."""
+    return state.services
+
+
 def database() -> Database:
-    return Database(settings().database_url)
+    return services().db
 
 
-def registry(db: Database | None = None) -> Registry:
-    return Registry(db or database(), ArtifactStore(settings().artifacts_dir))
+def registry() -> Registry:
+    return services().registry
 
 
 def endpoint_store() -> EndpointStore:
-    db = database()
-    return EndpointStore(db, registry(db))
+    return services().endpoints
 
 
 def prediction_log() -> ParquetPredictionLog:
-    return ParquetPredictionLog(settings().log_dir)
+    return services().log
 
 
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore(database(), prediction_log())
+    return services().feedback
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -86,16 +108,14 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
+        finally:
+            state.close()
 
     return run
 
 
 def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
-
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_since(text: str | None, *, field: str = "since") -> datetime | None:
@@ -106,15 +126,10 @@ def parse_since(text: str | None, *, field: str = "since") -> datetime | None:
     """
     if text is None:
         return None
-    match = _DURATION.match(text.strip())
-    if match:
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        return datetime.now(UTC) - timedelta(seconds=seconds)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return parse_moment(text, field=field)
+    except ModelportError:
         raise ModelportError(
             f"--{field} must be a duration like 1h, 30m, 7d or an ISO time, got {text!r}",
             field=field,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from modelport.cli.common import console, endpoint_store, handle_errors, print_json
 from modelport.registry.records import parse_ref
+from modelport.vocabulary import Strategy
 
 app = typer.Typer(help="Endpoints: a stable name serving a model version.", no_args_is_help=True)
 
@@ -62,7 +63,7 @@ def list_endpoints(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
             e.name,
             e.model,
             str(e.primary_version),
-            str(e.policy.get("strategy", "primary")),
+            str(e.policy.get("strategy", Strategy.PRIMARY)),
             str(e.revision),
             e.updated_at.isoformat()[:19],
         )

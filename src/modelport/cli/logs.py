@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
@@ -25,23 +24,27 @@ from modelport.cli.common import (
     prediction_log,
 )
 from modelport.errors import ModelportError
+from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackItem
+from modelport.predlog.reader import LABEL_COLUMNS, WindowSpec, join_labels
 
 logs_app = typer.Typer(help="Read the prediction log.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Ground-truth labels for logged predictions.", no_args_is_help=True)
 
 TAIL_COLUMNS = [
-    "ts",
-    "request_id",
-    "row",
-    "version",
-    "role",
-    "status",
-    "prediction",
-    "prediction_value",
-    "latency_ms",
-    "error",
+    col.TS,
+    col.REQUEST_ID,
+    col.ROW,
+    col.VERSION,
+    col.ROLE,
+    col.STATUS,
+    col.PREDICTION,
+    col.PREDICTION_VALUE,
+    col.LATENCY_MS,
+    col.ERROR,
 ]
+# The label columns an export with labels carries.
+EXPORT_LABELS = [col.LABEL, col.LABEL_RECEIVED_AT]
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -82,21 +85,25 @@ def tail(
 ) -> None:
     """The newest logged predictions of ENDPOINT (JSON lines when piped)."""
     log = prediction_log()
-    table = log.read(endpoint, last=lines)
-    _warn_skipped(log)
-    if table.num_rows:
-        _print_rows(table, as_json, as_table)
-    elif not follow:
-        errors.print(f"no logged predictions for {endpoint!r}")
-    last_ts = table["ts"][-1].as_py() if table.num_rows else None
-    while follow:
-        time.sleep(1.0)
-        newer = log.read(endpoint, since=last_ts)
-        if last_ts is not None and newer.num_rows:
-            newer = newer.filter(pc.greater(newer["ts"], pa.scalar(last_ts, newer["ts"].type)))
+    if not follow:
+        window = log.window(endpoint, WindowSpec(last=lines))
+        table = window.table()
+        _warn_skipped(window.skipped)
+        if table.num_rows:
+            _print_rows(table, as_json, as_table)
+        else:
+            errors.print(f"no logged predictions for {endpoint!r}")
+        return
+    # Every row written after the newest N, once, however late it is written.
+    cursor = log.follow(endpoint, last=lines)
+    warned = 0
+    while True:
+        newer = cursor.read()
+        _warn_skipped(cursor.skipped[warned:])
+        warned = len(cursor.skipped)
         if newer.num_rows:
             _print_rows(newer, as_json, as_table)
-            last_ts = newer["ts"][-1].as_py()
+        time.sleep(1.0)
 
 
 @logs_app.command()
@@ -117,22 +124,18 @@ def export(
     if suffix not in (".parquet", ".csv"):
         raise ModelportError("--output must end in .parquet or .csv", field="output")
     log = prediction_log()
-    table = log.read(
+    window = log.window(
         endpoint,
-        since=parse_since(since),
-        until=parse_since(until, field="until"),
-        version=version,
-        role=role,
+        WindowSpec(since=parse_since(since), until=parse_since(until, field="until")),
+        versions=None if version is None else [version],
+        roles=None if role is None else [role],
     )
-    _warn_skipped(log)
-    if with_labels and table.num_rows:
-        labels = (
-            feedback_store()
-            .labels(endpoint=endpoint)
-            .select(["request_id", "row", "label", "label_received_at"])
-        )
-        table = table.join(labels, keys=["request_id", "row"], join_type="left outer")
-        table = table.sort_by("ts")
+    table = window.table()
+    _warn_skipped(window.skipped)
+    if with_labels:
+        labels = feedback_store().labels(endpoint=endpoint)
+        table = join_labels(table, labels, keep_unlabelled=True)
+        table = table.drop_columns([c for c in LABEL_COLUMNS if c not in EXPORT_LABELS])
     if suffix == ".parquet":
         pq.write_table(table, output)
     else:
@@ -174,8 +177,8 @@ def compact(
         console.print("nothing to compact")
 
 
-def _warn_skipped(log: Any) -> None:
-    for path, reason in log.last_read.skipped:
+def _warn_skipped(skipped: list[tuple[str, str]]) -> None:
+    for path, reason in skipped:
         errors.print(f"[yellow]warning[/]: skipped unreadable segment {path}: {reason}")
 
 
@@ -194,23 +197,26 @@ def ingest(
             pq.read_table(path)
             if path.suffix.lower() == ".parquet"
             else pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(column_types={"request_id": pa.string()})
+                path,
+                convert_options=pacsv.ConvertOptions(column_types={col.REQUEST_ID: pa.string()}),
             )
         )
     except (pa.ArrowException, OSError) as exc:
         raise ModelportError(f"cannot read {path}: {exc}", field="path") from exc
-    missing = [c for c in ("request_id", "label") if c not in table.column_names]
+    missing = [c for c in (col.REQUEST_ID, col.LABEL) if c not in table.column_names]
     if missing:
         raise ModelportError(f"{path} lacks column(s): {', '.join(missing)}", field="path")
     rows = _rows(table)
     items = []
     for number, row in enumerate(rows, start=2):
-        if row["request_id"] in (None, "") or row["label"] is None:
+        if row[col.REQUEST_ID] in (None, "") or row[col.LABEL] is None:
             raise ModelportError(
                 f"{path}: line {number} has an empty request_id or label", field="path"
             )
         items.append(
-            FeedbackItem(str(row["request_id"]), row["label"], int(row.get("row") or 0), endpoint)
+            FeedbackItem(
+                str(row[col.REQUEST_ID]), row[col.LABEL], int(row.get(col.ROW) or 0), endpoint
+            )
         )
     store = feedback_store()
     accepted = matched = 0

@@ -99,7 +99,16 @@ def serve(
 
 
 def _instances(payload: str) -> Any:
-    text = Path(payload[1:]).read_text() if payload.startswith("@") else payload
+    text = payload
+    if payload.startswith("@"):
+        path = Path(payload[1:])
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ModelportError(
+                f"cannot read payload file {path}: {reason}", field="payload"
+            ) from exc
     try:
         data = json.loads(text)
     except ValueError as exc:

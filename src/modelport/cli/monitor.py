@@ -10,21 +10,23 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from modelport.cli.common import (
     console,
-    database,
+    endpoint_store,
     errors,
-    feedback_store,
     handle_errors,
-    prediction_log,
-    registry,
+    services,
     settings,
 )
 from modelport.cli.monitor_views import show_history, show_report
+
+if TYPE_CHECKING:
+    from modelport.monitoring.live.series import SeriesStore
+    from modelport.monitoring.reports.service import MonitoringService
 from modelport.errors import ModelportError
 
 app = typer.Typer(help="Monitor drift, data quality and performance.", no_args_is_help=True)
@@ -32,30 +34,14 @@ app = typer.Typer(help="Monitor drift, data quality and performance.", no_args_i
 FORMATS = ("table", "json", "html")
 
 
-def _service() -> tuple[Any, Any]:
-    from modelport.monitoring import queries
-    from modelport.monitoring.series import SeriesStore
-    from modelport.monitoring.service import MonitoringService
-    from modelport.registry.endpoints import EndpointStore
-
-    db = database()
-    models = registry(db)
-    series = SeriesStore(db)
-    service = MonitoringService(
-        models,
-        EndpointStore(db, models),
-        prediction_log(),
-        feedback_store(),
-        invalid_requests=lambda endpoint, since, until: queries.refusals(
-            series, endpoint, since, until
-        ),
-    )
-    return service, series
+def _service() -> tuple[MonitoringService, SeriesStore]:
+    built = services()
+    return built.monitoring, built.series
 
 
 def _emit(body: dict[str, Any], output_format: str, output: Path | None) -> None:
     if output_format == "html":
-        from modelport.monitoring.render.html import render_html
+        from modelport.monitoring.reports.render.html import render_html
 
         text = render_html(body)
     elif output_format == "json":
@@ -86,7 +72,10 @@ def report(
         list[str] | None, typer.Option(help="Roles to include (default primary, canary; all).")
     ] = None,
     sections: Annotated[
-        str | None, typer.Option(help="drift,prediction,quality,performance,concept")
+        str | None,
+        typer.Option(
+            help="drift,prediction,quality,performance,concept (the default); add multivariate."
+        ),
     ] = None,
     slice_by: Annotated[
         str | None, typer.Option("--slice", help="Performance per value of this feature.")
@@ -102,7 +91,7 @@ def report(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
 ) -> None:
     """Drift, prediction drift, data quality, performance and detector events of a window."""
-    from modelport.monitoring.options import report_request
+    from modelport.monitoring.reports.options import report_request
 
     if output_format not in FORMATS:
         raise ModelportError(
@@ -143,15 +132,12 @@ def history(
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """The stored time series of a statistic, window by window."""
-    from modelport.monitoring import queries
-    from modelport.monitoring.windows import parse_time
+    from modelport.monitoring.live import queries
+    from modelport.vocabulary import parse_moment as parse_time
 
     now = datetime.now(UTC)
     _, series = _service()
-    from modelport.registry.endpoints import EndpointStore
-
-    db = database()
-    EndpointStore(db, registry(db)).get(endpoint)
+    endpoint_store().get(endpoint)
     body = queries.history(
         series,
         endpoint,
@@ -174,9 +160,9 @@ def live(
     version: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The current live window as the servers last stored it (JSON), without reading the log."""
-    from modelport.monitoring import queries
-    from modelport.monitoring.datadrift import DriftSettings
-    from modelport.monitoring.windows import parse_window
+    from modelport.monitoring.live import queries
+    from modelport.monitoring.live.windows import parse_window
+    from modelport.monitoring.stats.settings import DriftSettings
 
     current = settings().monitoring
     _, series = _service()
@@ -201,7 +187,7 @@ def backfill(
     version: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Compute tumbling windows from the log and store them as series (replacing any)."""
-    from modelport.monitoring.backfill import backfill as run_backfill
+    from modelport.monitoring.live.backfill import backfill as run_backfill
 
     service, series = _service()
     stored = run_backfill(
@@ -226,7 +212,7 @@ def events(
     since: Annotated[str | None, typer.Option(help="1d (ago) or an ISO time.")] = None,
 ) -> None:
     """Concept-drift detector events the servers recorded as labels arrived (JSON lines)."""
-    from modelport.monitoring.windows import parse_time
+    from modelport.vocabulary import parse_moment as parse_time
 
     _, series = _service()
     moment = None if since is None else parse_time(since, now=datetime.now(UTC), field="since")

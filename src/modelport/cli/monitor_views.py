@@ -45,6 +45,8 @@ def show_report(report: dict[str, Any]) -> None:
         _drift(report)
     if "prediction" in report:
         console.print(_drift_table("output", report["prediction"]))
+    if "multivariate" in report:
+        _multivariate(report["multivariate"])
     if "quality" in report:
         _quality(report["quality"])
     if "performance" in report:
@@ -100,6 +102,19 @@ def _drift_table(title: str, entries: list[dict[str, Any]]) -> Table:
             f"{_pct(entry.get('missing_rate_current'))}",
         )
     return table
+
+
+def _multivariate(section: dict[str, Any]) -> None:
+    if section["status"] != "ok":
+        console.print(f"multivariate drift: {section['message']}", highlight=False)
+        return
+    verdict = "[bold red]drift[/]" if section["drifted"] else "[green]ok[/]"
+    console.print(
+        f"multivariate drift: {verdict}, domain classifier AUC {_num(section['auc'], 3)} "
+        f"(threshold {_num(section['threshold'])}; {section['n_reference']} baseline, "
+        f"{section['n_current']} window rows)",
+        highlight=False,
+    )
 
 
 def _quality(quality: dict[str, Any]) -> None:

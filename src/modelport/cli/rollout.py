@@ -13,14 +13,12 @@ import typer
 
 from modelport.cli.common import (
     console,
-    endpoint_store,
-    feedback_store,
     handle_errors,
-    prediction_log,
     print_json,
+    services,
 )
 from modelport.cli.rollout_views import show_history, show_report, show_status
-from modelport.rollout import RolloutService
+from modelport.rollout.service import RolloutService
 
 app = typer.Typer(
     help="Roll out a new version safely: shadow, canary, blue-green.", no_args_is_help=True
@@ -28,8 +26,7 @@ app = typer.Typer(
 
 
 def _service() -> RolloutService:
-    endpoints = endpoint_store()
-    return RolloutService(endpoints.registry, endpoints, prediction_log(), feedback_store())
+    return services().rollouts
 
 
 def _actor() -> str:

@@ -114,11 +114,12 @@ def show_report(body: dict[str, Any]) -> None:
         console.print(table)
     distribution = comparison.get("distribution")
     if distribution:
-        distances = {k: v for k, v in distribution.items() if not isinstance(v, dict)}
-        console.print(
-            "distribution distance: " + ", ".join(f"{k} {_num(v)}" for k, v in distances.items()),
-            highlight=False,
-        )
+        distances = [
+            f"{k} {_num(v)}" + _units(distribution.get(f"{k}_units"))
+            for k, v in distribution.items()
+            if not isinstance(v, dict | str)
+        ]
+        console.print("distribution distance: " + ", ".join(distances), highlight=False)
     slices = body.get("slices")
     if slices and slices["rows"]:
         columns = [k for k in slices["rows"][0] if k != "slice"]
@@ -126,6 +127,13 @@ def show_report(body: dict[str, Any]) -> None:
         for row in slices["rows"]:
             table.add_row(row["slice"], *[_num(row.get(c)) for c in columns])
         console.print(table)
+
+
+def _units(units: str | None) -> str:
+    """How a distance is measured, when the report says (``wasserstein_units``)."""
+    if units is None:
+        return ""
+    return " (in primary std)" if units == "primary_std" else f" (in {units} units)"
 
 
 def show_history(events: list[dict[str, Any]]) -> None:

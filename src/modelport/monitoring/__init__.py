@@ -1,15 +1,15 @@
-"""The monitoring plane: statistics, reports read from the log, and the live series.
+"""The monitoring plane: two paths over the same statistics.
 
-* statistics: :mod:`.profile` (reference profiles), :mod:`.stats` (drift statistics),
-  :mod:`.detectors` (concept drift), :mod:`.metrics` / :mod:`.counts` (performance);
-* reports: :mod:`.source` (a window of the log) → :mod:`.baseline` / :mod:`.comparators`
-  → :mod:`.datadrift`, :mod:`.quality`, :mod:`.performance`, :mod:`.concept` →
-  :mod:`.service` (the report) → :mod:`.render` (HTML); :mod:`.options` validates what
-  the CLI and HTTP ask for;
-* live series: :mod:`.collector` (the server's listener and background ticks) →
-  :mod:`.live` (mergeable window state) → :mod:`.evaluate` (points) → :mod:`.series`
-  (SQL); :mod:`.labels` follows feedback; :mod:`.queries` reads it all back;
-  :mod:`.backfill` recomputes past windows from the log.
+* :mod:`.reports` — **reports re-read from the log**: a window of the prediction log
+  compared with a baseline, exactly (``modelport monitor report``,
+  ``GET /v1/endpoints/{name}/monitoring``);
+* :mod:`.live` — **live windows binned in the background**: each answered request
+  counted into tumbling windows whose figures are stored as time series
+  (``monitor live | history | events | backfill``);
+* shared by both: :mod:`.stats` (drift statistics, their settings and verdicts),
+  :mod:`.metrics` (performance metrics: exact and as mergeable counts) and
+  :mod:`.concept` (concept-drift detectors on the error stream).
 
-See docs/monitoring.md.
+Reference profiles are fitted at registration (:mod:`modelport.registry.profile`); the
+log is read through :mod:`modelport.predlog`. See docs/monitoring.md.
 """

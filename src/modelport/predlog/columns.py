@@ -42,6 +42,8 @@ PREDICTION_VALUE = "prediction_value"
 LABEL = "label"
 LABEL_VALUE = "label_value"
 LABEL_RECEIVED_AT = "label_received_at"
+# The endpoint a label was sent for (stored feedback only; not joined to rows).
+LABEL_ENDPOINT = "label_endpoint"
 FEATURE_PREFIX = "feature."
 PROBA_PREFIX = "proba."
 
@@ -68,6 +70,7 @@ TYPES: dict[str, pa.DataType] = {
     LABEL: pa.string(),
     LABEL_VALUE: pa.float64(),
     LABEL_RECEIVED_AT: TIMESTAMP,
+    LABEL_ENDPOINT: pa.string(),
 }
 
 # Series names of a version's outputs in monitoring (beside its feature names).
@@ -102,6 +105,11 @@ def output_columns(output: OutputSpec) -> list[str]:
     if output.has_probabilities:
         names += [proba(label) for label in output.classes]
     return names
+
+
+def is_output(column: str) -> bool:
+    """A version's logged answer: the prediction, its value, or a class probability."""
+    return column in (PREDICTION, PREDICTION_VALUE) or column.startswith(PROBA_PREFIX)
 
 
 def column_type(column: str) -> pa.DataType:

@@ -43,6 +43,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelport.predlog.tables import concat
+
 logger = logging.getLogger(__name__)
 
 REPLACES_KEY = b"modelport.replaces"
@@ -69,9 +71,15 @@ def live_segments(paths: list[Path]) -> list[Path]:
     """``paths`` without the files that a merged file in the same list replaces."""
     replaced: set[Path] = set()
     for path in paths:
-        if is_compacted(path):
-            replaced.update(path.parent / name for name in _replaced_names(path))
+        replaced.update(replaced_segments(path))
     return [p for p in paths if p not in replaced]
+
+
+def replaced_segments(path: Path) -> frozenset[Path]:
+    """The files a merged file replaces (none for a segment as written)."""
+    if not is_compacted(path):
+        return frozenset()
+    return frozenset(path.parent / name for name in _replaced_names(path))
 
 
 def _replaced_names(path: Path) -> frozenset[str]:
@@ -137,9 +145,7 @@ def compact_day(folder: Path, *, compression: str = "lz4", min_files: int = 2) -
             merged_names.extend(sorted(_replaced_names(path)))
         if not tables:
             return CompactionResult(folder, None, 0, 0, tuple(skipped))
-        from modelport.predlog.parquet import _concat
-
-        table = _concat(tables)
+        table = concat(tables)
         metadata = dict(table.schema.metadata or {})
         metadata[REPLACES_KEY] = json.dumps(sorted(set(merged_names))).encode()
         table = table.replace_schema_metadata(metadata)

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelport.errors import ValidationFailed
-from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog import columns as col
+from modelport.predlog.reader import PredictionLog
 from modelport.schema import label_text
 from modelport.store.db import Database
 from modelport.store.tables import FeedbackRow, utcnow
@@ -105,7 +106,7 @@ def parse_items(payload: Any) -> list[FeedbackItem]:
 
 
 class FeedbackStore:
-    def __init__(self, db: Database, log: ParquetPredictionLog) -> None:
+    def __init__(self, db: Database, log: PredictionLog) -> None:
         self.db = db
         self.log = log
 
@@ -151,7 +152,9 @@ class FeedbackStore:
         )
 
     def labels(self, since: datetime | None = None, endpoint: str | None = None) -> pa.Table:
-        """Stored labels as an Arrow table (request_id, row, label, label_value, received_at)."""
+        """Stored labels as an Arrow table (request_id, row, label, label_value,
+        label_endpoint, label_received_at): one per key, the last one received. Join
+        them to logged rows with :func:`~modelport.predlog.reader.join_labels`."""
         query = select(
             FeedbackRow.request_id,
             FeedbackRow.row,
@@ -170,12 +173,12 @@ class FeedbackStore:
             result = session.execute(query).all()
         return pa.table(
             {
-                "request_id": pa.array([r[0] for r in result], pa.string()),
-                "row": pa.array([r[1] for r in result], pa.int32()),
-                "label": pa.array([_label_text(r[2]) for r in result], pa.string()),
-                "label_value": pa.array([r[3] for r in result], pa.float64()),
-                "label_endpoint": pa.array([r[4] for r in result], pa.string()),
-                "label_received_at": pa.array([r[5] for r in result], pa.timestamp("us", tz="UTC")),
+                col.REQUEST_ID: pa.array([r[0] for r in result], pa.string()),
+                col.ROW: pa.array([r[1] for r in result], pa.int32()),
+                col.LABEL: pa.array([_label_text(r[2]) for r in result], pa.string()),
+                col.LABEL_VALUE: pa.array([r[3] for r in result], pa.float64()),
+                col.LABEL_ENDPOINT: pa.array([r[4] for r in result], pa.string()),
+                col.LABEL_RECEIVED_AT: pa.array([r[5] for r in result], col.TIMESTAMP),
             }
         )
 

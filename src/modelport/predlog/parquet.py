@@ -6,15 +6,17 @@ Each flush of the background writer adds one segment, written to a temporary nam
 renamed, so a reader never sees half a file. Features are typed columns, so reading one
 feature over a million rows touches only that column. A segment that cannot be read
 (truncated, corrupted) is reported and skipped; it never stops a reader or the server.
+
+:class:`ParquetPredictionLog` is the Parquet :class:`~modelport.predlog.reader.PredictionLog`:
+windows are :class:`~modelport.predlog.window.ParquetWindow`, cursors
+:class:`~modelport.predlog.cursor.ParquetCursor`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,13 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modelport.predlog import columns as col
 from modelport.predlog.compaction import live_segments
+from modelport.predlog.cursor import ParquetCursor
+from modelport.predlog.reader import WindowSpec
 from modelport.predlog.records import PredictionRecord, records_to_table
-
-logger = logging.getLogger(__name__)
-
-# Segments read at once by the reader threads.
-_PARALLEL_READS = 4
+from modelport.predlog.window import ParquetWindow
 
 
 @dataclass
@@ -82,11 +83,14 @@ class ParquetPredictionLog:
     def segments(
         self, endpoint: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[Path]:
+        """The live segments of ``endpoint``, oldest first; with ``since``/``until``, those
+        of the day folders (UTC) that can hold rows of that span."""
         folder = self.root / endpoint
         if not folder.is_dir():
             return []
-        first_day = (since - timedelta(days=1)).date() if since else None
-        last_day = until.date() if until else None
+        # One day of slack: a segment is filed under the day of its first row.
+        first_day = _utc_day(since - timedelta(days=1)) if since else None
+        last_day = _utc_day(until) if until else None
         paths: list[Path] = []
         for day_folder in sorted(folder.iterdir()):
             day = _parse_day(day_folder.name)
@@ -96,141 +100,82 @@ class ParquetPredictionLog:
             paths.extend(live_segments(sorted(day_folder.glob("*.parquet"))))
         return paths
 
+    def window(
+        self,
+        endpoint: str,
+        spec: WindowSpec | None = None,
+        *,
+        versions: Collection[int] | None = None,
+        roles: Collection[str] | None = None,
+        workers: int = 2,
+    ) -> ParquetWindow:
+        """The rows of ``spec`` (default: all) for these versions and roles (None: all);
+        ``last_read`` reports what it skips."""
+        spec = spec or WindowSpec()
+        paths = self.segments(endpoint, spec.since, spec.until)
+        window = ParquetWindow(paths, spec, versions, roles, workers)
+        self.last_read = ReadReport(window.skipped)
+        return window
+
     def read(
         self,
         endpoint: str,
         *,
+        columns: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        columns: Sequence[str] | None = None,
+        last: int | None = None,
         version: int | None = None,
         role: str | None = None,
-        last: int | None = None,
     ) -> pa.Table:
-        """Rows of one endpoint, oldest first. ``last`` keeps only the newest N rows
-        that pass the other filters."""
-        self.last_read = ReadReport()
-        paths = self.segments(endpoint, since, until)
-        needed = None
-        if columns is not None:
-            needed = list(dict.fromkeys([*columns, "ts", "version", "role"]))
+        """Rows of one endpoint, oldest first, as one table of ``columns`` (default:
+        every column; one no segment holds comes back as typed nulls, also when nothing
+        is logged). ``last`` keeps only the newest N rows that pass the other filters."""
+        window = self.window(
+            endpoint,
+            WindowSpec(since, until, last),
+            versions=None if version is None else [version],
+            roles=None if role is None else [role],
+        )
+        return window.table(columns)
 
-        def matching(table: pa.Table) -> pa.Table:
-            mask = None
-            for condition in self._conditions(table, since, until, version, role):
-                mask = condition if mask is None else pc.and_(mask, condition)
-            return table if mask is None else table.filter(mask)
-
-        if last is None:
-            tables = [matching(t) for t in self._read_many(paths, needed)]
-        else:
-            # Newest segments first, a few at a time, until enough rows pass the filters.
-            tables = []
-            rows = 0
-            for stop in range(len(paths), 0, -_PARALLEL_READS):
-                chunk = paths[max(0, stop - _PARALLEL_READS) : stop]
-                found = [matching(t) for t in self._read_many(chunk, needed)]
-                tables[:0] = found
-                rows += sum(t.num_rows for t in found)
-                if rows >= last:
-                    break
-        if not tables:
-            return pa.table({})
-        table = _concat(tables)
-        if last is not None and table.num_rows > last:
-            table = table.slice(table.num_rows - last)
-        if columns is not None:
-            table = table.select([c for c in columns if c in table.column_names])
-        return table
-
-    def _read_many(self, paths: list[Path], columns: list[str] | None) -> list[pa.Table]:
-        if not paths:
-            return []
-        # pyarrow releases the GIL while decoding, so a few threads read segments in
-        # parallel; order is kept so rows stay oldest first.
-        with ThreadPoolExecutor(max_workers=min(_PARALLEL_READS, len(paths))) as pool:
-            results = list(pool.map(lambda p: _read_one(p, columns), paths))
-        tables: list[pa.Table] = []
-        for path, result in zip(paths, results, strict=True):
-            if isinstance(result, pa.Table):
-                tables.append(result)
-            else:
-                logger.warning("skipping unreadable log segment %s: %s", path, result)
-                self.last_read.skipped.append((str(path), result))
-        return tables
-
-    @staticmethod
-    def _conditions(
-        table: pa.Table,
-        since: datetime | None,
-        until: datetime | None,
-        version: int | None,
-        role: str | None,
-    ) -> Iterable[pa.ChunkedArray]:
+    def follow(
+        self,
+        endpoint: str,
+        since: datetime | None = None,
+        columns: Sequence[str] | None = None,
+        *,
+        roles: Collection[str] | None = None,
+        last: int | None = None,
+    ) -> ParquetCursor:
+        """A cursor over the rows of ``ts >= since``, or (``since`` None) over the rows
+        written from now on, the first read adding the newest ``last`` logged ones."""
         if since is not None:
-            yield pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", tz="UTC")))
-        if until is not None:
-            yield pc.less(table["ts"], pa.scalar(until, pa.timestamp("us", tz="UTC")))
-        if version is not None:
-            yield pc.equal(table["version"], version)
-        if role is not None:
-            yield pc.equal(table["role"], role)
+            return ParquetCursor(lambda: self.segments(endpoint, since), since, columns, roles)
+        opened = datetime.now(UTC)
+        return ParquetCursor(
+            lambda: self.segments(endpoint, opened),
+            None,
+            columns,
+            roles,
+            present=self.segments(endpoint),
+            last=last,
+        )
 
     def find_request_ids(self, request_ids: Iterable[str]) -> dict[str, str]:
         """Which of these request ids are logged, and under which endpoint."""
         wanted = pa.array(list(set(request_ids)), type=pa.string())
         found: dict[str, str] = {}
         for endpoint in self.endpoints():
-            table = self.read(endpoint, columns=["request_id"])
-            if table.num_rows == 0:
-                continue
-            hits = table.filter(pc.is_in(table["request_id"], value_set=wanted))
-            for request_id in hits["request_id"].unique().to_pylist():
+            ids = self.read(endpoint, columns=[col.REQUEST_ID])[col.REQUEST_ID]
+            hits = pc.unique(ids.filter(pc.is_in(ids, value_set=wanted)))
+            for request_id in hits.to_pylist():
                 found[request_id] = endpoint
         return found
 
 
-def _read_one(path: Path, columns: list[str] | None) -> pa.Table | str:
-    """The segment's table, or why it cannot be read."""
-    try:
-        if columns is None:
-            return pq.read_table(path)
-        available = pq.read_schema(path).names
-        return pq.read_table(path, columns=[c for c in columns if c in available])
-    except (pa.ArrowException, OSError) as exc:
-        return str(exc)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """One table from segments whose columns may differ in type.
-
-    A feature can change kind between model versions behind one endpoint (numeric in one
-    segment, text in the next); such a column is read back as text rather than failing
-    the whole read.
-    """
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        pass
-    types: dict[str, list[pa.DataType]] = {}
-    for table in tables:
-        for column in table.schema:
-            types.setdefault(column.name, []).append(column.type)
-    conflicting = set()
-    for name, found in types.items():
-        try:
-            pa.unify_schemas(
-                [pa.schema([pa.field(name, t)]) for t in found], promote_options="permissive"
-            )
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            conflicting.add(name)
-    as_text = []
-    for table in tables:
-        for name in conflicting.intersection(table.column_names):
-            index = table.schema.get_field_index(name)
-            table = table.set_column(index, name, pc.cast(table[name], pa.string()))
-        as_text.append(table)
-    return pa.concat_tables(as_text, promote_options="permissive")
+def _utc_day(moment: datetime) -> date:
+    return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
 
 
 def _parse_day(name: str) -> date | None:

@@ -7,7 +7,8 @@ replays and feedback matching all read through :class:`PredictionLog`:
   newest N rows, or both) for some versions and roles, read column by column on demand;
 * :meth:`~PredictionLog.read` — the same as one table of chosen columns;
 * :meth:`~PredictionLog.follow` — a cursor that returns only rows written since its
-  last read (rollout analysis every second, ``logs tail --follow``);
+  last read, each once however late it is written (rollout analysis every second,
+  ``logs tail --follow``);
 * :func:`join_labels` — the one join of logged rows with feedback labels.
 
 Every implementation passes the same contract tests (``tests/predlog/test_reader_contract.py``).
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
 from modelport.predlog import columns as col
@@ -118,20 +120,24 @@ class LogWindow(Protocol):
 
 
 class LogCursor(Protocol):
-    """Rows of one endpoint since a moment, read incrementally."""
+    """Rows of one endpoint as they are written, read incrementally."""
 
+    # Segments that could not be read: (path, why). Their rows are missing.
     skipped: list[tuple[str, str]]
 
     def read(self) -> pa.Table:
-        """Rows written since the last ``read`` (each row once, oldest first)."""
+        """Rows written since the last ``read`` (each row once, however late it is
+        written; in the order they were written)."""
         ...
 
     def rows(self) -> pa.Table:
-        """Every row since the cursor opened."""
+        """Every row the cursor has returned, after reading what is new."""
         ...
 
 
 class PredictionLog(Protocol):
+    """A prediction log: written by the recorder, read by everyone else."""
+
     def write(self, records: Sequence[PredictionRecord]) -> int: ...
 
     def endpoints(self) -> list[str]: ...
@@ -139,12 +145,14 @@ class PredictionLog(Protocol):
     def window(
         self,
         endpoint: str,
-        span: WindowSpec = ...,
+        spec: WindowSpec | None = None,
         *,
         versions: Collection[int] | None = None,
         roles: Collection[str] | None = None,
         workers: int = 2,
-    ) -> LogWindow: ...
+    ) -> LogWindow:
+        """The rows of ``spec`` (default: all) for these versions and roles (None: all)."""
+        ...
 
     def read(
         self,
@@ -156,51 +164,69 @@ class PredictionLog(Protocol):
         last: int | None = None,
         version: int | None = None,
         role: str | None = None,
-    ) -> pa.Table: ...
+    ) -> pa.Table:
+        """One table of ``columns`` (default: every column) over ``[since, until)``, the
+        newest ``last`` rows of it, for one version and role; every asked-for column is
+        there, typed, even when no row is."""
+        ...
 
     def follow(
         self,
         endpoint: str,
-        since: datetime,
-        columns: Sequence[str],
+        since: datetime | None = None,
+        columns: Sequence[str] | None = None,
         *,
         roles: Collection[str] | None = None,
-    ) -> LogCursor: ...
+        last: int | None = None,
+    ) -> LogCursor:
+        """A cursor over the rows of ``ts >= since`` (the first read returns those
+        logged so far), or, ``since`` None, over the rows written from now on (the first
+        read adds the newest ``last`` rows logged before)."""
+        ...
 
-    def find_request_ids(self, request_ids: Iterable[str]) -> dict[str, str]: ...
+    def find_request_ids(self, request_ids: Iterable[str]) -> dict[str, str]:
+        """Which of these request ids are logged, and under which endpoint."""
+        ...
 
 
 LABEL_COLUMNS = [col.LABEL, col.LABEL_VALUE, col.LABEL_RECEIVED_AT]
+_POSITION = "__position"
 
 
 def join_labels(predictions: pa.Table, labels: pa.Table, *, keep_unlabelled: bool) -> pa.Table:
     """Logged rows with their feedback labels (``label``, ``label_value``,
     ``label_received_at``), matched on ``(request_id, row)``.
 
-    ``labels`` is what :meth:`FeedbackStore.labels` returns (one label per key).
-    ``keep_unlabelled`` keeps rows without a label (their label columns null); otherwise
-    only labelled rows remain. Rows come back in a stable order (time, request, row):
-    a hash join's order varies between runs, and sums over rows would differ in their
+    ``labels`` is what :meth:`FeedbackStore.labels` returns: one label per key, the one
+    received last (a label sent again replaces the earlier one). ``keep_unlabelled``
+    keeps rows without a label (their label columns null); otherwise only labelled rows
+    remain. Rows come back in a stable order (time, request, row, then log order): a
+    hash join's order varies between runs, and sums over rows would differ in their
     last bits between two identical reports.
     """
-    wanted = [*col.KEY, *LABEL_COLUMNS]
-    labels = labels.select([c for c in wanted if c in labels.column_names])
-    if predictions.num_rows == 0 or labels.num_rows == 0:
-        if keep_unlabelled and predictions.num_rows:
-            joined = predictions
-            for name in LABEL_COLUMNS:
-                joined = joined.append_column(
-                    name, pa.nulls(predictions.num_rows, col.column_type(name))
-                )
-            return joined
-        joined = predictions.slice(0, 0)
-        for name in LABEL_COLUMNS:
-            joined = joined.append_column(name, pa.array([], col.column_type(name)))
-        return joined
+    labels = _label_table(labels)
+    positions = pa.array(np.arange(predictions.num_rows, dtype=np.int64))
+    probe = predictions.select(col.KEY).append_column(_POSITION, positions)
     how = "left outer" if keep_unlabelled else "inner"
-    joined = predictions.join(labels, keys=col.KEY, join_type=how)
-    order = [(name, "ascending") for name in (col.TS, *col.KEY) if name in joined.column_names]
-    return joined.sort_by(order)
+    matched = probe.join(labels, keys=col.KEY, join_type=how)
+    joined = predictions.take(matched[_POSITION])
+    for name in LABEL_COLUMNS:
+        joined = joined.append_column(name, matched[name])
+    order = [name for name in (col.TS, *col.KEY) if name in predictions.column_names]
+    keys = joined.select(order).append_column(_POSITION, matched[_POSITION])
+    return joined.take(pc.sort_indices(keys, [(name, "ascending") for name in keys.column_names]))
+
+
+def _label_table(labels: pa.Table) -> pa.Table:
+    """The key and label columns of ``labels``, typed (absent ones as nulls)."""
+    columns = {}
+    for name in [*col.KEY, *LABEL_COLUMNS]:
+        kind = col.column_type(name)
+        if name in labels.column_names:
+            columns[name] = pc.cast(labels[name], kind)
+        else:
+            columns[name] = pa.chunked_array([pa.nulls(labels.num_rows, kind)])
+    return pa.table(columns)
 
 
 def _moment(value: str | datetime | None, now: datetime, field: str) -> datetime | None:

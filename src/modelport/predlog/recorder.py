@@ -64,6 +64,7 @@ class Recorder:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stopping = False
             self._thread = threading.Thread(
                 target=self._run, name="modelport-recorder", daemon=True
             )

@@ -1,10 +1,8 @@
 """One logged prediction call, and how it becomes typed columns.
 
 A record covers one request (possibly many rows) and keeps the very arrays the data plane
-used, so logging costs a reference, not a copy, on the request path. Columns in the log:
-
-``request_id, row, endpoint, model, version, role, ts, latency_ms, status, error,
-feature.<name>..., prediction, prediction_value, proba.<class>...``
+used, so logging costs a reference, not a copy, on the request path. The columns it
+becomes are named in :mod:`modelport.predlog.columns`.
 """
 
 from __future__ import annotations
@@ -17,24 +15,10 @@ import numpy as np
 import pyarrow as pa
 
 from modelport.batch import Batch, Prediction
+from modelport.predlog import columns as col
 from modelport.schema import label_text
 
-FEATURE_PREFIX = "feature."
-PROBA_PREFIX = "proba."
 ROLES = ("primary", "shadow", "canary", "batch", "replay")
-
-META_COLUMNS = [
-    "request_id",
-    "row",
-    "endpoint",
-    "model",
-    "version",
-    "role",
-    "ts",
-    "latency_ms",
-    "status",
-    "error",
-]
 
 _EMPTY = Batch({}, 0)
 
@@ -77,23 +61,23 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
         return pa.array(np.repeat(np.asarray(values, dtype=object), sizes), type=arrow_type)
 
     columns: dict[str, pa.Array] = {
-        "request_id": repeat([r.request_id for r in records], pa.string()),
-        "row": pa.array(np.concatenate([np.arange(n) for n in sizes]), type=pa.int32()),
-        "endpoint": repeat([r.endpoint for r in records], pa.string()),
-        "model": repeat([r.model for r in records], pa.string()),
-        "version": pa.array(np.repeat([r.version for r in records], sizes), type=pa.int32()),
-        "role": repeat([r.role for r in records], pa.string()),
-        "ts": pa.array(
+        col.REQUEST_ID: repeat([r.request_id for r in records], pa.string()),
+        col.ROW: pa.array(np.concatenate([np.arange(n) for n in sizes]), type=pa.int32()),
+        col.ENDPOINT: repeat([r.endpoint for r in records], pa.string()),
+        col.MODEL: repeat([r.model for r in records], pa.string()),
+        col.VERSION: pa.array(np.repeat([r.version for r in records], sizes), type=pa.int32()),
+        col.ROLE: repeat([r.role for r in records], pa.string()),
+        col.TS: pa.array(
             np.repeat(np.array([r.ts for r in records], dtype=np.float64) * 1e6, sizes).astype(
                 "datetime64[us]"
             ),
-            type=pa.timestamp("us", tz="UTC"),
+            type=col.TIMESTAMP,
         ),
-        "latency_ms": pa.array(
+        col.LATENCY_MS: pa.array(
             np.repeat([r.latency_ms for r in records], sizes), type=pa.float64()
         ),
-        "status": repeat([r.status for r in records], pa.string()),
-        "error": repeat([r.error for r in records], pa.string()),
+        col.STATUS: repeat([r.status for r in records], pa.string()),
+        col.ERROR: repeat([r.error for r in records], pa.string()),
     }
 
     columns.update(_feature_columns(records))
@@ -123,12 +107,12 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
                     proba[label].append(prediction.probabilities[:, position])
                     continue
             proba[label].append(np.full(n, np.nan))
-    columns["prediction"] = pa.array(np.concatenate(labels), type=pa.string())
-    columns["prediction_value"] = pa.array(
+    columns[col.PREDICTION] = pa.array(np.concatenate(labels), type=pa.string())
+    columns[col.PREDICTION_VALUE] = pa.array(
         np.concatenate(values), type=pa.float64(), from_pandas=True
     )
     for label, parts in proba.items():
-        columns[PROBA_PREFIX + label] = pa.array(
+        columns[col.proba(label)] = pa.array(
             np.concatenate(parts), type=pa.float64(), from_pandas=True
         )
     table = pa.table(columns)
@@ -145,7 +129,7 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
         # Requests decoded as one float matrix: one concatenate for all features.
         matrix = np.concatenate([r.features.matrix for r in records])
         return {
-            FEATURE_PREFIX + name: pa.array(matrix[:, i], type=pa.float64())
+            col.feature(name): pa.array(matrix[:, i], type=pa.float64())
             for i, name in enumerate(first.columns)
         }
     feature_names: dict[str, None] = {}
@@ -168,7 +152,7 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
                     else np.full(record.n_rows, np.nan)
                 )
             parts.append(column)
-        columns[FEATURE_PREFIX + name] = _feature_array(parts)
+        columns[col.feature(name)] = _feature_array(parts)
     return columns
 
 

@@ -10,7 +10,14 @@ row groups only, and masked.
 
 Many small segments (a day not yet compacted) cost a fixed overhead per file and column,
 so with many files every column a report needs is read in one pass per file instead
-(:meth:`ParquetWindow.prefetch`). Unreadable files are skipped and listed in ``skipped``.
+(:meth:`ParquetWindow.prefetch`).
+
+A file that cannot be read is logged as a warning, listed in ``skipped`` and never fails
+a read. One whose footer is gone (truncated, garbage, empty) is left out of the window
+when it is opened. One whose footer reads but whose data does not (damage inside the
+file) is found only when its columns are read: :meth:`~ParquetWindow.table` then selects
+the window again without it, while :meth:`~ParquetWindow.column` (whose callers line
+several columns up row by row) reads its rows as missing values.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +74,22 @@ class ParquetWindow:
         self.roles = None if roles is None else frozenset(str(r) for r in roles)
         self.workers = workers
         self.skipped: list[tuple[str, str]] = []
+        self._paths = paths
+        self._open()
+
+    # -- which rows -----------------------------------------------------------------------
+    def _open(self) -> None:
+        """Select the rows of every file not skipped."""
+        skipped = {path for path, _ in self.skipped}
         self._cache: dict[str, pa.ChunkedArray | None] = {}
-        self.parts = self._select(paths)
-        if spec.last is not None:
-            self._keep_newest(spec.last, spec.skip)
+        self.parts = self._select([p for p in self._paths if str(p) not in skipped])
+        if self.spec.last is not None:
+            self._keep_newest(self.spec.last, self.spec.skip)
         self.n_rows = sum(part.rows for part in self.parts)
         self.available = {
             name for part in self.parts for name in part.metadata.schema.to_arrow_schema().names
         }
 
-    # -- which rows -----------------------------------------------------------------------
     def _select(self, paths: list[Path]) -> list[_Part]:
         parts: list[_Part] = []
         ordered = list(reversed(paths)) if self.spec.last is not None else paths
@@ -86,8 +99,7 @@ class ParquetWindow:
             try:
                 part = self._select_file(path)
             except (pa.ArrowException, OSError) as exc:
-                logger.warning("skipping unreadable log segment %s: %s", path, exc)
-                self.skipped.append((str(path), str(exc)))
+                self._skip(path, exc)
                 continue
             if part.rows:
                 parts.append(part)
@@ -125,34 +137,33 @@ class ParquetWindow:
         """ "all", "none" or "some" of the group's rows qualify, from its statistics."""
         verdicts = []
         if self.spec.since is not None or self.spec.until is not None:
-            verdicts.append(_range_verdict(_stats(group, names, "ts"), self.spec))
+            verdicts.append(_range_verdict(_stats(group, names, col.TS), self.spec))
         if self.versions is not None:
-            verdicts.append(_set_verdict(_stats(group, names, "version"), self.versions))
+            verdicts.append(_set_verdict(_stats(group, names, col.VERSION), self.versions))
         if self.roles is not None:
-            verdicts.append(_set_verdict(_stats(group, names, "role"), self.roles))
+            verdicts.append(_set_verdict(_stats(group, names, col.ROLE), self.roles))
         if "none" in verdicts:
             return "none"
         return "some" if "some" in verdicts else "all"
 
     def _row_mask(self, path: Path, metadata: pq.FileMetaData, index: int) -> Mask:
         present = metadata.schema.to_arrow_schema().names
-        needed = [c for c in ("ts", "version", "role") if c in present]
+        needed = [c for c in (col.TS, col.VERSION, col.ROLE) if c in present]
         table = pq.ParquetFile(path, metadata=metadata).read_row_group(index, columns=needed)
         mask = np.ones(table.num_rows, dtype=bool)
-        if "ts" in needed:
-            ts = table["ts"]
+        if col.TS in needed:
+            ts = table[col.TS]
             if self.spec.since is not None:
                 mask &= _bools(pc.greater_equal(ts, _timestamp(self.spec.since)))
             if self.spec.until is not None:
                 mask &= _bools(pc.less(ts, _timestamp(self.spec.until)))
-        if self.versions is not None:
-            allowed = pa.array(sorted(self.versions), pa.int32())
-            column = table["version"] if "version" in needed else pa.nulls(len(mask), pa.int32())
-            mask &= _bools(pc.is_in(column, value_set=allowed))
-        if self.roles is not None:
-            allowed = pa.array(sorted(self.roles), pa.string())
-            column = table["role"] if "role" in needed else pa.nulls(len(mask), pa.string())
-            mask &= _bools(pc.is_in(column, value_set=allowed))
+        for name, allowed in ((col.VERSION, self.versions), (col.ROLE, self.roles)):
+            if allowed is None:
+                continue
+            kind = col.column_type(name)
+            column = table[name] if name in needed else pa.nulls(len(mask), kind)
+            values = pa.array(sorted(allowed), kind)
+            mask &= _bools(pc.is_in(column, value_set=values))
         return mask
 
     def _keep_newest(self, last: int, skip: int) -> None:
@@ -186,36 +197,36 @@ class ParquetWindow:
         wanted = [n for n in dict.fromkeys(names) if n not in self._cache and n in self.available]
         if not wanted or (len(self.parts) <= MANY_FILES and not always) or not self.parts:
             return
-        with ThreadPoolExecutor(max_workers=max(self.workers, 1) * 2) as pool:
-            tables = list(pool.map(lambda part: _read_part(part, wanted), self.parts))
+        tables = self._read_parts(wanted)
         for name in wanted:
             self._cache[name] = _join(
-                [t[name] if name in t.column_names else None for t in tables],
-                [p.rows for p in self.parts],
+                [_pick(table, name) for table in tables], [p.rows for p in self.parts]
             )
 
     def column(self, name: str) -> pa.ChunkedArray | None:
-        """The column over the window's rows (None if no file has it)."""
+        """The column over the window's rows (None if no file has it; the rows of a
+        file whose data cannot be read are nulls)."""
         if name in self._cache:
             return self._cache[name]
         if name not in self.available:
             return None
-        tables = [_read_part(part, [name]) for part in self.parts]
-        chunks = [t[name] if name in t.column_names else None for t in tables]
-        return _join(chunks, [p.rows for p in self.parts])
+        tables = [self._read_part(part, [name]) for part in self.parts]
+        return _join([_pick(table, name) for table in tables], [p.rows for p in self.parts])
 
     def table(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The window's rows as one table of ``columns`` (default: every column), oldest
-        first; a column no segment holds comes back as typed nulls."""
-        names = list(columns) if columns is not None else self._all_columns()
-        self.prefetch(names, always=True)
-        found = {name: self.column(name) for name in names}
-        return pa.table(
-            {
-                name: values if values is not None else pa.nulls(self.n_rows, col.column_type(name))
-                for name, values in found.items()
-            }
-        )
+        first; a column no segment holds comes back as typed nulls. A file whose data
+        cannot be read is left out, and the window is selected again without it."""
+        while True:
+            names = list(dict.fromkeys(columns)) if columns is not None else self._all_columns()
+            read = [n for n in names if n in self.available]
+            tables = self._read_parts(read) if read else [pa.table({}) for _ in self.parts]
+            if all(table is not None for table in tables):
+                break
+            self._open()
+        sizes = [p.rows for p in self.parts]
+        joined = {name: _join([_pick(t, name) for t in tables], sizes) for name in read}
+        return pa.table({name: _or_nulls(joined.get(name), self.n_rows, name) for name in names})
 
     def _all_columns(self) -> list[str]:
         """Every column, in the order the segments hold them (meta, features, outputs)."""
@@ -223,6 +234,27 @@ class ParquetWindow:
         for part in self.parts:
             ordered.update(dict.fromkeys(part.metadata.schema.to_arrow_schema().names))
         return [name for name in ordered if name in self.available or not self.parts]
+
+    def _read_parts(self, columns: list[str]) -> list[pa.Table | None]:
+        """These columns of every selected file, in order (None where a file's data
+        cannot be read)."""
+        if len(self.parts) <= 1:
+            return [self._read_part(part, columns) for part in self.parts]
+        with ThreadPoolExecutor(max_workers=max(self.workers, 1) * 2) as pool:
+            return list(pool.map(lambda part: self._read_part(part, columns), self.parts))
+
+    def _read_part(self, part: _Part, columns: list[str]) -> pa.Table | None:
+        try:
+            return _read_part(part, columns)
+        except (pa.ArrowException, OSError) as exc:
+            self._skip(part.path, exc)
+            return None
+
+    def _skip(self, path: Path, exc: Exception) -> None:
+        if any(skipped == str(path) for skipped, _ in self.skipped):
+            return
+        logger.warning("skipping unreadable log segment %s: %s", path, exc)
+        self.skipped.append((str(path), str(exc)))
 
     def numeric(self, name: str) -> FloatArray:
         """A column as float64 with NaN for missing (text that is not a number too)."""
@@ -266,6 +298,16 @@ def _read_part(part: _Part, columns: list[str]) -> pa.Table:
     if part.mask is not None:
         table = table.filter(pa.array(part.mask))
     return table
+
+
+def _or_nulls(values: pa.ChunkedArray | None, rows: int, name: str) -> pa.ChunkedArray:
+    if values is not None:
+        return values
+    return pa.chunked_array([pa.nulls(rows, col.column_type(name))])
+
+
+def _pick(table: pa.Table | None, name: str) -> pa.ChunkedArray | None:
+    return table[name] if table is not None and name in table.column_names else None
 
 
 def _join(chunks: list[pa.ChunkedArray | None], sizes: list[int]) -> pa.ChunkedArray | None:
@@ -321,14 +363,12 @@ def _set_verdict(bounds: tuple[Any, Any] | None, allowed: frozenset[Any]) -> str
 def _aware(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else pd.Timestamp(value).to_pydatetime()
     if moment.tzinfo is None:
-        from datetime import UTC
-
         moment = moment.replace(tzinfo=UTC)
     return moment
 
 
 def _timestamp(moment: datetime) -> pa.Scalar:
-    return pa.scalar(moment, pa.timestamp("us", tz="UTC"))
+    return pa.scalar(moment, col.TIMESTAMP)
 
 
 def _bools(values: pa.ChunkedArray | pa.Array) -> Mask:

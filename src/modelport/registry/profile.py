@@ -1,4 +1,5 @@
-"""Reference profile: a small, JSON-able summary of the data a model was trained on.
+"""Reference profile: a small, JSON-able summary of the data a model was trained on,
+fitted when a version is registered (and by monitoring on a version's own traffic).
 
 Monitoring compares live traffic with this profile rather than with the raw reference
 data, so a profile must stay a few kilobytes however large the reference is. Each
@@ -26,16 +27,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from modelport.errors import ReferenceDataError
+from modelport.errors import ProfileError
 from modelport.schema import InputSchema, OutputSpec
 
 ProfileKind = Literal["numeric", "categorical"]
 OTHER = "__other__"
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-
-
-class ProfileError(ReferenceDataError, ValueError):
-    """The reference data cannot be profiled (empty, or does not match the schema)."""
 
 
 @dataclass(slots=True)

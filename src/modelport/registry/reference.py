@@ -1,7 +1,17 @@
-"""Reading reference data and inferring an input schema from it."""
+"""Reference data: reading what a user registers, inferring an input schema from it, and
+the sample a version stores of it.
+
+The stored sample (at most ``REFERENCE_SAMPLE_ROWS`` rows, with the model's own answers)
+names its columns as the prediction log does (:mod:`modelport.predlog.columns`):
+``feature.<name>``, ``prediction`` or ``prediction_value``, ``proba.<class>`` and the
+target as ``label`` or ``label_value``, so a reference is read like a window of the log.
+Samples stored before kept the user's names for features and target and the series
+names ``__prediction__`` / ``__proba__<class>`` for the outputs; they read the same.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelport.batch import Prediction
 from modelport.errors import ReferenceDataError
-from modelport.schema import FeatureKind, FeatureSpec, InputSchema
+from modelport.predlog import columns as col
+from modelport.schema import FeatureKind, FeatureSpec, InputSchema, OutputSpec, label_text
 
 MAX_INFERRED_CATEGORIES = 1000
 
@@ -73,3 +85,52 @@ def sample_rows(frame: pd.DataFrame, limit: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(frame), size=limit, replace=False))
     return frame.iloc[keep].reset_index(drop=True)
+
+
+def label_column(kind: str) -> str:
+    """Where the target of a sample is kept: a class label, or a regression value."""
+    return col.LABEL_VALUE if kind == "regression" else col.LABEL
+
+
+def sample_table(
+    sample: pd.DataFrame,
+    schema: InputSchema,
+    target: str | None,
+    prediction: Prediction,
+    output: OutputSpec,
+) -> pa.Table:
+    """The sample as stored, its columns named as in the prediction log."""
+    frame = pd.DataFrame({col.feature(name): sample[name] for name in schema.names})
+    if target is not None:
+        values = sample[target]
+        if output.kind == "regression":
+            frame[col.LABEL_VALUE] = pd.to_numeric(values, errors="coerce").astype(np.float64)
+        else:
+            frame[col.LABEL] = [None if pd.isna(v) else label_text(v) for v in values]
+    answer = col.output_column(output.kind)
+    if output.kind == "regression":
+        frame[answer] = np.asarray(prediction.outputs, dtype=np.float64)
+    else:
+        frame[answer] = [label_text(v) for v in prediction.outputs]
+    if prediction.probabilities is not None:
+        for index, label in enumerate(output.classes):
+            frame[col.proba(label)] = prediction.probabilities[:, index]
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def sample_columns(stored: Iterable[str], kind: str, target: str | None) -> dict[str, str]:
+    """Each column of a stored sample by its log name, mapped to its name in the file
+    (the same name, or the one a sample stored under the earlier names has)."""
+    names = list(stored)
+    if col.SERIES_PREDICTION not in names:
+        return {name: name for name in names}
+    return {
+        label_column(kind) if name == target else col.log_column(name, kind): name for name in names
+    }
+
+
+def read_sample(path: Path, kind: str, target: str | None) -> pa.Table:
+    """A stored sample with its columns under their log names, whichever names it has."""
+    table = pq.read_table(path)
+    where = sample_columns(table.column_names, kind, target)
+    return table.select(list(where.values())).rename_columns(list(where))

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,19 +23,26 @@ from modelport.errors import (
     ReferenceDataError,
     VersionNotFound,
 )
+from modelport.predlog import columns as col
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.flavors import Predictor, get_flavor
 from modelport.registry.flavors.python import split_entry_point
+from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
-from modelport.registry.reference import infer_schema, read_reference, sample_rows
+from modelport.registry.reference import (
+    infer_schema,
+    label_column,
+    read_reference,
+    read_sample,
+    sample_rows,
+    sample_table,
+)
 from modelport.schema import InputSchema, OutputSpec, label_text
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, ModelRow, VersionRow
 
 REFERENCE_SAMPLE_ROWS = 100_000
 _INSERT_ATTEMPTS = 10
-PREDICTION_COLUMN = "__prediction__"
-PROBABILITY_PREFIX = "__proba__"
 
 
 @dataclass
@@ -106,7 +115,8 @@ class Registry:
                 created.append(relative)
             reference_relative = None
             if sample is not None and prediction is not None:
-                reference_relative, new = self._store_reference(sample, prediction, output)
+                table = sample_table(sample, schema, request.target, prediction, output)
+                reference_relative, new = self._store_reference(table)
                 if new:
                     created.append(reference_relative)
             return self._insert(
@@ -239,8 +249,6 @@ class Registry:
     def _profile(
         sample: pd.DataFrame, schema: InputSchema, prediction: Prediction, output: OutputSpec
     ) -> dict[str, Any]:
-        from modelport.monitoring.profile import ReferenceProfile
-
         frame = Batch.from_frame(sample, schema).to_frame()
         fitted = ReferenceProfile().fit(
             frame, schema, np.asarray(prediction.outputs), prediction.probabilities, output
@@ -253,22 +261,9 @@ class Registry:
             return "0" * 64, "", False
         return self.artifacts.put(path)
 
-    def _store_reference(
-        self, sample: pd.DataFrame, prediction: Prediction, output: OutputSpec
-    ) -> tuple[str, bool]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        frame = sample.copy()
-        if output.kind == "classification":
-            frame[PREDICTION_COLUMN] = [label_text(v) for v in prediction.outputs]
-        else:
-            frame[PREDICTION_COLUMN] = np.asarray(prediction.outputs, dtype=np.float64)
-        if prediction.probabilities is not None:
-            for index, label in enumerate(output.classes):
-                frame[f"{PROBABILITY_PREFIX}{label}"] = prediction.probabilities[:, index]
+    def _store_reference(self, table: pa.Table) -> tuple[str, bool]:
         sink = pa.BufferOutputStream()
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        pq.write_table(table, sink)
         sha256, relative, new = self.artifacts.put_bytes(sink.getvalue().to_pybytes(), ".parquet")
         return relative, new
 
@@ -374,12 +369,26 @@ class Registry:
             path = self.artifacts.verified(version.artifact_path, version.artifact_sha256)
         return flavor.load(path, version.loader, version.input_schema, version.output)
 
-    def reference_frame(self, version: ModelVersion) -> pd.DataFrame | None:
+    def reference_sample(self, version: ModelVersion) -> Path | None:
+        """Where the version's stored reference sample is (None if it has none)."""
         if version.reference_path is None:
             return None
-        import pyarrow.parquet as pq
+        return self.artifacts.path(version.reference_path)
 
-        frame: pd.DataFrame = pq.read_table(self.artifacts.path(version.reference_path)).to_pandas()
+    def reference_frame(self, version: ModelVersion) -> pd.DataFrame | None:
+        """The stored reference sample as the user named it: features and target under
+        their own names, the model's outputs under their series names
+        (``__prediction__``, ``__proba__<class>``)."""
+        path = self.reference_sample(version)
+        if path is None:
+            return None
+        table = read_sample(path, version.output.kind, version.target)
+        target = label_column(version.output.kind)
+        names = [
+            version.target if name == target and version.target else col.series_name(name)
+            for name in table.column_names
+        ]
+        frame: pd.DataFrame = table.rename_columns(names).to_pandas()
         return frame
 
 

@@ -1,9 +1,9 @@
 """Safe deployment: shadow, canary with automated analysis, blue-green.
 
-Importing this package registers the rollout traffic policies with the data plane.
+The rollout plane decides *which* traffic policy an endpoint has and when it changes;
+how each policy routes a request is the data plane's (:mod:`modelport.serving.policies`).
 """
 
-from modelport.rollout import policies as _policies  # noqa: F401  (registers builders)
 from modelport.rollout.controller import Controller
 from modelport.rollout.service import RolloutService
 from modelport.rollout.spec import RolloutSpec, build_spec

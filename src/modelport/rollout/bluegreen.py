@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from modelport.batch import Batch, Prediction
-from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.predlog.records import FEATURE_PREFIX
+from modelport.predlog import columns as col
+from modelport.predlog.reader import PredictionLog, WindowSpec
 from modelport.registry.flavors import Predictor
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.serving.runner import example_batch
+from modelport.vocabulary import Role
 
 CHUNK_ROWS = 64
 
@@ -42,7 +43,7 @@ class SmokeResult:
 
 
 def replay_rows(
-    log: ParquetPredictionLog,
+    log: PredictionLog,
     registry: Registry,
     endpoint: str,
     primary: ModelVersion,
@@ -50,19 +51,16 @@ def replay_rows(
 ) -> tuple[str, pd.DataFrame, np.ndarray[Any, Any] | None]:
     """Recent successful primary requests (features + blue's answer), else reference data."""
     names = primary.input_schema.names
-    columns = ["status", "role", "prediction", "prediction_value"]
-    columns += [FEATURE_PREFIX + n for n in names]
-    table = log.read(endpoint, columns=columns, role="primary", last=rows * 2)
-    if table.num_rows:
-        frame = table.to_pandas()
-        frame = frame[frame["status"] == "ok"].tail(rows)
-        if not frame.empty and all(FEATURE_PREFIX + n in frame for n in names):
-            answers = (
-                "prediction" if primary.output.kind == "classification" else "prediction_value"
-            )
-            features = frame[[FEATURE_PREFIX + n for n in names]]
-            features.columns = pd.Index(names)
-            return "logged requests", features, frame[answers].to_numpy()
+    features = [col.feature(n) for n in names]
+    answers = col.output_column(primary.output.kind)
+    window = log.window(endpoint, WindowSpec(last=rows * 2), roles=[Role.PRIMARY])
+    if window.n_rows and all(feature in window.available for feature in features):
+        frame = window.table([col.STATUS, answers, *features]).to_pandas()
+        frame = frame[frame[col.STATUS] == col.STATUS_OK].tail(rows)
+        if not frame.empty:
+            logged = frame[features]
+            logged.columns = pd.Index(names)
+            return "logged requests", logged, frame[answers].to_numpy()
     reference = registry.reference_frame(primary)
     if reference is not None and all(n in reference for n in names):
         return "reference data", reference[names].head(rows), None

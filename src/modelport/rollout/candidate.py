@@ -12,7 +12,7 @@ from modelport.registry.flavors import Predictor
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.rollout.gates import METRICS, Gate
-from modelport.rollout.hashing import StickyKey
+from modelport.serving.policies.hashing import StickyKey
 from modelport.serving.runner import example_batch
 
 

@@ -20,16 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from modelport.errors import Conflict
 from modelport.predlog.feedback import FeedbackStore
-from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog.reader import LogCursor, PredictionLog
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.rollout.analysis import FAIL, INCONCLUSIVE, PASS, Verdict, evaluate
-from modelport.rollout.evidence import BASE_COLUMNS, OUTPUT_COLUMNS, Arm, arm, collect, labels_for
-from modelport.rollout.policies import canary_policy
+from modelport.rollout.evidence import (
+    BASE_COLUMNS,
+    Arm,
+    arm,
+    collect,
+    labels_for,
+    step_columns,
+)
 from modelport.rollout.state import (
     ABORTED,
     ACTIVE,
@@ -39,8 +43,9 @@ from modelport.rollout.state import (
     Rollout,
     RolloutStore,
 )
-from modelport.rollout.window import LogWindow
+from modelport.serving.policies import CanarySpec, PrimarySpec
 from modelport.store.tables import utcnow
+from modelport.vocabulary import Role
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +99,7 @@ class Controller:
         self,
         rollouts: RolloutStore,
         registry: Registry,
-        log: ParquetPredictionLog,
+        log: PredictionLog,
         feedback: FeedbackStore,
         *,
         policy_error: Callable[[str], tuple[int | None, str | None]] | None = None,
@@ -110,7 +115,7 @@ class Controller:
         self.on_tick = on_tick
         self.tick_s = tick_s
         self._versions: dict[tuple[str, int], ModelVersion] = {}
-        self._windows: dict[tuple[int, datetime, str], LogWindow] = {}
+        self._windows: dict[tuple[int, datetime, str], LogCursor] = {}
         self._primary: dict[tuple[int, datetime], Arm] = {}
 
     # -- analysis -------------------------------------------------------------------------
@@ -134,12 +139,12 @@ class Controller:
         spec = rollout.spec
         gates = spec.parsed_gates
         candidate = self.version(rollout.model, rollout.candidate)
-        frame = self._window(rollout).rows()
-        labels = pd.DataFrame()
+        rows = self._window(rollout).rows()
+        labels = None
         if any(gate.needs_labels for gate in gates):
             labels = labels_for(self.feedback, rollout.endpoint, rollout.step_started_at)
         evidence = collect(
-            frame,
+            rows,
             labels,
             kind=candidate.output.kind,
             candidate=rollout.candidate,
@@ -166,7 +171,7 @@ class Controller:
         }
         return analysis
 
-    def _window(self, rollout: Rollout) -> LogWindow:
+    def _window(self, rollout: Rollout) -> LogCursor:
         """The step's rows, read incrementally across ticks (a new step, a new window)."""
         key = (rollout.id, rollout.step_started_at, rollout.phase)
         window = self._windows.get(key)
@@ -174,9 +179,8 @@ class Controller:
             versions = [
                 self.version(rollout.model, v) for v in (rollout.candidate, rollout.baseline)
             ]
-            classes = sorted({c for v in versions for c in v.output.classes})
-            columns = [*BASE_COLUMNS, *OUTPUT_COLUMNS, *[f"proba.{c}" for c in classes]]
-            window = LogWindow(self.log, rollout.endpoint, rollout.step_started_at, columns)
+            columns = step_columns(c for v in versions for c in v.output.classes)
+            window = self.log.follow(rollout.endpoint, rollout.step_started_at, columns)
             self._windows = {k: w for k, w in self._windows.items() if k[0] != rollout.id}
             self._windows[key] = window
         return window
@@ -185,11 +189,14 @@ class Controller:
         """The primary's requests since the rollout began; read once per step."""
         key = (rollout.id, rollout.step_started_at)
         if key not in self._primary:
-            window = LogWindow(
-                self.log, rollout.endpoint, rollout.created_at, BASE_COLUMNS, role="primary"
+            rows = self.log.read(
+                rollout.endpoint,
+                columns=BASE_COLUMNS,
+                since=rollout.created_at,
+                role=Role.PRIMARY,
             )
             self._primary = {k: a for k, a in self._primary.items() if k[0] != rollout.id}
-            self._primary[key] = arm(window.rows(), "primary", rollout.baseline)
+            self._primary[key] = arm(rows.to_pandas(), Role.PRIMARY, rollout.baseline)
         return self._primary[key]
 
     def forget(self, live: list[Rollout]) -> None:
@@ -210,7 +217,7 @@ class Controller:
                     actor=ACTOR,
                     reason=f"keep-blue of {spec.keep_blue_s:.0f}s passed; blue unloaded",
                     status=PROMOTED,
-                    policy={},
+                    policy=PrimarySpec(),
                 ), ""
             return None, f"green live; blue kept loaded for {analysis.progress['remaining_s']}s"
         if analysis.failed:
@@ -223,7 +230,7 @@ class Controller:
                 reason=reason,
                 evidence=evidence,
                 status=ROLLED_BACK,
-                policy={},
+                policy=PrimarySpec(),
                 primary_version=rollout.baseline,
             ), reason
         where = self._where(rollout)
@@ -245,7 +252,7 @@ class Controller:
                 phase="canary",
                 step=0,
                 weight=weight,
-                policy=canary_policy(rollout.candidate, weight, spec.salt, spec.sticky_key),
+                policy=CanarySpec(rollout.candidate, weight, spec.salt, spec.sticky_key),
             ), ""
         if rollout.step + 1 < len(spec.steps):
             weight = float(spec.steps[rollout.step + 1])
@@ -256,7 +263,7 @@ class Controller:
                 evidence=evidence,
                 step=rollout.step + 1,
                 weight=weight,
-                policy=canary_policy(rollout.candidate, weight, spec.salt, spec.sticky_key),
+                policy=CanarySpec(rollout.candidate, weight, spec.salt, spec.sticky_key),
             ), ""
         return Change(
             action="promote",
@@ -265,7 +272,7 @@ class Controller:
             f"{rollout.model}:{rollout.candidate} promoted",
             evidence=evidence,
             status=PROMOTED,
-            policy={},
+            policy=PrimarySpec(),
             primary_version=rollout.candidate,
         ), ""
 
@@ -335,7 +342,7 @@ class Controller:
             reason=f"candidate could not be served: {error}",
             evidence={"error": error},
             status=ABORTED,
-            policy={},
+            policy=PrimarySpec(),
             primary_version=rollout.baseline,
         )
 

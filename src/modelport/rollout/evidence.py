@@ -2,13 +2,14 @@
 
 The candidate's rows (role ``shadow`` or ``canary``) are paired with the primary's
 answer to the *same* request (role ``primary`` under shadow, ``baseline`` under canary)
-on ``(request_id, row)``; labels from feedback join on the same key. Error rate and
-latency compare the candidate's requests with the primary's own live requests.
+on ``(request_id, row)`` by :func:`pairs`, which the shadow report uses too; labels from
+feedback join on the same key (:func:`~modelport.predlog.reader.join_labels`). Error
+rate and latency compare the candidate's requests with the primary's own live requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,14 +19,30 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.reader import LABEL_COLUMNS, join_labels
+from modelport.vocabulary import Role
 
-BASE_COLUMNS = ["request_id", "row", "role", "version", "latency_ms", "status"]
-OUTPUT_COLUMNS = ["prediction", "prediction_value"]
+BASE_COLUMNS = [col.REQUEST_ID, col.ROW, col.ROLE, col.VERSION, col.LATENCY_MS, col.STATUS]
+OUTPUT_COLUMNS = [col.PREDICTION, col.PREDICTION_VALUE]
 # Regression answers "agree" when within this relative tolerance of the primary's.
 REGRESSION_TOLERANCE = 0.05
+CANDIDATE, REFERENCE = "_c", "_r"
 _EMPTY: np.ndarray[Any, Any] = np.empty(0)
-DROPPED = ["role", "version", "latency_ms", "status", "error"]
+
+
+def step_columns(classes: Iterable[str]) -> list[str]:
+    """The log columns analysis reads: request, answer and one probability per class."""
+    return [*BASE_COLUMNS, *OUTPUT_COLUMNS, *[col.proba(c) for c in sorted(set(classes))]]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: rows of these roles answered by this version."""
+
+    roles: tuple[str, ...]
+    version: int
 
 
 @dataclass
@@ -72,59 +89,60 @@ def arm(frame: pd.DataFrame, role: str | tuple[str, ...], version: int) -> Arm:
     roles = (role,) if isinstance(role, str) else role
     if frame.empty:
         return Arm()
-    rows = frame[frame["role"].isin(roles) & (frame["version"] == version)]
+    rows = frame[frame[col.ROLE].isin(roles) & (frame[col.VERSION] == version)]
     # A request's rows share latency and status; count it once.
-    requests = rows[rows["row"] == 0]
+    requests = rows[rows[col.ROW] == 0]
     if requests.empty:
         return Arm()
-    ok = requests["status"] == "ok"
+    ok = requests[col.STATUS] == col.STATUS_OK
     return Arm(
         requests=len(requests),
         errors=int((~ok).sum()),
-        latencies_ms=requests.loc[ok, "latency_ms"].to_numpy(dtype=np.float64),
+        latencies_ms=requests.loc[ok, col.LATENCY_MS].to_numpy(dtype=np.float64),
     )
 
 
+def answered(frame: pd.DataFrame, side: Side) -> pd.DataFrame:
+    """The rows of one side that were answered successfully."""
+    return frame[
+        frame[col.ROLE].isin(side.roles)
+        & (frame[col.VERSION] == side.version)
+        & (frame[col.STATUS] == col.STATUS_OK)
+    ]
+
+
 def pairs(
-    frame: pd.DataFrame, candidate: tuple[str, int], reference: tuple[str, int]
+    frame: pd.DataFrame, candidate: Side, reference: Side, keep: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Rows both answered successfully, side by side (suffixes ``_c`` and ``_r``)."""
-    if "prediction" not in frame:
-        return pd.DataFrame()
-
-    def side(role: str, version: int) -> pd.DataFrame:
-        picked = frame[
-            (frame["role"] == role) & (frame["version"] == version) & (frame["status"] == "ok")
-        ]
-        return picked.drop(columns=[c for c in DROPPED if c in picked])
-
-    return side(*candidate).merge(side(*reference), on=["request_id", "row"], suffixes=("_c", "_r"))
+    """Rows both sides answered successfully, side by side on ``(request_id, row)``:
+    each side's outputs (prediction, value, probabilities) with the suffix ``_c`` or
+    ``_r``, and the candidate's ``keep`` columns as they are."""
+    outputs = [c for c in frame.columns if col.is_output(c)]
+    mine = answered(frame, candidate)[[*col.KEY, *keep, *outputs]]
+    theirs = answered(frame, reference)[[*col.KEY, *outputs]]
+    return mine.merge(theirs, on=col.KEY, suffixes=(CANDIDATE, REFERENCE))
 
 
-def labels_for(feedback: FeedbackStore, endpoint: str, since: datetime) -> pd.DataFrame:
-    """Labels received since the window opened (minus slack), as a frame."""
+def labels_for(feedback: FeedbackStore, endpoint: str, since: datetime) -> pa.Table:
+    """Labels received since the window opened (minus slack)."""
     # Labels arrive after their predictions; a minute of slack covers clock skew.
     table: pa.Table = feedback.labels(since=since - timedelta(minutes=1), endpoint=endpoint)
-    if table.num_rows == 0:
-        return pd.DataFrame(columns=["request_id", "row", "label", "label_value"])
-    table = table.filter(pc.invert(pc.is_null(table["label"])))
-    frame: pd.DataFrame = table.select(["request_id", "row", "label", "label_value"]).to_pandas()
-    return frame
+    return table.filter(pc.invert(pc.is_null(table[col.LABEL])))
 
 
 def scores(rows: pd.DataFrame, suffix: str, kind: str) -> tuple[np.ndarray[Any, Any], ...]:
     """Per-row (correct, loss) of one side of labelled rows."""
     if kind == "regression":
-        predicted = rows[f"prediction_value{suffix}"].to_numpy(dtype=np.float64)
-        truth = rows["label_value"].to_numpy(dtype=np.float64)
+        predicted = rows[col.PREDICTION_VALUE + suffix].to_numpy(dtype=np.float64)
+        truth = rows[col.LABEL_VALUE].to_numpy(dtype=np.float64)
         return np.full(len(rows), np.nan), np.abs(predicted - truth)
-    predicted_labels = rows[f"prediction{suffix}"].astype(str).to_numpy()
-    truth_labels = rows["label"].astype(str).to_numpy()
+    predicted_labels = rows[col.PREDICTION + suffix].astype(str).to_numpy()
+    truth_labels = rows[col.LABEL].astype(str).to_numpy()
     correct = (predicted_labels == truth_labels).astype(np.float64)
     loss = 1.0 - correct
     # Log loss where the log has the probability of the true class; 0/1 loss otherwise.
     for label in np.unique(truth_labels):
-        column = f"proba.{label}{suffix}"
+        column = col.proba(label) + suffix
         if column not in rows:
             continue
         where = np.flatnonzero(truth_labels == label)
@@ -134,29 +152,24 @@ def scores(rows: pd.DataFrame, suffix: str, kind: str) -> tuple[np.ndarray[Any, 
     return correct, loss
 
 
-def _suffixed(frame: pd.DataFrame, suffix: str) -> pd.DataFrame:
-    renamed = {c: f"{c}{suffix}" for c in frame.columns if c not in ("request_id", "row")}
-    return frame.rename(columns=renamed)
-
-
 def agreement(paired: pd.DataFrame, kind: str) -> tuple[np.ndarray[Any, Any], ...]:
     if paired.empty:
         return _EMPTY, _EMPTY
     if kind == "regression":
-        c = paired["prediction_value_c"].to_numpy(dtype=np.float64)
-        r = paired["prediction_value_r"].to_numpy(dtype=np.float64)
+        c = paired[col.PREDICTION_VALUE + CANDIDATE].to_numpy(dtype=np.float64)
+        r = paired[col.PREDICTION_VALUE + REFERENCE].to_numpy(dtype=np.float64)
         close = np.isclose(c, r, rtol=REGRESSION_TOLERANCE, atol=1e-9)
         return close.astype(np.float64), np.abs(c - r)
     same = (
-        paired["prediction_c"].astype(str).to_numpy()
-        == paired["prediction_r"].astype(str).to_numpy()
+        paired[col.PREDICTION + CANDIDATE].astype(str).to_numpy()
+        == paired[col.PREDICTION + REFERENCE].astype(str).to_numpy()
     )
     return same.astype(np.float64), _EMPTY
 
 
 def collect(
-    frame: pd.DataFrame,
-    labels: pd.DataFrame,
+    rows: pa.Table,
+    labels: pa.Table | None,
     *,
     kind: str,
     candidate: int,
@@ -165,17 +178,20 @@ def collect(
     min_primary: int,
     wider_primary: Callable[[], Arm] | None = None,
 ) -> Evidence:
-    """Everything the gates need from a window of log rows (``LogWindow.rows()``)."""
-    if frame.empty:
-        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in BASE_COLUMNS})
-    candidate_role = "shadow" if phase == "shadow" else "canary"
-    reference_role = "primary" if phase == "shadow" else "baseline"
-    answered = frame[frame["role"].isin(("primary", "canary"))]
+    """Everything the gates need from a window of log rows (a cursor's ``rows()`` of
+    :func:`step_columns`) and the labels received meanwhile (None: none needed)."""
+    labelled = labels is not None and labels.num_rows > 0
+    if labels is not None and labelled:
+        rows = join_labels(rows, labels, keep_unlabelled=True)
+    frame = rows.to_pandas()
+    mine = Side((Role.SHADOW if phase == "shadow" else Role.CANARY,), candidate)
+    theirs = Side((Role.PRIMARY if phase == "shadow" else Role.BASELINE,), baseline)
+    live = frame[frame[col.ROLE].isin((Role.PRIMARY, Role.CANARY))]
     evidence = Evidence(
         kind=kind,
-        candidate=arm(frame, candidate_role, candidate),
-        primary=arm(frame, "primary", baseline),
-        requests=int(answered["request_id"].nunique()) if not answered.empty else 0,
+        candidate=arm(frame, mine.roles, candidate),
+        primary=arm(frame, Role.PRIMARY, baseline),
+        requests=int(live[col.REQUEST_ID].nunique()),
     )
     if evidence.primary.requests < min_primary and wider_primary is not None:
         # At high canary weights the step sees few primary requests; the primary's
@@ -184,22 +200,19 @@ def collect(
         if wider.requests > evidence.primary.requests:
             evidence.primary = wider
             evidence.primary_window = "rollout"
-    paired = pairs(frame, (candidate_role, candidate), (reference_role, baseline))
+    paired = pairs(frame, mine, theirs, keep=LABEL_COLUMNS if labelled else ())
     evidence.agree, evidence.abs_diff = agreement(paired, kind)
-    if labels.empty:
+    if not labelled:
         return evidence
-    labelled = paired.merge(labels, on=["request_id", "row"]) if not paired.empty else paired
-    if not labelled.empty:
-        correct_c, loss_c = scores(labelled, "_c", kind)
-        correct_r, loss_r = scores(labelled, "_r", kind)
+    both = paired[paired[col.LABEL].notna()]
+    if not both.empty:
+        correct_c, loss_c = scores(both, CANDIDATE, kind)
+        correct_r, loss_r = scores(both, REFERENCE, kind)
         evidence.correct, evidence.loss = (correct_c, correct_r), (loss_c, loss_r)
-    mine = frame[
-        (frame["role"] == candidate_role)
-        & (frame["version"] == candidate)
-        & (frame["status"] == "ok")
-    ]
-    mine = _suffixed(mine.drop(columns=[c for c in DROPPED if c in mine]), "_c")
-    mine = mine.merge(labels, on=["request_id", "row"])
-    if not mine.empty:
-        evidence.candidate_correct, evidence.candidate_loss = scores(mine, "_c", kind)
+    alone = answered(frame, mine)
+    alone = alone[alone[col.LABEL].notna()]
+    if not alone.empty:
+        outputs = {c: c + CANDIDATE for c in alone.columns if col.is_output(c)}
+        scored = scores(alone.rename(columns=outputs), CANDIDATE, kind)
+        evidence.candidate_correct, evidence.candidate_loss = scored
     return evidence

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Gauge
 
 from modelport.rollout.state import Rollout
+from modelport.vocabulary import RolloutStrategy
 
-STRATEGIES = ("shadow", "canary", "blue-green", "shadow-then-canary")
+STRATEGIES = tuple(RolloutStrategy)
 VERDICT_VALUES = {"pass": 1.0, "inconclusive": 0.0, "fail": -1.0}
 
 

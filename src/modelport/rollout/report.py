@@ -1,12 +1,18 @@
 """The shadow report: candidate against primary on the very same requests.
 
 Candidate rows (``shadow``, ``canary``) join the primary's answer to the same request
-(``primary`` under shadow, ``baseline`` under canary) on ``(request_id, row)``. The
-report gives agreement and the confusion between the two (classification), mean
-absolute / relative difference and correlation (regression), the distance between the
-two prediction distributions (Jensen-Shannon for classes, Kolmogorov-Smirnov and
-Wasserstein for numbers), latency and error deltas, and all of it per slice of a chosen
-feature.
+(``primary`` under shadow, ``baseline`` under canary) on ``(request_id, row)``
+(:func:`~modelport.rollout.evidence.pairs`). The report gives agreement and the
+confusion between the two (classification), mean absolute / relative difference and
+correlation (regression), the distance between the two prediction distributions
+(Jensen-Shannon for classes, Kolmogorov-Smirnov and Wasserstein for numbers), latency
+and error deltas, and all of it per slice of a chosen feature.
+
+``wasserstein`` is monitoring's statistic: W1 between the candidate's and the primary's
+answers divided by the standard deviation of the primary's (``ddof=0``), so ``0.1``
+means the answers moved a tenth of their usual spread on average; when the primary's
+answers do not vary it is the raw W1, in the prediction's own units.
+``wasserstein_units`` says which (``"primary_std"`` or ``"prediction"``).
 """
 
 from __future__ import annotations
@@ -16,19 +22,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import ks_2samp, wasserstein_distance
+from scipy.stats import ks_2samp
 
 from modelport.errors import ValidationFailed
-from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.predlog.records import FEATURE_PREFIX
+from modelport.monitoring.stats.wasserstein import wasserstein_distance
+from modelport.predlog import columns as col
+from modelport.predlog.reader import PredictionLog
 from modelport.registry.records import ModelVersion
-from modelport.rollout.evidence import REGRESSION_TOLERANCE
+from modelport.rollout.evidence import (
+    CANDIDATE,
+    OUTPUT_COLUMNS,
+    REFERENCE,
+    REGRESSION_TOLERANCE,
+    Side,
+    pairs,
+)
 from modelport.rollout.state import Rollout
 from modelport.serving.dataplane import MIRROR_BATCH_WAIT_MS
+from modelport.vocabulary import Role
 
-CANDIDATE_ROLES = ("shadow", "canary", "primary")
-REFERENCE_ROLES = ("primary", "baseline")
-COLUMNS = ["request_id", "row", "role", "version", "latency_ms", "status", "error"]
+CANDIDATE_ROLES = (Role.SHADOW, Role.CANARY, Role.PRIMARY)
+REFERENCE_ROLES = (Role.PRIMARY, Role.BASELINE)
+COLUMNS = [
+    col.REQUEST_ID,
+    col.ROW,
+    col.ROLE,
+    col.VERSION,
+    col.LATENCY_MS,
+    col.STATUS,
+    col.ERROR,
+    *OUTPUT_COLUMNS,
+]
 MAX_SLICES = 20
 
 
@@ -39,7 +63,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def shadow_report(
-    log: ParquetPredictionLog, rollout: Rollout, candidate: ModelVersion, slice_by: str | None
+    log: PredictionLog, rollout: Rollout, candidate: ModelVersion, slice_by: str | None
 ) -> dict[str, Any]:
     if slice_by is not None and candidate.input_schema.get(slice_by) is None:
         raise ValidationFailed(
@@ -47,15 +71,19 @@ def shadow_report(
             f"(features: {', '.join(candidate.input_schema.names)})",
             field="slice",
         )
-    columns = [*COLUMNS, "prediction", "prediction_value"]
-    if slice_by is not None:
-        columns.append(FEATURE_PREFIX + slice_by)
-    table = log.read(
-        rollout.endpoint, since=rollout.created_at, until=rollout.finished_at, columns=columns
-    )
-    frame = table.to_pandas() if table.num_rows else pd.DataFrame(columns=columns)
-    mine = frame[frame["role"].isin(CANDIDATE_ROLES) & (frame["version"] == rollout.candidate)]
-    theirs = frame[frame["role"].isin(REFERENCE_ROLES) & (frame["version"] == rollout.baseline)]
+    sliced = [] if slice_by is None else [col.feature(slice_by)]
+    frame = log.read(
+        rollout.endpoint,
+        since=rollout.created_at,
+        until=rollout.finished_at,
+        columns=[*COLUMNS, *sliced],
+    ).to_pandas()
+    mine_side = Side(CANDIDATE_ROLES, rollout.candidate)
+    theirs_side = Side(REFERENCE_ROLES, rollout.baseline)
+    mine = frame[frame[col.ROLE].isin(mine_side.roles) & (frame[col.VERSION] == mine_side.version)]
+    theirs = frame[
+        frame[col.ROLE].isin(theirs_side.roles) & (frame[col.VERSION] == theirs_side.version)
+    ]
     kind = candidate.output.kind
     report: dict[str, Any] = {
         "rollout": rollout.id,
@@ -68,14 +96,14 @@ def shadow_report(
         "since": rollout.created_at.isoformat(),
         "until": rollout.finished_at.isoformat() if rollout.finished_at else None,
     }
-    paired = _pairs(mine, theirs, slice_by)
-    report["requests"] = _coverage(frame, mine, theirs, paired, rollout)
+    paired = pairs(frame, mine_side, theirs_side, keep=sliced)
+    report["requests"] = _coverage(mine, theirs, paired)
     # The primary's live requests only: its background copies under canary ("baseline")
     # run off the request path and would blur its latency.
-    live = theirs[theirs["role"] == "primary"]
+    live = theirs[theirs[col.ROLE] == Role.PRIMARY]
     report["errors"] = {"primary": _errors(live), "candidate": _errors(mine)}
     report["latency_ms"] = _latency(live, mine)
-    if (mine["role"] == "shadow").any():
+    if (mine[col.ROLE] == Role.SHADOW).any():
         report["latency_ms"]["note"] = (
             "shadow copies run in the background, batched for up to "
             f"{MIRROR_BATCH_WAIT_MS:g} ms: their latency is not what callers would see"
@@ -86,35 +114,20 @@ def shadow_report(
     return report
 
 
-def _pairs(mine: pd.DataFrame, theirs: pd.DataFrame, slice_by: str | None) -> pd.DataFrame:
-    keep = ["request_id", "row", "prediction", "prediction_value"]
-    if slice_by is not None:
-        keep.append(FEATURE_PREFIX + slice_by)
-    left = mine[mine["status"] == "ok"][keep]
-    right = theirs[theirs["status"] == "ok"][keep[:4]]
-    return left.merge(right, on=["request_id", "row"], suffixes=("_c", "_r"))
-
-
 def _requests(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["row"] == 0]
+    return rows[rows[col.ROW] == 0]
 
 
-def _coverage(
-    frame: pd.DataFrame,
-    mine: pd.DataFrame,
-    theirs: pd.DataFrame,
-    paired: pd.DataFrame,
-    rollout: Rollout,
-) -> dict[str, Any]:
-    primary_requests = _requests(theirs[theirs["role"] == "primary"])
-    shadowed = set(_requests(mine[mine["role"] == "shadow"])["request_id"])
+def _coverage(mine: pd.DataFrame, theirs: pd.DataFrame, paired: pd.DataFrame) -> dict[str, Any]:
+    primary_requests = _requests(theirs[theirs[col.ROLE] == Role.PRIMARY])
+    shadowed = set(_requests(mine[mine[col.ROLE] == Role.SHADOW])[col.REQUEST_ID])
     return {
         "primary": int(len(primary_requests)),
         "candidate": int(len(_requests(mine))),
         "paired_rows": int(len(paired)),
         # Primary requests without a shadow copy: not sampled, or dropped because the
         # shadow fell behind (the server counts drops in its status and metrics).
-        "shadow_missing": int(len(set(primary_requests["request_id"]) - shadowed))
+        "shadow_missing": int(len(set(primary_requests[col.REQUEST_ID]) - shadowed))
         if shadowed
         else None,
     }
@@ -122,8 +135,8 @@ def _coverage(
 
 def _errors(rows: pd.DataFrame) -> dict[str, Any]:
     requests = _requests(rows)
-    failed = requests[requests["status"] != "ok"]
-    top = failed["error"].fillna("").str.slice(0, 200).value_counts().head(5)
+    failed = requests[requests[col.STATUS] != col.STATUS_OK]
+    top = failed[col.ERROR].fillna("").str.slice(0, 200).value_counts().head(5)
     return {
         "requests": int(len(requests)),
         "count": int(len(failed)),
@@ -134,7 +147,7 @@ def _errors(rows: pd.DataFrame) -> dict[str, Any]:
 
 def _latency(theirs: pd.DataFrame, mine: pd.DataFrame) -> dict[str, Any]:
     def summary(rows: pd.DataFrame) -> dict[str, float | None]:
-        values = _requests(rows)["latency_ms"].to_numpy(dtype=np.float64)
+        values = _requests(rows)[col.LATENCY_MS].to_numpy(dtype=np.float64)
         if values.size == 0:
             return {"p50": None, "p99": None, "mean": None}
         return {
@@ -157,8 +170,8 @@ def _compare(paired: pd.DataFrame, kind: str) -> dict[str, Any]:
     if paired.empty:
         return {"rows": 0}
     if kind == "classification":
-        mine = paired["prediction_c"].astype(str)
-        theirs = paired["prediction_r"].astype(str)
+        mine = paired[col.PREDICTION + CANDIDATE].astype(str)
+        theirs = paired[col.PREDICTION + REFERENCE].astype(str)
         labels = sorted(set(mine) | set(theirs))
         confusion = pd.crosstab(theirs, mine).reindex(index=labels, columns=labels, fill_value=0)
         share_c = mine.value_counts(normalize=True).reindex(labels, fill_value=0.0)
@@ -174,11 +187,12 @@ def _compare(paired: pd.DataFrame, kind: str) -> dict[str, Any]:
                 "jensen_shannon": _round(float(jensenshannon(share_r, share_c, base=2))),
             },
         }
-    c = paired["prediction_value_c"].to_numpy(dtype=np.float64)
-    r = paired["prediction_value_r"].to_numpy(dtype=np.float64)
+    c = paired[col.PREDICTION_VALUE + CANDIDATE].to_numpy(dtype=np.float64)
+    r = paired[col.PREDICTION_VALUE + REFERENCE].to_numpy(dtype=np.float64)
     difference = np.abs(c - r)
     relative = difference / np.maximum(np.abs(r), 1e-12)
     correlation = float(np.corrcoef(c, r)[0, 1]) if len(c) > 1 and c.std() and r.std() else None
+    wasserstein, units = _wasserstein(r, c)
     return {
         "rows": int(len(paired)),
         "agreement": _round(float(np.mean(relative <= REGRESSION_TOLERANCE))),
@@ -187,15 +201,28 @@ def _compare(paired: pd.DataFrame, kind: str) -> dict[str, Any]:
         "correlation": _round(correlation),
         "distribution": {
             "ks": _round(float(ks_2samp(c, r).statistic)),
-            "wasserstein": _round(float(wasserstein_distance(c, r))),
+            "wasserstein": _round(wasserstein),
+            "wasserstein_units": units,
         },
     }
+
+
+def _wasserstein(
+    primary: np.ndarray[Any, Any], candidate: np.ndarray[Any, Any]
+) -> tuple[float, str]:
+    """Monitoring's Wasserstein: W1 in units of the primary's standard deviation, or
+    raw (in the prediction's units) when the primary's answers do not vary."""
+    raw = wasserstein_distance(primary, candidate)
+    spread = float(np.std(primary))
+    if spread > 0:
+        return raw / spread, "primary_std"
+    return raw, "prediction"
 
 
 def _slices(
     paired: pd.DataFrame, mine: pd.DataFrame, theirs: pd.DataFrame, feature: str, kind: str
 ) -> dict[str, Any]:
-    column = FEATURE_PREFIX + feature
+    column = col.feature(feature)
 
     def labels(rows: pd.DataFrame, edges: np.ndarray[Any, Any] | None) -> pd.Series:
         values = rows[column]
@@ -220,8 +247,8 @@ def _slices(
     theirs_slices = labels(theirs_requests, edges)
     names = pd.concat([theirs_slices, mine_slices]).value_counts().head(MAX_SLICES).index
     for name in names:
-        pairs = by_pair[by_pair["_slice"] == name] if not by_pair.empty else by_pair
-        compared = _compare(pairs.drop(columns=["_slice"]) if not pairs.empty else pairs, kind)
+        chosen = by_pair[by_pair["_slice"] == name] if not by_pair.empty else by_pair
+        compared = _compare(chosen.drop(columns=["_slice"]) if not chosen.empty else chosen, kind)
         compared.pop("distribution", None)
         compared.pop("confusion", None)
         mine_here = mine_requests[mine_slices == name]
@@ -240,4 +267,4 @@ def _slices(
 def _rate(requests: pd.DataFrame) -> float | None:
     if requests.empty:
         return None
-    return _round(float((requests["status"] != "ok").mean()))
+    return _round(float((requests[col.STATUS] != col.STATUS_OK).mean()))

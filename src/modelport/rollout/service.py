@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from modelport.errors import Conflict, ModelportError, ValidationFailed
+from modelport.errors import (
+    Conflict,
+    ModelportError,
+    RolloutNotFound,
+    SmokeTestFailed,
+    ValidationFailed,
+)
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.registry.endpoints import EndpointStore
@@ -19,7 +25,6 @@ from modelport.registry.service import Registry
 from modelport.rollout.bluegreen import replay_rows, smoke_test
 from modelport.rollout.candidate import check_compatible, load_candidate
 from modelport.rollout.controller import Controller
-from modelport.rollout.policies import blue_green_policy, canary_policy, shadow_policy
 from modelport.rollout.report import shadow_report
 from modelport.rollout.spec import RolloutSpec, build_spec
 from modelport.rollout.state import (
@@ -30,14 +35,9 @@ from modelport.rollout.state import (
     ROLLED_BACK,
     Change,
     Rollout,
-    RolloutNotFound,
     RolloutStore,
 )
-
-
-class SmokeTestFailed(ModelportError):
-    status = 422
-    code = "smoke_test_failed"
+from modelport.serving.policies import BlueGreenSpec, CanarySpec, PrimarySpec, ShadowSpec
 
 
 class RolloutService:
@@ -47,13 +47,18 @@ class RolloutService:
         endpoints: EndpointStore,
         log: ParquetPredictionLog,
         feedback: FeedbackStore,
+        *,
+        store: RolloutStore | None = None,
+        controller: Controller | None = None,
     ) -> None:
         self.registry = registry
         self.endpoints = endpoints
         self.log = log
         self.feedback = feedback
-        self.store = RolloutStore(endpoints.db, endpoints)
-        self.controller = Controller(self.store, registry, log, feedback)
+        self.store = store or RolloutStore(endpoints.db, endpoints)
+        # The server passes the controller it runs, so a status read here sees its
+        # warm windows; the CLI makes its own.
+        self.controller = controller or Controller(self.store, registry, log, feedback)
 
     # -- start --------------------------------------------------------------------------
     def start(self, name: str, options: dict[str, Any], actor: str) -> Rollout:
@@ -131,7 +136,7 @@ class RolloutService:
                 actor="",
                 reason=f"shadowing {spec.sample:.0%} of requests",
                 weight=0.0,
-                policy=shadow_policy(candidate, spec.sample),
+                policy=ShadowSpec(candidate, spec.sample),
             )
         if strategy == "canary":
             weight = float(spec.steps[0])
@@ -140,14 +145,14 @@ class RolloutService:
                 actor="",
                 reason=f"canary at {weight:g}%",
                 weight=weight,
-                policy=canary_policy(candidate, weight, spec.salt, spec.sticky_key),
+                policy=CanarySpec(candidate, weight, spec.salt, spec.sticky_key),
             )
         return Change(
             action="start",
             actor="",
             reason=f"green {candidate} live; blue {baseline} kept loaded",
             weight=100.0,
-            policy=blue_green_policy(blue=baseline, green=candidate),
+            policy=BlueGreenSpec(blue=baseline, green=candidate),
             primary_version=candidate,
         )
 
@@ -162,7 +167,7 @@ class RolloutService:
                 reason=reason or f"promoted by {actor}",
                 evidence=rollout.verdicts,
                 status=PROMOTED,
-                policy={},
+                policy=PrimarySpec(),
                 primary_version=rollout.candidate,
             ),
         )
@@ -177,7 +182,7 @@ class RolloutService:
                 reason=reason or f"rolled back by {actor}",
                 evidence=rollout.verdicts,
                 status=ROLLED_BACK,
-                policy={},
+                policy=PrimarySpec(),
                 primary_version=rollout.baseline,
             ),
         )

@@ -7,66 +7,18 @@ exactly the steps, gates and thresholds it was started with.
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelport.errors import ValidationFailed
 from modelport.rollout.gates import DEFAULT_GATES, Gate, parse_gates
-from modelport.rollout.hashing import StickyKey
+from modelport.serving.policies.hashing import StickyKey
+from modelport.vocabulary import RolloutStrategy, is_count, parse_count, parse_duration
 
-STRATEGIES = ("shadow", "canary", "blue-green", "shadow-then-canary")
+STRATEGIES = tuple(RolloutStrategy)
 DEFAULT_STEPS = [5, 25, 50, 100]
 DEFAULT_STEP_EVERY_S = 600.0
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_REQUESTS = re.compile(r"^(\d+)\s*(?:req|requests?)$")
-
-
-def parse_duration(text: str | float | int, field: str) -> float:
-    """``"10m"`` -> 600.0; a bare number is seconds.
-
-    >>> parse_duration("10m", "step_every"), parse_duration("2s", "x"), parse_duration(5, "x")
-    (600.0, 2.0, 5.0)
-    """
-    if isinstance(text, bool):
-        raise ValidationFailed(f"{field} must be a duration like 30s or 10m", field=field)
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text.strip().lower())
-        if match is None:
-            raise ValidationFailed(
-                f"{field} must be a duration like 30s, 10m or 1h, got {text!r}", field=field
-            )
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValidationFailed(f"{field} must be longer than 0", field=field)
-    return seconds
-
-
-def parse_requests(text: str | int, field: str) -> int:
-    """``"2000req"`` -> 2000.
-
-    >>> parse_requests("2000req", "step_after"), parse_requests(50, "step_after")
-    (2000, 50)
-    """
-    if isinstance(text, bool):
-        raise ValidationFailed(f"{field} must be a request count like 2000req", field=field)
-    if isinstance(text, int):
-        count = text
-    else:
-        match = _REQUESTS.match(text.strip().lower()) or re.match(r"^(\d+)$", text.strip())
-        if match is None:
-            raise ValidationFailed(
-                f"{field} must be a request count like 2000req, got {text!r}", field=field
-            )
-        count = int(match.group(1))
-    if count < 1:
-        raise ValidationFailed(f"{field} must be at least 1 request", field=field)
-    return count
 
 
 def parse_steps(value: str | list[Any]) -> list[int]:
@@ -164,19 +116,19 @@ def build_spec(options: dict[str, Any]) -> RolloutSpec:
     if options.get("steps") is not None:
         spec.steps = parse_steps(options["steps"])
     if options.get("step_every") is not None:
-        spec.step_every_s = parse_duration(options["step_every"], "step_every")
+        spec.step_every_s = parse_duration(options["step_every"], field="step_every")
     if options.get("step_after") is not None:
-        spec.step_after_requests = parse_requests(options["step_after"], "step_after")
+        spec.step_after_requests = parse_count(options["step_after"], "req", field="step_after")
     if spec.step_every_s is not None and spec.step_after_requests is not None:
         raise ValidationFailed("give either step_every or step_after, not both", field="step_after")
     if spec.step_every_s is None and spec.step_after_requests is None:
         spec.step_every_s = DEFAULT_STEP_EVERY_S
     shadow_for = options.get("shadow_for")
     if shadow_for is not None:
-        if isinstance(shadow_for, str) and _REQUESTS.match(shadow_for.strip().lower()):
-            spec.shadow_for_requests = parse_requests(shadow_for, "shadow_for")
+        if isinstance(shadow_for, str) and is_count(shadow_for, "req"):
+            spec.shadow_for_requests = parse_count(shadow_for, "req", field="shadow_for")
         else:
-            spec.shadow_for_s = parse_duration(shadow_for, "shadow_for")
+            spec.shadow_for_s = parse_duration(shadow_for, field="shadow_for")
     else:
         spec.shadow_for_s, spec.shadow_for_requests = spec.step_every_s, spec.step_after_requests
     if options.get("sticky_key"):
@@ -206,7 +158,7 @@ def build_spec(options: dict[str, Any]) -> RolloutSpec:
         if not 0.0 <= spec.smoke_agreement <= 1.0:
             raise ValidationFailed("smoke_agreement must be within 0..1", field="smoke_agreement")
     if options.get("keep_blue") is not None:
-        spec.keep_blue_s = parse_duration(options["keep_blue"], "keep_blue")
+        spec.keep_blue_s = parse_duration(options["keep_blue"], field="keep_blue")
     return spec
 
 

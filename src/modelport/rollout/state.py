@@ -22,20 +22,21 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelport.errors import Conflict, NotFound
+from modelport.errors import Conflict, RolloutNotFound
 from modelport.registry.endpoints import Endpoint, EndpointStore
 from modelport.rollout.spec import RolloutSpec
+from modelport.serving.policies.specs import PolicySpec, with_rollout
 from modelport.store.db import Database
 from modelport.store.tables import RolloutEventRow, RolloutRow, utcnow
+from modelport.vocabulary import FINAL_STATUSES, LIVE_STATUSES, RolloutStatus
 
-ACTIVE, PAUSED = "active", "paused"
-PROMOTED, ROLLED_BACK, ABORTED = "promoted", "rolled-back", "aborted"
-LIVE = (ACTIVE, PAUSED)
-FINAL = (PROMOTED, ROLLED_BACK, ABORTED)
-
-
-class RolloutNotFound(NotFound):
-    code = "rollout_not_found"
+ACTIVE, PAUSED = RolloutStatus.ACTIVE, RolloutStatus.PAUSED
+PROMOTED, ROLLED_BACK, ABORTED = (
+    RolloutStatus.PROMOTED,
+    RolloutStatus.ROLLED_BACK,
+    RolloutStatus.ABORTED,
+)
+LIVE, FINAL = LIVE_STATUSES, FINAL_STATUSES
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Change:
     weight: float | None = None
     restart_step: bool = False
     # Endpoint side, applied in the same transaction.
-    policy: dict[str, Any] | None = None
+    policy: PolicySpec | None = None
     primary_version: int | None = None
 
 
@@ -246,11 +247,9 @@ class RolloutStore:
         change: Change,
         expected_revision: int | None = None,
     ) -> None:
-        policy = change.policy
-        if policy:
-            # The policy names its rollout, so a server that cannot build it knows which
-            # rollout to abort.
-            policy = {**policy, "rollout": row.id}
+        # The policy names its rollout, so a server that cannot build it knows which
+        # rollout to abort.
+        policy = None if change.policy is None else with_rollout(change.policy, row.id).to_dict()
         self.endpoints.apply(
             session,
             row.endpoint,

@@ -1,6 +1,6 @@
-"""The data plane: decode -> policy -> runner -> recorder, with no web framework."""
+"""The data plane: runners over loaded models, traffic policies, the request path."""
 
-from modelport.serving.dataplane import DataPlane, PredictResult
+from modelport.serving.dataplane import DataPlane, EndpointStatus
 from modelport.serving.runner import Runner
 
-__all__ = ["DataPlane", "PredictResult", "Runner"]
+__all__ = ["DataPlane", "EndpointStatus", "Runner"]

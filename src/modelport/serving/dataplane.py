@@ -1,7 +1,12 @@
-"""The data plane: endpoints' runners, their policies, and the path of one request.
+"""The data plane: endpoints' runners, their traffic policies, and the path of one request.
 
 decode (caller) -> policy.assign -> runner.predict -> recorder.record (non-blocking)
                                  +-> mirrors in the background (bounded, never awaited)
+                                 +-> listeners (O(1) each: the monitoring collector)
+
+Each endpoint's stored policy JSON is read as a typed spec
+(:func:`~modelport.serving.policies.policy_from_dict`) and built into a policy here;
+adapters see an endpoint only through :meth:`DataPlane.status`.
 
 Endpoints are (re)loaded from the control plane at start and whenever their revision
 changes, so policy changes made by any process take effect without a restart. A model
@@ -28,15 +33,17 @@ from modelport.registry.endpoints import Endpoint, EndpointStore
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.schema import InputSchema
-from modelport.serving.policy import (
+from modelport.serving.policies import (
     PrimaryOnly,
     RequestContext,
     Route,
     TrafficPolicy,
     build_policy,
+    policy_from_dict,
 )
 from modelport.serving.runner import Runner
 from modelport.telemetry import Telemetry
+from modelport.vocabulary import MIRROR_ROLES, PredictionEvent, Role
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +51,12 @@ MAX_MIRRORS_IN_FLIGHT = 256
 # Shadow copies wait up to this long for company before their model call, so that under
 # light load many one-row calls become one batched call (a shadow's CPU cost is mostly
 # per call); they are off the request path, so no caller waits for it.
-MIRROR_ROLES = ("shadow",)
 MIRROR_BATCH_WAIT_MS = 20.0
+# Runners are shared per (version, kind): a version answering callers in the event loop,
+# one answering from a worker thread (a candidate, so it cannot stall the primary), or
+# one batching background copies.
+RunnerKind = str
+Listener = Callable[[PredictionEvent], None]
 
 
 @dataclass
@@ -57,7 +68,7 @@ class EndpointRuntime:
     # Set when the endpoint's policy (e.g. a rollout candidate) could not be built and
     # the primary serves alone.
     policy_error: str | None = None
-    runners: dict[tuple[int, str], Runner] = field(default_factory=dict)
+    runners: dict[tuple[int, RunnerKind], Runner] = field(default_factory=dict)
     mirrors_in_flight: int = 0
     mirrors_dropped: int = 0
 
@@ -69,15 +80,48 @@ class EndpointRuntime:
     def schema(self) -> InputSchema:
         return self.primary.input_schema
 
+    def status(self) -> EndpointStatus:
+        return EndpointStatus(
+            name=self.endpoint.name,
+            ready=self.ready,
+            error=self.error,
+            primary=self.primary,
+            routing=self.policy.describe() if self.policy is not None else None,
+            routing_error=self.policy_error or self.error,
+            policy_rollout=_rollout_of(self.endpoint.policy),
+            served_versions=tuple(sorted({version for version, _ in self.runners})),
+            mirrors_in_flight=self.mirrors_in_flight,
+            mirrors_dropped=self.mirrors_dropped,
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class PredictResult:
-    request_id: str
-    endpoint: str
-    version: ModelVersion
-    role: str
-    prediction: Prediction
-    latency_ms: float
+class EndpointStatus:
+    """What adapters may know about a served endpoint."""
+
+    name: str
+    ready: bool
+    # Why the endpoint is not ready (its primary could not load).
+    error: str | None
+    primary: ModelVersion
+    # The policy routing its requests (``describe()``), None while not ready.
+    routing: dict[str, Any] | None
+    # Why the stored policy could not be served (the primary then serves alone).
+    routing_error: str | None
+    # The rollout the stored policy names, if any.
+    policy_rollout: int | None
+    served_versions: tuple[int, ...]
+    mirrors_in_flight: int
+    mirrors_dropped: int
+
+    @property
+    def schema(self) -> InputSchema:
+        return self.primary.input_schema
+
+
+def _rollout_of(policy: Mapping[str, Any]) -> int | None:
+    rollout = policy.get("rollout")
+    return rollout if isinstance(rollout, int) and not isinstance(rollout, bool) else None
 
 
 _ID_PREFIX = uuid.uuid4().hex[:16]
@@ -109,8 +153,9 @@ class DataPlane:
         self.runtimes: dict[str, EndpointRuntime] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        # Hooks run after each answered request (rollout analysis counts traffic here).
-        self.listeners: list[Callable[[PredictResult, RequestContext], None]] = []
+        # Run after each answered request, in the request's task: each must be O(1) and
+        # hand real work to the background (the monitoring collector queues the event).
+        self.listeners: list[Listener] = []
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -174,8 +219,8 @@ class DataPlane:
         runtime = EndpointRuntime(endpoint, primary_version)
         reusable = previous.runners if previous is not None else {}
 
-        def load(version: int, role: str) -> Runner:
-            threaded = role != "primary"
+        def load(version: int, role: Role) -> Runner:
+            threaded = role != Role.PRIMARY
             mirror = role in MIRROR_ROLES
             key = (version, "mirror" if mirror else "threaded" if threaded else "any")
             runner = runtime.runners.get(key) or reusable.get(key)
@@ -197,12 +242,12 @@ class DataPlane:
             return runner
 
         try:
-            primary = load(endpoint.primary_version, "primary")
+            primary = load(endpoint.primary_version, Role.PRIMARY)
         except Exception as exc:
             runtime.error = _describe(exc)
             return runtime
         try:
-            runtime.policy = build_policy(endpoint.policy, primary, load)
+            runtime.policy = build_policy(policy_from_dict(endpoint.policy), primary, load)
         except Exception as exc:
             # A candidate that cannot load must not take the primary down with it: serve
             # the primary alone and say why (the rollout controller aborts on this).
@@ -211,15 +256,38 @@ class DataPlane:
             logger.error("endpoint %s: policy %s failed: %s", name, endpoint.policy, exc)
         return runtime
 
+    # -- what adapters may read -----------------------------------------------------------
+    def status(self, name: str) -> EndpointStatus:
+        """The served state of ``name``; EndpointNotFound if this server does not serve it."""
+        return self._runtime(name).status()
+
+    def find(self, name: str) -> EndpointStatus | None:
+        runtime = self.runtimes.get(name)
+        return None if runtime is None else runtime.status()
+
+    def statuses(self) -> list[EndpointStatus]:
+        return [runtime.status() for runtime in list(self.runtimes.values())]
+
+    def schema_of(self, name: str) -> InputSchema:
+        return self._runtime(name).schema
+
+    def serves(self, name: str, version: int) -> bool:
+        """Whether ``version`` of the model behind ``name`` is loaded here (in any role)."""
+        runtime = self._runtime(name)
+        return version == runtime.endpoint.primary_version or any(
+            loaded == version for loaded, _ in runtime.runners
+        )
+
+    @property
+    def ready(self) -> bool:
+        return all(runtime.ready for runtime in list(self.runtimes.values()))
+
     # -- requests -----------------------------------------------------------------------
-    def runtime(self, name: str) -> EndpointRuntime:
+    def _runtime(self, name: str) -> EndpointRuntime:
         runtime = self.runtimes.get(name)
         if runtime is None:
             raise EndpointNotFound(f"endpoint {name!r} does not exist", field="endpoint")
         return runtime
-
-    def schema_of(self, name: str) -> InputSchema:
-        return self.runtime(name).schema
 
     async def predict(
         self,
@@ -229,11 +297,12 @@ class DataPlane:
         request_id: str,
         started: float,
         headers: Mapping[str, str] | None = None,
-    ) -> PredictResult:
-        runtime = self.runtime(name)
+    ) -> PredictionEvent:
+        runtime = self._runtime(name)
         if runtime.policy is None:
             raise NotReady(f"endpoint {name!r} is not ready: {runtime.error}", field="endpoint")
-        context = RequestContext(request_id, batch, headers or {})
+        headers = headers or {}
+        context = RequestContext(request_id, batch, headers)
         assignment = runtime.policy.assign(context)
         route = assignment.answer
         arrived = time.time() - (time.perf_counter() - started)
@@ -250,17 +319,25 @@ class DataPlane:
         self.telemetry.observe(
             name, route.runner.version.version, route.role, latency / 1000.0, batch.n_rows
         )
-        result = PredictResult(
-            request_id, name, route.runner.version, route.role, prediction, latency
+        event = PredictionEvent(
+            request_id=request_id,
+            endpoint=name,
+            version=route.runner.version,
+            role=route.role,
+            batch=batch,
+            prediction=prediction,
+            latency_ms=latency,
+            arrived=arrived,
+            headers=headers,
         )
         for mirror in assignment.mirrors:
             self._mirror(runtime, mirror, batch, request_id, arrived)
         for listener in self.listeners:
             try:
-                listener(result, context)
+                listener(event)
             except Exception:
                 logger.exception("a request listener failed; the response is unaffected")
-        return result
+        return event
 
     def _record(
         self,

@@ -1,10 +1,13 @@
 """Contract suite over every concept-drift detector: fires after a change, not before."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from modelport.errors import ConfigError
-from modelport.monitoring.detectors import DETECTORS, ConceptDriftDetector, make_detector
+from modelport.monitoring.concept.detectors import DETECTORS, ConceptDriftDetector, make_detector
 
 CHANGE_AT = 2_000
 MAX_DELAY = 1_000
@@ -59,3 +62,12 @@ def test_reset_forgets_the_stream(name: str) -> None:
 def test_unknown_detector_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="adwin"):
         make_detector("cusum")
+
+
+def test_river_is_imported_only_when_a_report_runs_detectors() -> None:
+    code = (
+        "import sys, modelport, modelport.monitoring.reports.service, "
+        "modelport.monitoring.live.queries; print('river' in sys.modules)"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (found.returncode, found.stdout.strip()) == (0, "False"), found.stderr

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from modelport.errors import ValidationFailed
-from modelport.monitoring.backfill import backfill
+from modelport.monitoring.live.backfill import backfill
 
-from .conftest import NOON, World, shop_frame
+from ..conftest import NOON, World, shop_frame
 
 
 def test_closed_windows_are_stored_final_and_recomputing_replaces_them(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -10,16 +11,13 @@ import pytest
 
 from modelport.batch import Batch
 from modelport.config import MonitoringSettings
-from modelport.monitoring.collector import Collector
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.source import LogWindow
-from modelport.monitoring.windows import WindowSpec
+from modelport.monitoring.live.collector import Collector
+from modelport.monitoring.live.state import WindowState
+from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
-from modelport.serving.dataplane import PredictResult
-from modelport.serving.policy import RequestContext
+from modelport.vocabulary import PredictionEvent, Role
 
-from .conftest import World, shop_frame
+from ..conftest import World, shop_frame
 
 
 def collector(world: World, process: str, **settings: Any) -> Collector:
@@ -52,8 +50,11 @@ def serve(
         batch = Batch.from_frame(frame.iloc[start : start + rows], version.input_schema)
         prediction = predictor.predict(batch)
         request_id = f"{prefix}-{start // rows}"
-        result = PredictResult(request_id, "shop", version, "primary", prediction, 1.0)
-        target.listen(result, RequestContext(request_id, batch))
+        target.listen(
+            PredictionEvent(
+                request_id, "shop", version, Role.PRIMARY, batch, prediction, 1.0, time.time()
+            )
+        )
         answered.append((request_id, prediction.outputs))
     return answered
 
@@ -171,7 +172,7 @@ def test_a_full_queue_skips_and_counts_instead_of_waiting(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live = collector(world, "a")
-    monkeypatch.setattr("modelport.monitoring.collector.QUEUE_SIZE", 10)
+    monkeypatch.setattr("modelport.monitoring.live.collector.QUEUE_SIZE", 10)
     serve(live, world, shop_frame(300, seed=47), rows=10)
     assert len(live.queue) == 10 and live.dropped == 20
 
@@ -185,7 +186,7 @@ def test_the_batch_state_of_the_log_equals_what_was_streamed(world: World) -> No
 
     profile = ReferenceProfile.from_dict(world.version.profile)  # type: ignore[arg-type]
     batch = WindowState.from_log(
-        LogWindow(world.log, "shop", WindowSpec()),
+        world.window(),
         profile,
         world.version.input_schema,
         world.version.output,

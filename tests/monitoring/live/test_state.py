@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 
 from modelport.batch import Batch
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.evaluate import live_view
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.source import LogWindow
-from modelport.monitoring.windows import WindowSpec
+from modelport.monitoring.live.evaluate import live_view
+from modelport.monitoring.live.state import WindowState
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.registry.profile import ReferenceProfile
 
-from .conftest import World, shop_frame
+from ..conftest import World, shop_frame
 
 
 def empty_state(world: World) -> WindowState:
@@ -50,7 +48,7 @@ def test_streaming_counts_equal_the_batch_computation_on_the_log(world: World) -
 
     streamed = counted(world, frame, chunks=9)
     batch = WindowState.from_log(
-        LogWindow(world.log, "shop", WindowSpec()),
+        world.window(),
         profile,
         world.version.input_schema,
         world.version.output,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from modelport.monitoring.counts import AUC_BINS, PerformanceCounts
-from modelport.monitoring.metrics import classification_metrics, regression_metrics
+from modelport.monitoring.metrics.counts import AUC_BINS, PerformanceCounts
+from modelport.monitoring.metrics.exact import classification_metrics, regression_metrics
 
 
 def classified(n: int, classes: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,20 +8,22 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
 from modelport.batch import Batch
 from modelport.errors import ValidationFailed
-from modelport.monitoring.options import report_request
-from modelport.monitoring.render.html import render_html
-from modelport.monitoring.service import ReportRequest
-from modelport.monitoring.windows import WindowSpec
+from modelport.monitoring.reports.options import report_request
+from modelport.monitoring.reports.render.html import render_html
+from modelport.monitoring.reports.service import ReportRequest
+from modelport.predlog import columns as col
 from modelport.predlog.compaction import compact_day
+from modelport.predlog.reader import WindowSpec
 from modelport.predlog.records import PredictionRecord
 from modelport.registry.service import Registration
 
-from .conftest import NOON, SCHEMA, World, by_feature, comparable, shop_frame
+from ..conftest import NOON, SCHEMA, World, by_feature, comparable, shop_frame
 
 DAY = WindowSpec(NOON - timedelta(hours=12), NOON + timedelta(hours=12), label="day")
 
@@ -373,9 +375,79 @@ def test_a_regressor_gets_numeric_prediction_drift_and_error_metrics(world: Worl
 
     output = by_feature(body["prediction"])["__prediction__"]
     assert output["kind"] == "numeric" and output["drifted"] is True
+    assert output["missing_rate_current"] == 0.0  # read from prediction_value
     found = body["performance"]["metrics"]
     assert found["mae"] == pytest.approx(metrics.mean_absolute_error(truth, predicted))
     assert found["r2"] == pytest.approx(metrics.r2_score(truth, predicted))
     detectors = {d["name"]: d for d in body["concept_drift"]["detectors"]}
     assert body["concept_drift"]["error"] == "absolute error"
     assert detectors["ddm"]["status"] == "not_applicable"
+
+
+def test_the_multivariate_section_is_asked_for_and_tells_moved_rows_apart(world: World) -> None:
+    world.log_frame(shop_frame(2_000, seed=40), prefix="same")
+    default = report(world)
+    same = report(world, sections=("multivariate",))
+    moved = shop_frame(2_000, seed=41)
+    moved["a"] += 2.0
+    world.log_frame(moved, at=NOON + timedelta(hours=1), prefix="moved")
+    later = WindowSpec(NOON + timedelta(minutes=30), NOON + timedelta(hours=2), label="later")
+
+    shifted = world.service().report(
+        "shop", ReportRequest(window=later, sections=("multivariate",))
+    )
+
+    assert "multivariate" not in default
+    assert set(same) >= {"multivariate", "baseline"} and "features" not in same
+    for body in (same, shifted):
+        section = body["multivariate"]
+        assert section["status"] == "ok" and section["features"] == SCHEMA.names
+        assert (section["n_reference"], section["n_current"]) == (5_000, 2_000)
+    assert same["multivariate"]["auc"] < 0.55 and same["multivariate"]["drifted"] is False
+    assert shifted["multivariate"]["auc"] > 0.7 and shifted["multivariate"]["drifted"] is True
+
+
+def test_the_multivariate_section_needs_raw_baseline_rows(world: World) -> None:
+    world.log_frame(shop_frame(1_000, seed=42))
+    sample = world.registry.reference_sample(world.version)
+    assert sample is not None
+    sample.unlink()  # the profile alone is left: binned statistics, no rows to tell apart
+
+    body = report(world, sections=("drift", "multivariate"))
+
+    assert body["baseline"]["kind"] == "profile"
+    assert body["multivariate"]["status"] == "not_applicable"
+    assert "raw rows" in body["multivariate"]["message"]
+
+
+def test_a_reference_sample_stored_under_the_earlier_names_gives_the_same_report(
+    world: World,
+) -> None:
+    current = shop_frame(3_000, seed=43)
+    current["b"] *= 1.5
+    world.log_frame(current)
+    request = ReportRequest(window=DAY, sections=("drift", "prediction", "quality", "multivariate"))
+    sample = world.registry.reference_sample(world.version)
+    assert sample is not None
+    stored = pq.read_table(sample)
+    assert stored.column_names == [
+        "feature.a",
+        "feature.b",
+        "feature.c",
+        "feature.plan",
+        "feature.region",
+        "prediction",
+        "proba.no",
+        "proba.yes",
+    ]
+    before = world.service().report("shop", request)
+    frame_before = world.registry.reference_frame(world.version)
+
+    # As samples were stored before they were named like the log.
+    earlier = [col.series_name(name) for name in stored.column_names]
+    pq.write_table(stored.rename_columns(earlier), sample)
+    after = world.service().report("shop", request)
+
+    assert comparable(after) == comparable(before)
+    assert after["baseline"]["kind"] == "reference" and after["baseline"]["exact"] is True
+    pd.testing.assert_frame_equal(world.registry.reference_frame(world.version), frame_before)

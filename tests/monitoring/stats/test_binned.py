@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from modelport.monitoring.profile import OTHER, profile_categorical, profile_numeric
 from modelport.monitoring.stats import BinnedCounts, NumericReference, numeric_drift
 from modelport.monitoring.stats.registry import stats_for
+from modelport.registry.profile import OTHER, profile_categorical, profile_numeric
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.stats import ExactFeatureDriftDetector, FeatureDriftDetector
+from modelport.registry.profile import ReferenceProfile
 from modelport.schema import InputSchema
+
+from .conftest import exact_detect, live_detect
 
 Generator = Callable[[int, int], pd.DataFrame]
 
@@ -33,19 +34,18 @@ EXPECTED = {"normal", "uniform", "counts", "plan"}
 
 @pytest.mark.parametrize("size", [2_000, 20_000, 100_000])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_streaming_detector_finds_exactly_the_injected_features(
+def test_live_windows_find_exactly_the_injected_features(
     mixed_frame: Generator, mixed_schema: InputSchema, size: int, seed: int
 ) -> None:
     profile = ReferenceProfile().fit(mixed_frame(50_000, 0), mixed_schema)
-    verdicts = FeatureDriftDetector().fit(profile).detect(inject(mixed_frame(size, seed), seed))
+    verdicts = live_detect(profile, mixed_schema, inject(mixed_frame(size, seed), seed))
     assert {name for name, v in verdicts.items() if v.drifted} == EXPECTED
     assert verdicts["plan"].unseen_share == pytest.approx(0.15, abs=0.03)
     assert verdicts["counts"].missing_rate_current == pytest.approx(0.2, abs=0.03)
 
 
-def test_exact_detector_agrees(mixed_frame: Generator, mixed_schema: InputSchema) -> None:
-    detector = ExactFeatureDriftDetector().fit(mixed_frame(50_000, 0), mixed_schema)
-    verdicts = detector.detect(inject(mixed_frame(20_000, 3), 3))
+def test_the_report_agrees(mixed_frame: Generator, mixed_schema: InputSchema) -> None:
+    verdicts = exact_detect(mixed_frame(50_000, 0), mixed_schema, inject(mixed_frame(20_000, 3), 3))
     assert {name for name, v in verdicts.items() if v.drifted} == EXPECTED
     # The p-value tests are reported beside the decision.
     assert verdicts["normal"].results["ks"].p_value is not None

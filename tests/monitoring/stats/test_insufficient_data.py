@@ -4,15 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.stats import (
-    FeatureDriftDetector,
-    NumericReference,
-    categorical_drift,
-    numeric_drift,
-)
+from modelport.monitoring.stats import NumericReference, categorical_drift, numeric_drift
 from modelport.monitoring.stats.multivariate import DomainClassifierDrift
+from modelport.registry.profile import ReferenceProfile
 from modelport.schema import FeatureSpec, InputSchema
+
+from .conftest import live_detect
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 15])
@@ -48,8 +45,8 @@ def test_categorical_need_grows_with_the_number_of_categories() -> None:
 def test_feature_verdict_carries_the_reason() -> None:
     schema = InputSchema(features=[FeatureSpec(name="x", kind="float")])
     frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=5_000)})
-    detector = FeatureDriftDetector().fit(ReferenceProfile().fit(frame, schema))
-    verdict = detector.detect({"x": np.ones(10)})["x"]
+    profile = ReferenceProfile().fit(frame, schema)
+    verdict = live_detect(profile, schema, {"x": np.ones(10)})["x"]
     assert verdict.status == "not_enough_data" and verdict.drifted is None
     assert "need" in verdict.message
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.stats import FeatureDriftDetector
 from modelport.monitoring.stats.multivariate import DomainClassifierDrift
+from modelport.registry.profile import ReferenceProfile
 from modelport.schema import FeatureSpec, InputSchema
+
+from .conftest import live_detect
 
 SCHEMA = InputSchema(
     features=[
@@ -28,8 +29,8 @@ def correlated(rows: int, correlation: float, seed: int) -> pd.DataFrame:
 def test_correlation_flip_is_caught_although_marginals_are_unchanged() -> None:
     reference = correlated(3_000, 0.8, seed=0)
     flipped = correlated(3_000, -0.8, seed=1)
-    per_feature = FeatureDriftDetector().fit(ReferenceProfile().fit(reference, SCHEMA))
-    assert not any(v.drifted for v in per_feature.detect(flipped).values())
+    per_feature = live_detect(ReferenceProfile().fit(reference, SCHEMA), SCHEMA, flipped)
+    assert not any(v.drifted for v in per_feature.values())
     result = DomainClassifierDrift().fit(reference, SCHEMA).score(flipped)
     assert result.status == "ok" and result.drifted
     assert result.auc is not None and result.auc > 0.75

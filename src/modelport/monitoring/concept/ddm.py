@@ -23,7 +23,7 @@ from typing import Any
 
 from river.drift import binary
 
-from modelport.monitoring.detectors.base import RiverDriftDetector
+from modelport.monitoring.concept.base import RiverDriftDetector
 
 
 class DDM(RiverDriftDetector):

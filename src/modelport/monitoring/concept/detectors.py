@@ -1,4 +1,4 @@
-"""Concept-drift detectors by name: ``make_detector("adwin")``.
+"""Concept-drift detectors by name: ``make_detector("adwin")`` (this imports River).
 
 >>> make_detector("page_hinkley", threshold=20.0).params
 {'threshold': 20.0}
@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.errors import ConfigError
-from modelport.monitoring.detectors.adwin import ADWIN
-from modelport.monitoring.detectors.base import ConceptDriftDetector, RiverDriftDetector
-from modelport.monitoring.detectors.ddm import DDM
-from modelport.monitoring.detectors.page_hinkley import PageHinkley
+from modelport.monitoring.concept.adwin import ADWIN
+from modelport.monitoring.concept.base import ConceptDriftDetector, RiverDriftDetector
+from modelport.monitoring.concept.ddm import DDM
+from modelport.monitoring.concept.page_hinkley import PageHinkley
 
 DETECTORS: dict[str, type[RiverDriftDetector]] = {
     cls.name: cls for cls in (ADWIN, DDM, PageHinkley)

@@ -17,7 +17,7 @@ from typing import Any
 
 from river import drift
 
-from modelport.monitoring.detectors.base import RiverDriftDetector
+from modelport.monitoring.concept.base import RiverDriftDetector
 
 
 class PageHinkley(RiverDriftDetector):

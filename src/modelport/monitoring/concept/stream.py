@@ -1,4 +1,5 @@
-"""Concept drift: detectors on the stream of per-prediction errors, in label-arrival order.
+"""Concept drift in a report: detectors on the stream of per-prediction errors of the
+window's labelled rows, in label-arrival order.
 
 Each labelled prediction contributes one value: ``1``/``0`` for a wrong/right class, the
 absolute error for a regression. Values enter the detectors in the order their labels
@@ -20,35 +21,29 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelport.monitoring.performance import LabelledRows
+from modelport.predlog import columns as col
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 BINARY_ONLY = {"ddm"}
 PLOT_POINTS = 100
 
 
-def error_stream(rows: LabelledRows) -> tuple[pa.Table, FloatArray]:
-    """The labelled rows in label-arrival order, and each one's error."""
-    table = rows.table
+def error_stream(table: pa.Table, kind: str) -> tuple[pa.Table, FloatArray]:
+    """Labelled rows (logged rows joined with their labels) in label-arrival order, and
+    each one's error."""
     if table.num_rows == 0:
         return table, np.empty(0)
-    table = table.sort_by(
-        [
-            ("label_received_at", "ascending"),
-            ("ts", "ascending"),
-            ("request_id", "ascending"),
-            ("row", "ascending"),
-        ]
-    )
-    if rows.output.kind == "regression":
-        truth = table["label_value"].to_numpy().astype(np.float64)
-        guess = table["prediction_value"].to_numpy().astype(np.float64)
+    order = (col.LABEL_RECEIVED_AT, col.TS, col.REQUEST_ID, col.ROW)
+    table = table.sort_by([(name, "ascending") for name in order])
+    if kind == "regression":
+        truth = table[col.LABEL_VALUE].to_numpy().astype(np.float64)
+        guess = table[col.PREDICTION_VALUE].to_numpy().astype(np.float64)
         errors: FloatArray = np.abs(guess - truth)
         errors = np.where(np.isfinite(errors), errors, np.nan)
         keep = np.isfinite(errors)
         return table.filter(pa.array(keep)), errors[keep]
-    labels = np.asarray(table["label"].to_numpy(zero_copy_only=False), dtype=object)
-    predicted = np.asarray(table["prediction"].to_numpy(zero_copy_only=False), dtype=object)
+    labels = np.asarray(table[col.LABEL].to_numpy(zero_copy_only=False), dtype=object)
+    predicted = np.asarray(table[col.PREDICTION].to_numpy(zero_copy_only=False), dtype=object)
     return table, (labels != predicted).astype(np.float64)
 
 
@@ -57,7 +52,7 @@ def run_detectors(
 ) -> dict[str, dict[str, Any]]:
     """Each detector's positions of firing on ``errors`` (or why it did not run)."""
     # River takes a fifth of a second to import: only reports with labels pay for it.
-    from modelport.monitoring.detectors import make_detector
+    from modelport.monitoring.concept.detectors import make_detector
 
     results: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -73,9 +68,10 @@ def run_detectors(
     return results
 
 
-def concept_section(rows: LabelledRows, detectors: Sequence[str]) -> dict[str, Any]:
-    table, errors = error_stream(rows)
-    binary = rows.output.kind != "regression"
+def concept_section(table: pa.Table, kind: str, detectors: Sequence[str]) -> dict[str, Any]:
+    """The report's ``concept_drift`` section of labelled rows of a model of ``kind``."""
+    table, errors = error_stream(table, kind)
+    binary = kind != "regression"
     section: dict[str, Any] = {
         "stream": len(errors),
         "error": "misclassified (0/1)" if binary else "absolute error",
@@ -106,11 +102,11 @@ def _event(table: pa.Table, position: int) -> dict[str, Any]:
     row = table.slice(position, 1).to_pylist()[0]
     return {
         "position": position,
-        "request_id": row["request_id"],
-        "row": row["row"],
-        "version": row["version"],
-        "predicted_at": row["ts"].isoformat(),
-        "label_received_at": row["label_received_at"].isoformat(),
+        "request_id": row[col.REQUEST_ID],
+        "row": row[col.ROW],
+        "version": row[col.VERSION],
+        "predicted_at": row[col.TS].isoformat(),
+        "label_received_at": row[col.LABEL_RECEIVED_AT].isoformat(),
     }
 
 

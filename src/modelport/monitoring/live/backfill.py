@@ -17,17 +17,18 @@ import pyarrow as pa
 
 from modelport.config import MonitoringSettings
 from modelport.errors import ValidationFailed
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.performance import LabelledRows, column_floats, column_objects
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.queries import evaluate_window
-from modelport.monitoring.series import SeriesStore, WindowKey
-from modelport.monitoring.service import MonitoringService
-from modelport.monitoring.source import SERVED_ROLES, LogWindow
-from modelport.monitoring.windows import WindowSpec, parse_time, parse_window
-from modelport.predlog.records import PROBA_PREFIX
+from modelport.monitoring.live.queries import evaluate_window
+from modelport.monitoring.live.series import SeriesStore, WindowKey
+from modelport.monitoring.live.state import WindowState
+from modelport.monitoring.live.windows import parse_window
+from modelport.monitoring.metrics.labelled import label_delays, outcomes
+from modelport.monitoring.reports.service import MonitoringService
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.predlog import columns as col
+from modelport.predlog.reader import LogWindow, WindowSpec, join_labels
+from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
+from modelport.vocabulary import SERVED_ROLES, parse_moment
 
 PROCESS = "backfill"
 
@@ -51,8 +52,8 @@ def backfill(
             field="every",
         )
     now = datetime.now(UTC)
-    start = parse_time(since, now=now, field="since") if since else now - timedelta(days=7)
-    end = min(parse_time(until, now=now, field="until") if until else now, now)
+    start = parse_moment(since, now=now, field="since") if since else now - timedelta(days=7)
+    end = min(parse_moment(until, now=now, field="until") if until else now, now)
     record = service.endpoints.get(endpoint)
     versions = [version] if version is not None else _versions(service, endpoint, start, end)
     drift = DriftSettings(thresholds=settings.thresholds)
@@ -66,8 +67,8 @@ def backfill(
             key = WindowKey(endpoint, number, size.label, _utc(offset), _utc(offset + size.seconds))
             if key.end > now:
                 break  # still open: the servers own it
-            window = LogWindow(
-                service.log, endpoint, WindowSpec(key.start, key.end), [number], SERVED_ROLES
+            window = service.log.window(
+                endpoint, WindowSpec(key.start, key.end), versions=[number], roles=SERVED_ROLES
             )
             if window.n_rows == 0:
                 continue
@@ -85,8 +86,8 @@ def backfill(
 def _versions(
     service: MonitoringService, endpoint: str, start: datetime, end: datetime
 ) -> list[int]:
-    window = LogWindow(service.log, endpoint, WindowSpec(start, end), None, SERVED_ROLES)
-    column = window.column("version")
+    window = service.log.window(endpoint, WindowSpec(start, end), roles=SERVED_ROLES)
+    column = window.column(col.VERSION)
     if column is None:
         return []
     return sorted({int(v) for v in column.unique().to_pylist() if v is not None})
@@ -112,27 +113,14 @@ def _add_labels(
 ) -> None:
     if labels.num_rows == 0:
         return
-    output = model.output
-    names = ["request_id", "row", "version", "ts"]
-    names.append("prediction_value" if output.kind == "regression" else "prediction")
-    names += [f"{PROBA_PREFIX}{c}" for c in output.classes if output.has_probabilities]
-    predictions = pa.table({n: window.column(n) for n in names if n in window.available})
-    rows = LabelledRows.join(predictions, labels, output).table
+    names = [col.REQUEST_ID, col.ROW, col.TS, *col.output_columns(model.output)]
+    predictions = window.table([n for n in names if n in window.available])
+    rows = join_labels(predictions, labels, keep_unlabelled=False)
     if rows.num_rows == 0:
         return
-    delay = (rows["label_received_at"].to_numpy() - rows["ts"].to_numpy()) / np.timedelta64(1, "s")
-    if output.kind == "regression":
-        state.performance.update(
-            column_floats(rows, "label_value"),
-            column_floats(rows, "prediction_value"),
-            delays=delay.tolist(),
-        )
-        return
-    proba = None
-    if output.has_probabilities and output.classes:
-        proba = np.column_stack([column_floats(rows, f"{PROBA_PREFIX}{c}") for c in output.classes])
+    found = outcomes(rows, model.output)
     state.performance.update(
-        column_objects(rows, "label"), column_objects(rows, "prediction"), proba, delay.tolist()
+        found.labels, found.answers, found.probabilities, label_delays(rows).tolist()
     )
 
 

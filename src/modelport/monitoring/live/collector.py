@@ -6,12 +6,12 @@ nothing on the request path waits on monitoring. Every ``interval_s`` a backgrou
 thread (:meth:`Collector.tick`):
 
 1. drains the queue and counts each request's features and outputs into the
-   :class:`~modelport.monitoring.live.WindowState` of its endpoint, version and window
+   :class:`~modelport.monitoring.live.state.WindowState` of its endpoint, version and window
    (time windows are aligned to the epoch, so every process agrees on them);
 2. adds the requests the API refused (``modelport_invalid_requests_total``) since the
    last tick to the window of the endpoint's primary version;
 3. matches newly stored labels with remembered predictions (performance counts and
-   concept-drift detector events, :mod:`~modelport.monitoring.labels`);
+   concept-drift detector events, :mod:`~modelport.monitoring.live.labels`);
 4. stores this process's state of every window that changed, merges the states of all
    processes for it and upserts the window's points (final once the window has ended).
 
@@ -36,16 +36,17 @@ import numpy as np
 import pandas as pd
 
 from modelport.config import MonitoringSettings
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.labels import LabelFollower, Matched, RecentPredictions
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.queries import evaluate_window
-from modelport.monitoring.series import SeriesStore, WindowKey
-from modelport.monitoring.windows import WindowSize, parse_window, tumbling_start
+from modelport.monitoring.live.labels import LabelFollower, Matched, RecentPredictions
+from modelport.monitoring.live.queries import evaluate_window
+from modelport.monitoring.live.series import SeriesStore, WindowKey
+from modelport.monitoring.live.state import WindowState
+from modelport.monitoring.live.windows import WindowSize, parse_window, tumbling_start
+from modelport.monitoring.stats.settings import DriftSettings
 from modelport.predlog.feedback import FeedbackStore
+from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
+from modelport.vocabulary import PredictionEvent
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Collector:
         self.size: WindowSize = parse_window(settings.window)
         self.drift = DriftSettings(thresholds=settings.thresholds)
         self.process = process or f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
-        self.queue: deque[tuple[float, Any, Any]] = deque()
+        self.queue: deque[PredictionEvent] = deque()
         self.dropped = 0
         self.invalid_counts = invalid_counts
         self.primary_of = primary_of
@@ -105,12 +106,12 @@ class Collector:
         self._lock = threading.Lock()
 
     # -- request path ------------------------------------------------------------------------
-    def listen(self, result: Any, context: Any) -> None:
+    def listen(self, event: PredictionEvent) -> None:
         """Called by the data plane after each answer: O(1), never blocks, never raises."""
         if len(self.queue) >= QUEUE_SIZE:
             self.dropped += 1
             return
-        self.queue.append((time.time() - result.latency_ms / 1000.0, result, context))
+        self.queue.append(event)
 
     # -- background ----------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> None:
@@ -123,22 +124,20 @@ class Collector:
             self._store()
 
     def _drain(self) -> None:
-        groups: dict[tuple[str, int, WindowKey], list[tuple[float, Any, Any]]] = {}
+        groups: dict[tuple[str, int, WindowKey], list[PredictionEvent]] = {}
         while self.queue:
-            arrived, result, context = self.queue.popleft()
-            version = result.version
-            self._versions.setdefault((result.endpoint, version.version), version)
-            key = self._window(result.endpoint, version.version, arrived, context.batch.n_rows)
-            groups.setdefault((result.endpoint, version.version, key), []).append(
-                (arrived, result, context)
-            )
-            prediction = result.prediction
+            event = self.queue.popleft()
+            model_version = event.version
+            self._versions.setdefault((event.endpoint, model_version.version), model_version)
+            key = self._window(event.endpoint, model_version.version, event.arrived, event.rows)
+            groups.setdefault((event.endpoint, model_version.version, key), []).append(event)
+            prediction = event.prediction
             self.recent.remember(
-                result.request_id,
-                result.endpoint,
-                version.version,
+                event.request_id,
+                event.endpoint,
+                model_version.version,
                 key,
-                arrived,
+                event.arrived,
                 prediction.outputs,
                 prediction.probabilities,
             )
@@ -337,18 +336,18 @@ def _utc(ts: float) -> datetime:
 
 
 def _concatenate(
-    items: Iterable[tuple[float, Any, Any]],
+    items: Iterable[PredictionEvent],
 ) -> tuple[dict[str, np.ndarray[Any, Any]], Any, Any, int]:
     items = list(items)
-    batches = [context.batch for _, _, context in items]
+    batches = [event.batch for event in items]
     names = list(batches[0].columns)
     if all(b.matrix is not None for b in batches):
         matrix = np.concatenate([b.matrix for b in batches])
         features = {name: matrix[:, i] for i, name in enumerate(names)}
     else:
         features = {name: np.concatenate([b.columns[name] for b in batches]) for name in names}
-    outputs = np.concatenate([np.asarray(r.prediction.outputs) for _, r, _ in items])
+    outputs = np.concatenate([np.asarray(event.prediction.outputs) for event in items])
     probabilities = None
-    if all(r.prediction.probabilities is not None for _, r, _ in items):
-        probabilities = np.concatenate([r.prediction.probabilities for _, r, _ in items])
+    if all(event.prediction.probabilities is not None for event in items):
+        probabilities = np.concatenate([event.prediction.probabilities for event in items])
     return features, outputs, probabilities, sum(b.n_rows for b in batches)

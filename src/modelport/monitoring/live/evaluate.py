@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.report import clean, drift_summary, feature_fields, sort_by_severity
+from modelport.monitoring.live.state import WindowState
 from modelport.monitoring.stats.drift import FeatureDrift
 from modelport.monitoring.stats.histogram import Histogram
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.monitoring.stats.summary import (
+    clean,
+    drift_summary,
+    feature_fields,
+    sort_by_severity,
+)
+from modelport.predlog import columns as col
 
 DATASET = "__dataset__"
 PERFORMANCE = "__performance__"
@@ -55,8 +61,8 @@ def live_view(
 ) -> dict[str, Any]:
     """Drift, prediction drift, quality and performance of a window from its counts."""
     verdicts = state.drift(settings, previous)
-    features = [_entry(d, h) for name, (d, h) in verdicts.items() if not name.startswith("__")]
-    outputs = [_entry(d, h) for name, (d, h) in verdicts.items() if name.startswith("__")]
+    features = [_entry(d, h) for n, (d, h) in verdicts.items() if not col.is_series_output(n)]
+    outputs = [_entry(d, h) for n, (d, h) in verdicts.items() if col.is_series_output(n)]
     entries = sort_by_severity(clean(features))
     view: dict[str, Any] = clean(
         {

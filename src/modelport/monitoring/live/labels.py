@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelport.monitoring.detectors import RiverDriftDetector, make_detector
-from modelport.monitoring.series import WindowKey
+from modelport.monitoring.concept.base import RiverDriftDetector
+from modelport.monitoring.concept.detectors import make_detector
+from modelport.monitoring.live.series import WindowKey
+from modelport.predlog import columns as col
 
 # Labels are re-read from a little before the newest one seen: another process's clock
 # may lag. Rows already counted are no longer remembered, so none counts twice.
@@ -110,10 +112,10 @@ class RecentPredictions:
         found: list[Matched] = []
         if labels.num_rows == 0:
             return found
-        ordered = labels.sort_by([("label_received_at", "ascending")])
+        ordered = labels.sort_by([(col.LABEL_RECEIVED_AT, "ascending")])
         columns = [
             ordered[name].to_pylist()
-            for name in ("request_id", "row", "label", "label_value", "label_received_at")
+            for name in (col.REQUEST_ID, col.ROW, col.LABEL, col.LABEL_VALUE, col.LABEL_RECEIVED_AT)
         ]
         for request_id, row, label, value, received in zip(*columns, strict=True):
             remembered = self._requests.get(request_id)
@@ -151,7 +153,7 @@ class LabelFollower:
     def poll(self) -> list[Matched]:
         labels = self.fetch(self.cursor - OVERLAP)
         if labels.num_rows:
-            newest = max(labels["label_received_at"].to_pylist())
+            newest = max(labels[col.LABEL_RECEIVED_AT].to_pylist())
             self.cursor = max(self.cursor, newest)
         return self.recent.match(labels)
 

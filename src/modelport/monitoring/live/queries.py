@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from modelport.errors import NotFound
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.evaluate import live_view, window_points
-from modelport.monitoring.live import WindowState
-from modelport.monitoring.series import SeriesStore, WindowKey
-from modelport.monitoring.windows import WindowSize
+from modelport.monitoring.live.evaluate import live_view, window_points
+from modelport.monitoring.live.series import SeriesStore, WindowKey
+from modelport.monitoring.live.state import WindowState
+from modelport.monitoring.live.windows import WindowSize
+from modelport.monitoring.stats.settings import DriftSettings
 
 
 def merged_state(series: SeriesStore, key: WindowKey) -> WindowState | None:

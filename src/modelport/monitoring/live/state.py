@@ -5,7 +5,7 @@ A :class:`WindowState` holds, for one endpoint, version and window, per compared
 :class:`~modelport.monitoring.stats.BinnedCounts` on the baseline profile's buckets, the
 numeric values below/above the quality bounds, the rows and failed rows, the requests
 refused at the API by code, and the labelled-performance sums
-(:class:`~modelport.monitoring.counts.PerformanceCounts`). Every part adds up, so the
+(:class:`~modelport.monitoring.metrics.counts.PerformanceCounts`). Every part adds up, so the
 states of several server processes, or of a window's stretches, ``merge``; they
 round-trip through JSON into ``monitoring_states``.
 
@@ -22,16 +22,15 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from modelport.monitoring.baseline import PREDICTION, PROBABILITY
-from modelport.monitoring.counts import PerformanceCounts
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.source import LogWindow
+from modelport.monitoring.metrics.counts import PerformanceCounts
 from modelport.monitoring.stats import BinnedCounts
 from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.drift import FeatureDrift, summarise
 from modelport.monitoring.stats.histogram import Histogram
-from modelport.predlog.records import FEATURE_PREFIX, PROBA_PREFIX
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.predlog import columns as col
+from modelport.predlog.reader import LogWindow
+from modelport.registry.profile import ReferenceProfile
 from modelport.schema import InputSchema, OutputSpec
 
 Bounds = dict[str, tuple[float, float]]
@@ -71,9 +70,9 @@ class WindowState:
         for name, feature in profile.features_.items():
             state.columns[name] = BinnedCounts().fit(feature)
         if profile.prediction_ is not None:
-            state.columns[PREDICTION] = BinnedCounts().fit(profile.prediction_)
+            state.columns[col.SERIES_PREDICTION] = BinnedCounts().fit(profile.prediction_)
         for label, feature in (profile.probabilities_ or {}).items():
-            state.columns[f"{PROBABILITY}{label}"] = BinnedCounts().fit(feature)
+            state.columns[col.series_output(label)] = BinnedCounts().fit(feature)
         state.bounds = quality_bounds(schema, profile)
         state.out_of_range = {name: [0, 0] for name in state.bounds}
         return state
@@ -106,11 +105,11 @@ class WindowState:
                 numbers = np.asarray(values, dtype=np.float64)
                 self.out_of_range[name][0] += int(np.count_nonzero(numbers < low))
                 self.out_of_range[name][1] += int(np.count_nonzero(numbers > high))
-        if outputs is not None and PREDICTION in self.columns:
-            self.columns[PREDICTION].update(_output_values(outputs, self.output))
+        if outputs is not None and col.SERIES_PREDICTION in self.columns:
+            self.columns[col.SERIES_PREDICTION].update(_output_values(outputs, self.output))
         if probabilities is not None:
             for index, label in enumerate(self.output.classes):
-                counts = self.columns.get(f"{PROBABILITY}{label}")
+                counts = self.columns.get(col.series_output(label))
                 if counts is not None:
                     counts.update(probabilities[:, index])
 
@@ -126,28 +125,24 @@ class WindowState:
         state = cls.fit(profile, schema, output)
         features = {}
         for spec in schema.features:
-            column = FEATURE_PREFIX + spec.name
+            column = col.feature(spec.name)
             if spec.numeric:
                 features[spec.name] = window.numeric(column)
             else:
                 text = window.text(column).to_numpy(zero_copy_only=False)
                 features[spec.name] = np.asarray(text, dtype=object)
-        outputs = None
+        answer = col.output_column(output.kind)
         if output.kind == "regression":
-            outputs = window.numeric("prediction_value")
+            outputs = window.numeric(answer)
         else:
-            outputs = np.asarray(
-                window.text("prediction").to_numpy(zero_copy_only=False), dtype=object
-            )
+            outputs = np.asarray(window.text(answer).to_numpy(zero_copy_only=False), dtype=object)
         probabilities = None
         if output.has_probabilities and output.classes:
-            probabilities = np.column_stack(
-                [window.numeric(f"{PROBA_PREFIX}{c}") for c in output.classes]
-            )
+            probabilities = np.column_stack([window.numeric(col.proba(c)) for c in output.classes])
         state.update(features, outputs, probabilities, window.n_rows)
-        status = window.column("status")
+        status = window.column(col.STATUS)
         if status is not None:
-            state.failed = int(pc.sum(pc.equal(status, "error")).as_py() or 0)
+            state.failed = int(pc.sum(pc.equal(status, col.STATUS_ERROR)).as_py() or 0)
         return state
 
     # -- combining ---------------------------------------------------------------------------
@@ -224,7 +219,7 @@ class WindowState:
         """Missing, out-of-range, unseen and constant per feature, from the counts."""
         found = {}
         for name, counts in self.columns.items():
-            if name.startswith("__"):
+            if col.is_series_output(name):
                 continue
             present = counts.n_ - counts.missing_
             low, high = self.out_of_range.get(name, [0, 0])

@@ -1,4 +1,5 @@
-"""Mergeable sums of labelled predictions: the live window's performance.
+"""Mergeable sums of labelled predictions: the live window's performance (the formulas
+are :mod:`.formulas`, the same as the report's exact metrics).
 
 Everything here adds up, so the counts of two server processes (or of two stretches of
 one window) merge by addition and round-trip through JSON:
@@ -26,7 +27,16 @@ from typing import Any
 
 import numpy as np
 
-PROBABILITY_FLOOR = 1e-15
+from modelport.monitoring.metrics.formulas import (
+    METRICS,
+    PROBABILITY_FLOOR,
+    macro,
+    of_class,
+    per_class,
+    ratio,
+    regression_scores,
+)
+
 AUC_BINS = 200
 
 
@@ -113,26 +123,20 @@ class PerformanceCounts:
             return result
         if self.kind == "regression":
             n, error, absolute, squared, total, total_sq = (float(v) for v in self.sums)
-            result.update(mae=absolute / n, rmse=float(np.sqrt(squared / n)), mean_error=error / n)
-            spread = total_sq - total * total / n
-            result["r2"] = 1.0 - squared / spread if n > 1 and spread > 0 else None
+            result.update(
+                regression_scores(n, error, absolute, squared, total_sq - total * total / n)
+            )
             return result
         judged = int(self.confusion.sum())
-        result["accuracy"] = float(np.trace(self.confusion) / judged) if judged else None
+        result["accuracy"] = ratio(np.trace(self.confusion), judged)
         predicted, actual = self.confusion.sum(axis=0), self.confusion.sum(axis=1)
-        hits = np.diag(self.confusion)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(predicted > 0, hits / predicted, np.nan)
-            recall = np.where(actual > 0, hits / actual, np.nan)
-            p, r = np.nan_to_num(precision), np.nan_to_num(recall)
-            f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
-        # As the exact metrics: classes that occur, an undefined value counting 0.
-        seen = (actual > 0) | (predicted > 0)
-        for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
-            chosen = np.nan_to_num(values[seen], nan=0.0)
-            result[f"macro_{name}"] = float(chosen.mean()) if len(chosen) else None
-            if len(self.classes) == 2:
-                result[name] = None if not np.isfinite(values[1]) else float(values[1])
+        scores = per_class(np.diag(self.confusion), predicted, actual)
+        averages = macro(scores, predicted, actual)
+        positive = of_class(scores, 1) if len(self.classes) == 2 else {}
+        for name in METRICS:
+            result[f"macro_{name}"] = averages[f"macro_{name}"]
+            if positive:
+                result[name] = positive[name]
         result["log_loss"] = float(self.log_loss_sum / self.log_loss_n) if self.log_loss_n else None
         result["roc_auc"] = self._auc()
         return result

@@ -1,10 +1,10 @@
-"""Model quality from labelled predictions: the formulas, on plain arrays.
+"""Model quality of a report's labelled predictions, exactly, on plain arrays.
 
 Classification: accuracy; precision, recall and F1 per class and macro-averaged over the
-classes that occur (an undefined precision or recall counts 0, as scikit-learn's
-``zero_division=0``), and of the positive class (the last of ``classes``) for binary
-models; ROC AUC by the Mann–Whitney rank statistic (ties count one half, as
-``sklearn.metrics.roc_auc_score``), one-vs-rest macro average for more than two classes;
+classes that occur, and of the positive class (the last of ``classes``) for binary
+models (:mod:`.formulas`, shared with the live counts); ROC AUC by the Mann–Whitney
+rank statistic (ties count one half, as ``sklearn.metrics.roc_auc_score``),
+one-vs-rest macro average for more than two classes;
 log loss ``-mean(ln p(true class))`` with probabilities clipped to ``[1e-15, 1]``.
 Regression: MAE, RMSE, R² = 1 − SSE/SST and the mean error (bias). A metric that cannot
 be computed says why instead of giving NaN.
@@ -26,13 +26,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from modelport.monitoring.metrics.formulas import (
+    PROBABILITY_FLOOR,
+    macro,
+    of_class,
+    per_class,
+    regression_scores,
+)
+
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 ObjectArray = np.ndarray[Any, Any]
-PROBABILITY_FLOOR = 1e-15
-
-
-def _ratio(part: float, whole: float) -> float | None:
-    return float(part / whole) if whole else None
 
 
 def classification_metrics(
@@ -44,34 +47,18 @@ def classification_metrics(
         return result
     result["accuracy"] = float(np.mean(y_true == y_pred))
     labels = list(classes) or sorted({*map(str, y_true), *map(str, y_pred)})
-    per_class: dict[str, dict[str, Any]] = {}
-    for label in labels:
-        predicted, actual = y_pred == label, y_true == label
-        hits = float(np.sum(predicted & actual))
-        precision = _ratio(hits, float(predicted.sum()))
-        recall = _ratio(hits, float(actual.sum()))
-        f1 = None
-        if precision is not None or recall is not None:
-            p, r = precision or 0.0, recall or 0.0
-            f1 = 2 * p * r / (p + r) if p + r else 0.0
-        per_class[label] = {
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": int(actual.sum()),
-        }
-    result["per_class"] = per_class
-    # Macro averages over the classes that occur (labelled or predicted), an undefined
-    # precision or recall counting 0, as scikit-learn's ``zero_division=0``.
-    seen = [v for label, v in per_class.items() if v["support"] or bool(np.any(y_pred == label))]
-    for metric in ("precision", "recall", "f1"):
-        values = [v[metric] or 0.0 for v in seen]
-        result[f"macro_{metric}"] = float(np.mean(values)) if values else None
+    predicted = np.array([np.sum(y_pred == label) for label in labels])
+    actual = np.array([np.sum(y_true == label) for label in labels])
+    hits = np.array([np.sum((y_pred == label) & (y_true == label)) for label in labels])
+    scores = per_class(hits, predicted, actual)
+    result["per_class"] = {
+        label: {**of_class(scores, index), "support": int(actual[index])}
+        for index, label in enumerate(labels)
+    }
+    result.update(macro(scores, predicted, actual))
     if len(labels) == 2:
-        positive = labels[-1]
-        result["positive_class"] = positive
-        for metric in ("precision", "recall", "f1"):
-            result[metric] = per_class[positive][metric]
+        result["positive_class"] = labels[-1]
+        result.update(of_class(scores, 1))
     outside = int(np.sum(~np.isin(y_true, labels)))
     if outside:
         result["notes"].append(f"{outside} labels are not among the model's classes")
@@ -123,13 +110,16 @@ def regression_metrics(y_true: FloatArray, y_pred: FloatArray) -> dict[str, Any]
     if n == 0:
         return result
     error = y_pred - y_true
-    result["mae"] = float(np.mean(np.abs(error)))
-    result["rmse"] = float(np.sqrt(np.mean(error**2)))
-    result["mean_error"] = float(np.mean(error))
-    total = float(np.sum((y_true - y_true.mean()) ** 2))
-    if n < 2 or total == 0.0:
-        result["r2"] = None
+    spread = float(np.sum((y_true - y_true.mean()) ** 2))
+    result.update(
+        regression_scores(
+            n,
+            float(np.sum(error)),
+            float(np.sum(np.abs(error))),
+            float(np.sum(error**2)),
+            spread,
+        )
+    )
+    if result["r2"] is None:
         result["notes"].append(f"R² needs at least 2 labels that differ (n={n})")
-    else:
-        result["r2"] = float(1.0 - np.sum(error**2) / total)
     return result

@@ -27,16 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from modelport.monitoring.profile import ReferenceProfile
-from modelport.monitoring.source import LogWindow
-from modelport.predlog.records import FEATURE_PREFIX, PROBA_PREFIX
+from modelport.predlog import columns as col
+from modelport.predlog.reader import LogWindow, WindowSpec
+from modelport.registry.profile import FeatureProfile, ReferenceProfile
 from modelport.registry.records import ModelVersion
-from modelport.registry.service import PREDICTION_COLUMN, PROBABILITY_PREFIX, Registry
+from modelport.registry.reference import sample_columns
+from modelport.registry.service import Registry
 from modelport.schema import InputSchema, OutputSpec
-
-# Names of the model's outputs among the compared columns (as in the reference sample).
-PREDICTION = PREDICTION_COLUMN
-PROBABILITY = PROBABILITY_PREFIX
 
 
 @dataclass
@@ -45,8 +42,8 @@ class Baseline:
     description: str
     rows: int
     profile: ReferenceProfile
-    # Raw values by column (features, ``__prediction__``, ``__proba__<class>``) for exact
-    # statistics; None when only the profile is known.
+    # Raw values by series name (features, ``__prediction__``, ``__proba__<class>``) for
+    # exact statistics; None when only the profile is known.
     columns: Mapping[str, np.ndarray[Any, Any]] | None = None
     window: dict[str, Any] = field(default_factory=dict)
 
@@ -62,31 +59,31 @@ class Baseline:
         return data
 
 
-def output_columns(output: OutputSpec) -> list[str]:
-    """The compared output columns of a version: its prediction, then one per class."""
-    names = [PREDICTION]
+def output_series(output: OutputSpec) -> list[str]:
+    """The compared outputs of a version: its prediction, then one per class."""
+    names = [col.series_output()]
     if output.has_probabilities:
-        names += [f"{PROBABILITY}{label}" for label in output.classes]
+        names += [col.series_output(label) for label in output.classes]
     return names
 
 
 class ReferenceColumns(Mapping[str, np.ndarray[Any, Any]]):
-    """The reference sample's columns, each read from its Parquet file on first use: a
-    report task reads and converts only its own column, in parallel with the others."""
+    """The reference sample's columns by series name, each read from its Parquet file on
+    first use: a report task reads and converts only its own column, in parallel with
+    the others."""
 
-    def __init__(self, path: Path, names: list[str], numeric: set[str]) -> None:
+    def __init__(self, path: Path, stored: Mapping[str, str], numeric: set[str]) -> None:
         self.path = path
-        self.names = names
+        self.stored = stored
         self.numeric = numeric
         self._read: dict[str, np.ndarray[Any, Any]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray[Any, Any]:
         if name not in self._read:
-            if name not in self.names:
-                raise KeyError(name)
+            where = self.stored[name]
             column = pq.ParquetFile(self.path, memory_map=True).read(
-                columns=[name], use_threads=False
-            )[name]
+                columns=[where], use_threads=False
+            )[where]
             if name in self.numeric:
                 values = pc.cast(column, pa.float64()).to_numpy()
             else:
@@ -96,11 +93,14 @@ class ReferenceColumns(Mapping[str, np.ndarray[Any, Any]]):
             self._read[name] = values
         return self._read[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.stored
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
+        return iter(self.stored)
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.stored)
 
 
 def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
@@ -108,19 +108,25 @@ def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
     if version.profile is None:
         return None
     profile = ReferenceProfile.from_dict(version.profile)
+    kind = version.output.kind
     numeric = {spec.name for spec in version.input_schema.features if spec.numeric}
-    numeric |= {name for name in output_columns(version.output) if name != PREDICTION}
-    if version.output.kind == "regression":
-        numeric.add(PREDICTION)
-    wanted = [*version.input_schema.names, *output_columns(version.output)]
+    numeric |= {name for name in output_series(version.output) if name != col.SERIES_PREDICTION}
+    if kind == "regression":
+        numeric.add(col.SERIES_PREDICTION)
+    wanted = [*version.input_schema.names, *output_series(version.output)]
     columns, rows = None, 0
-    if version.reference_path is not None:
+    path = registry.reference_sample(version)
+    if path is not None:
         try:
-            path = registry.artifacts.path(version.reference_path)
             metadata = pq.read_metadata(path)
-            present = set(metadata.schema.to_arrow_schema().names)
+            where = sample_columns(metadata.schema.to_arrow_schema().names, kind, version.target)
             rows = metadata.num_rows
-            columns = ReferenceColumns(path, [n for n in wanted if n in present], numeric)
+            stored = {
+                name: where[col.log_column(name, kind)]
+                for name in wanted
+                if col.log_column(name, kind) in where
+            }
+            columns = ReferenceColumns(path, stored, numeric)
         except (OSError, pa.ArrowException):
             columns = None  # the sample file went missing: the profile still answers
     if columns is None:
@@ -139,30 +145,32 @@ def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
     )
 
 
-def from_window(window: LogWindow, version: ModelVersion, kind: str, description: str) -> Baseline:
-    """A baseline of logged traffic: its profile (bins) and raw values (exact statistics)."""
+def from_window(
+    window: LogWindow, spec: WindowSpec, version: ModelVersion, kind: str, description: str
+) -> Baseline:
+    """A baseline of logged traffic (the rows of ``spec``): its profile (bins) and raw
+    values (exact statistics)."""
     schema, output = version.input_schema, version.output
-    window.prefetch(_log_columns(schema, output))
+    window.prefetch([*map(col.feature, schema.names), *col.output_columns(output)])
     columns: dict[str, np.ndarray[Any, Any]] = {}
-    for spec in schema.features:
-        if spec.numeric:
-            columns[spec.name] = window.numeric(FEATURE_PREFIX + spec.name)
+    for feature in schema.features:
+        if feature.numeric:
+            columns[feature.name] = window.numeric(col.feature(feature.name))
         else:
-            columns[spec.name] = _objects(window.text(FEATURE_PREFIX + spec.name))
+            columns[feature.name] = _objects(window.text(col.feature(feature.name)))
+    answer = col.output_column(output.kind)
     predictions = (
-        window.numeric("prediction_value")
-        if output.kind == "regression"
-        else _objects(window.text("prediction"))
+        window.numeric(answer) if output.kind == "regression" else _objects(window.text(answer))
     )
-    columns[PREDICTION] = predictions
+    columns[col.series_output()] = predictions
     probabilities = None
     if output.has_probabilities and output.classes:
         probabilities = np.column_stack(
-            [window.numeric(f"{PROBA_PREFIX}{label}") for label in output.classes]
+            [window.numeric(col.proba(label)) for label in output.classes]
         )
         for index, label in enumerate(output.classes):
-            columns[f"{PROBABILITY}{label}"] = probabilities[:, index]
-    frame = pd.DataFrame({spec.name: columns[spec.name] for spec in schema.features})
+            columns[col.series_output(label)] = probabilities[:, index]
+    frame = pd.DataFrame({name: columns[name] for name in schema.names})
     profile = (
         ReferenceProfile().fit(
             frame, schema, predictions=predictions, probabilities=probabilities, output=output
@@ -170,22 +178,13 @@ def from_window(window: LogWindow, version: ModelVersion, kind: str, description
         if window.n_rows
         else _empty_profile(schema)
     )
-    return Baseline(kind, description, window.n_rows, profile, columns, window.spec.to_dict())
-
-
-def _log_columns(schema: InputSchema, output: OutputSpec) -> list[str]:
-    names = [FEATURE_PREFIX + spec.name for spec in schema.features]
-    names.append("prediction_value" if output.kind == "regression" else "prediction")
-    names += [f"{PROBA_PREFIX}{label}" for label in output.classes]
-    return names
+    return Baseline(kind, description, window.n_rows, profile, columns, spec.to_dict())
 
 
 def _empty_profile(schema: InputSchema) -> ReferenceProfile:
     """A profile with no rows: every statistic will say there is not enough data."""
     profile = ReferenceProfile()
     profile.n_rows_ = 0
-    from modelport.monitoring.profile import FeatureProfile
-
     profile.features_ = {
         spec.name: FeatureProfile(
             "numeric" if spec.numeric else "categorical",

@@ -11,9 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from modelport.monitoring.baseline import PREDICTION, PROBABILITY, Baseline
-from modelport.monitoring.datadrift import CategoricalComparator, Comparator, NumericComparator
-from modelport.monitoring.profile import FeatureProfile
+from modelport.monitoring.reports.baseline import Baseline
+from modelport.monitoring.reports.datadrift import (
+    CategoricalComparator,
+    Comparator,
+    NumericComparator,
+)
+from modelport.predlog import columns as col
+from modelport.registry.profile import FeatureProfile
 from modelport.registry.records import ModelVersion
 from modelport.schema import FeatureSpec
 
@@ -27,9 +32,9 @@ class Comparators:
             if spec.name in profile.features_:
                 self._specs[spec.name] = (profile.features_[spec.name], spec)
         if profile.prediction_ is not None:
-            self._specs[PREDICTION] = (profile.prediction_, None)
+            self._specs[col.series_output()] = (profile.prediction_, None)
         for label, feature in (profile.probabilities_ or {}).items():
-            self._specs[f"{PROBABILITY}{label}"] = (feature, None)
+            self._specs[col.series_output(label)] = (feature, None)
         self._built: dict[str, Comparator] = {}
 
     @property

@@ -11,7 +11,7 @@ columns are counted by Arrow (no Python object per value). Without raw reference
 its column from the log and compares it, so reading one column overlaps with the
 statistics of another.
 
->>> from modelport.monitoring.profile import profile_numeric
+>>> from modelport.registry.profile import profile_numeric
 >>> rng = np.random.default_rng(0)
 >>> reference = rng.normal(size=5_000)
 >>> comparator = NumericComparator("x", profile_numeric(reference, 20), reference)
@@ -24,41 +24,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from modelport.monitoring.profile import OTHER, FeatureProfile, profile_categorical
-from modelport.monitoring.quality import FeatureQuality, categorical_quality, numeric_quality
-from modelport.monitoring.stats import DEFAULT_DECISION, DEFAULT_STATS, BinnedCounts, get_stat
+from modelport.monitoring.reports.quality import (
+    FeatureQuality,
+    categorical_quality,
+    numeric_quality,
+)
+from modelport.monitoring.stats import BinnedCounts
 from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.drift import FeatureDrift, summarise
 from modelport.monitoring.stats.ecdf import align, sort_values
-from modelport.monitoring.stats.histogram import Histogram, Kind
+from modelport.monitoring.stats.histogram import Histogram
 from modelport.monitoring.stats.numeric import NumericReference, numeric_histogram
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.registry.profile import OTHER, FeatureProfile, profile_categorical
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 MAX_PLOTTED_CATEGORIES = 20
-
-
-@dataclass(frozen=True)
-class DriftSettings:
-    """Deciding statistic per kind, statistics reported beside it, threshold overrides,
-    and the share of drifted features that makes the whole data set drift."""
-
-    decision: Mapping[Kind, str] = field(default_factory=lambda: dict(DEFAULT_DECISION))
-    stats: Mapping[Kind, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_STATS))
-    thresholds: Mapping[str, float] = field(default_factory=dict)
-    dataset_share: float = 0.5
-
-    def __post_init__(self) -> None:
-        for name in [*self.decision.values(), *self.thresholds]:
-            get_stat(name)  # a misspelt name fails here, not in the middle of a report
-
-    def names(self, kind: Kind) -> list[str]:
-        decision = self.decision[kind]
-        return [decision, *(n for n in self.stats.get(kind, ()) if n != decision)]
 
 
 @dataclass
@@ -175,17 +161,6 @@ def compare_columns(tasks: Sequence[Task], workers: int = 2) -> list[ColumnResul
         return [task() for task in tasks]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda task: task(), tasks))
-
-
-def severity(drift: FeatureDrift) -> float:
-    """How far past (or short of) its threshold the deciding statistic is: drifted
-    features sort first, then the closest calls; no verdict sorts last."""
-    if drift.status != "ok" or drift.statistic is None or not drift.threshold:
-        return -1.0
-    if get_stat(drift.stat).direction == "below":
-        p_value = drift.results[drift.stat].p_value or 0.0
-        return float(drift.threshold / max(p_value, 1e-300)) if p_value else 1e300
-    return float(drift.statistic / drift.threshold)
 
 
 def _shares(counts: np.ndarray[Any, Any]) -> list[float]:

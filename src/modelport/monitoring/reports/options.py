@@ -1,6 +1,10 @@
 """What a user may ask of a report, validated once for the CLI and the HTTP API alike, so
 ``modelport monitor report`` and ``GET /v1/endpoints/{name}/monitoring`` given the same
-options build the very same :class:`~modelport.monitoring.service.ReportRequest`.
+options build the very same :class:`~modelport.monitoring.reports.service.ReportRequest`.
+
+``sections`` is a comma-separated list (or a list) of ``drift``, ``prediction``,
+``quality``, ``performance``, ``concept`` (all five by default) and ``multivariate``
+(only when asked for).
 
 >>> request = report_request(window="1h", thresholds=["psi=0.25"], sections="drift,quality")
 >>> request.window.label, dict(request.drift.thresholds), request.sections
@@ -13,13 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from modelport.config import MonitoringSettings
 from modelport.errors import ValidationFailed
-from modelport.monitoring.datadrift import DriftSettings
-from modelport.monitoring.service import DEFAULT_DETECTORS, SECTIONS, ReportRequest
-from modelport.monitoring.source import SERVED_ROLES
+from modelport.monitoring.reports.service import DEFAULT_DETECTORS, SECTIONS, ReportRequest
 from modelport.monitoring.stats import DEFAULT_DECISION, REGISTRY
 from modelport.monitoring.stats.histogram import Kind
-from modelport.monitoring.windows import WindowSpec
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.predlog.reader import WindowSpec
 from modelport.predlog.records import ROLES
+from modelport.vocabulary import SERVED_ROLES
 
 ALL_ROLES = "all"
 

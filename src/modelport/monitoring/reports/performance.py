@@ -3,7 +3,7 @@
 Labels (feedback) join the window's predictions on ``(request_id, row)``. The section
 reports how many predictions have a label (``labelled_fraction``), how long labels took
 (``label_delay_s``: time from prediction to label), the metrics of
-:mod:`~modelport.monitoring.metrics` overall and per version, and, when asked, per slice
+:mod:`~modelport.monitoring.metrics.exact` overall and per version, and, when asked, per slice
 of one feature (each category, or quintiles of a numeric feature).
 """
 
@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelport.monitoring.metrics import classification_metrics, regression_metrics
-from modelport.predlog.records import PROBA_PREFIX
+from modelport.monitoring.metrics.exact import classification_metrics, regression_metrics
+from modelport.monitoring.metrics.labelled import label_delays, outcomes
+from modelport.predlog import columns as col
+from modelport.predlog.reader import join_labels
 from modelport.schema import OutputSpec
 
 MAX_SLICES = 20
@@ -33,24 +35,7 @@ class LabelledRows:
 
     @classmethod
     def join(cls, predictions: pa.Table, labels: pa.Table, output: OutputSpec) -> LabelledRows:
-        labels = labels.select(["request_id", "row", "label", "label_value", "label_received_at"])
-        if predictions.num_rows == 0 or labels.num_rows == 0:
-            joined = predictions.slice(0, 0).append_column("label", pa.array([], pa.string()))
-            for name, kind in (
-                ("label_value", pa.float64()),
-                ("label_received_at", pa.timestamp("us", tz="UTC")),
-            ):
-                joined = joined.append_column(name, pa.array([], kind))
-            return cls(joined, output)
-        joined = predictions.join(labels, keys=["request_id", "row"], join_type="inner")
-        # A hash join's output order varies from run to run; sums over the rows (log loss,
-        # means) would then differ in their last bits between two identical reports.
-        order = [
-            (name, "ascending")
-            for name in ("ts", "request_id", "row")
-            if name in joined.column_names
-        ]
-        return cls(joined.sort_by(order), output)
+        return cls(join_labels(predictions, labels, keep_unlabelled=False), output)
 
     @property
     def n(self) -> int:
@@ -58,20 +43,11 @@ class LabelledRows:
 
     def metrics(self, mask: np.ndarray[Any, Any] | None = None) -> dict[str, Any]:
         table = self.table if mask is None else self.table.filter(pa.array(mask))
+        found = outcomes(table, self.output)
         if self.output.kind == "regression":
-            return regression_metrics(
-                column_floats(table, "label_value"), column_floats(table, "prediction_value")
-            )
-        proba = None
-        if self.output.has_probabilities and self.output.classes:
-            proba = np.column_stack(
-                [column_floats(table, f"{PROBA_PREFIX}{c}") for c in self.output.classes]
-            )
+            return regression_metrics(found.labels, found.answers)
         return classification_metrics(
-            column_objects(table, "label"),
-            column_objects(table, "prediction"),
-            self.output.classes,
-            proba,
+            found.labels, found.answers, self.output.classes, found.probabilities
         )
 
 
@@ -90,9 +66,9 @@ def performance_section(
         section["message"] = "no labelled predictions in the window (n=0, need 1)"
         return section
     section["status"] = "ok"
-    section["label_delay_s"] = _delays(rows.table)
+    section["label_delay_s"] = _delays(label_delays(rows.table))
     section["metrics"] = rows.metrics()
-    versions = np.asarray(rows.table["version"].to_numpy())
+    versions = np.asarray(rows.table[col.VERSION].to_numpy())
     section["by_version"] = {
         str(int(v)): rows.metrics(versions == v) for v in sorted(set(versions.tolist()))
     }
@@ -101,9 +77,7 @@ def performance_section(
     return section
 
 
-def _delays(table: pa.Table) -> dict[str, float]:
-    delay = pc.subtract(table["label_received_at"], table["ts"])
-    seconds = pc.divide(pc.cast(delay, pa.int64()), 1e6).to_numpy()
+def _delays(seconds: FloatArray) -> dict[str, float]:
     return {
         "median": float(np.median(seconds)),
         "p90": float(np.quantile(seconds, 0.9)),
@@ -112,7 +86,7 @@ def _delays(table: pa.Table) -> dict[str, float]:
 
 
 def _slices(rows: LabelledRows, column: str) -> dict[str, Any]:
-    name = column.removeprefix("feature.")
+    name = col.feature_name(column)
     if column not in rows.table.column_names:
         return {"feature": name, "status": "not_in_log", "slices": []}
     values = rows.table[column]
@@ -144,16 +118,3 @@ def _slices(rows: LabelledRows, column: str) -> dict[str, Any]:
                 {"slice": label, "labelled_rows": int(mask.sum()), "metrics": rows.metrics(mask)}
             )
     return {"feature": name, "status": "ok", "slices": slices}
-
-
-def column_floats(table: pa.Table, name: str) -> FloatArray:
-    if name not in table.column_names:
-        return np.full(table.num_rows, np.nan)
-    values: FloatArray = table[name].to_numpy().astype(np.float64)
-    return values
-
-
-def column_objects(table: pa.Table, name: str) -> np.ndarray[Any, Any]:
-    if name not in table.column_names:
-        return np.full(table.num_rows, None, dtype=object)
-    return np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=object)

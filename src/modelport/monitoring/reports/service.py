@@ -3,9 +3,10 @@
 ``MonitoringService.report(endpoint, ReportRequest(...))`` answers what the CLI
 (``modelport monitor report``) prints and ``GET /v1/endpoints/{name}/monitoring`` returns:
 data drift per feature, prediction drift, data quality, performance once labels arrived
-and concept-drift detector events, each saying what it compared with. The live series
-(:mod:`~modelport.monitoring.collector`) computes the same drift figures from bin counts
-without reading the log.
+and concept-drift detector events, each saying what it compared with; on request
+(``sections=multivariate``) also whether the rows as a whole moved. The live series
+(:mod:`~modelport.monitoring.live.collector`) computes the same drift figures from bin
+counts without reading the log.
 """
 
 from __future__ import annotations
@@ -16,39 +17,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
-from modelport.monitoring import baseline as baselines
-from modelport.monitoring.baseline import PREDICTION, PROBABILITY, Baseline
-from modelport.monitoring.comparators import Comparators
-from modelport.monitoring.concept import concept_section
-from modelport.monitoring.datadrift import (
-    ColumnResult,
-    DriftSettings,
-    NumericComparator,
-    compare_columns,
-)
-from modelport.monitoring.performance import LabelledRows, performance_section
-from modelport.monitoring.report import (
-    absent_entry,
-    clean,
-    drift_entry,
-    drift_summary,
-    quality_entry,
-    sort_by_severity,
-)
-from modelport.monitoring.source import SERVED_ROLES, LogWindow
-from modelport.monitoring.windows import WindowSpec, parse_time
+from modelport.monitoring.concept.stream import concept_section
+from modelport.monitoring.reports import baseline as baselines
+from modelport.monitoring.reports.baseline import Baseline
+from modelport.monitoring.reports.comparators import Comparators
+from modelport.monitoring.reports.datadrift import ColumnResult, NumericComparator, compare_columns
+from modelport.monitoring.reports.entries import absent_entry, drift_entry, quality_entry
+from modelport.monitoring.reports.multivariate import multivariate_section
+from modelport.monitoring.reports.performance import LabelledRows, performance_section
+from modelport.monitoring.stats.settings import DriftSettings
+from modelport.monitoring.stats.summary import clean, drift_summary, sort_by_severity
+from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackStore
-from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.predlog.records import FEATURE_PREFIX, PROBA_PREFIX
+from modelport.predlog.reader import LogWindow, PredictionLog, WindowSpec
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
+from modelport.vocabulary import SERVED_ROLES, parse_moment
 
+# What a report holds unless asked otherwise; ``multivariate`` (a classifier trained per
+# report) only when asked for.
 SECTIONS = ("drift", "prediction", "quality", "performance", "concept")
+OPTIONAL_SECTIONS = ("multivariate",)
 DEFAULT_DETECTORS = ("adwin", "ddm", "page_hinkley")
 _CACHED_BASELINES = 4
 
@@ -66,11 +59,12 @@ class ReportRequest:
     drift: DriftSettings = field(default_factory=DriftSettings)
 
     def __post_init__(self) -> None:
-        unknown = set(self.sections) - set(SECTIONS)
+        known = (*SECTIONS, *OPTIONAL_SECTIONS)
+        unknown = set(self.sections) - set(known)
         if unknown:
             raise ValidationFailed(
                 f"unknown report section(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(SECTIONS)}",
+                f"known: {', '.join(known)}",
                 field="sections",
             )
 
@@ -80,7 +74,7 @@ class MonitoringService:
         self,
         registry: Registry,
         endpoints: EndpointStore,
-        log: ParquetPredictionLog,
+        log: PredictionLog,
         feedback: FeedbackStore,
         workers: int = 2,
         invalid_requests: Any = None,
@@ -101,16 +95,16 @@ class MonitoringService:
         record = self.endpoints.get(endpoint)
         version = self.registry.get(record.model, request.version or record.primary_version)
         versions = None if request.version is None else [version.version]
-        window = LogWindow(
-            self.log, endpoint, request.window, versions, request.roles, self.workers
+        window = self.log.window(
+            endpoint, request.window, versions=versions, roles=request.roles, workers=self.workers
         )
-        baseline, comparators = self._baseline(endpoint, version, request, window)
+        baseline, comparators = self._baseline(endpoint, version, request)
         report: dict[str, Any] = {
             "endpoint": endpoint,
             "model": version.name,
             "version": version.version,
             "versions": "all" if request.version is None else [version.version],
-            "roles": list(request.roles) if request.roles is not None else "all",
+            "roles": [str(r) for r in request.roles] if request.roles is not None else "all",
             "generated_at": datetime.now(UTC).isoformat(),
             "window": {**request.window.to_dict(), "rows": window.n_rows},
             "baseline": baseline.to_dict(),
@@ -125,7 +119,7 @@ class MonitoringService:
         window.prefetch(columns)
         results = self._compare(window, version, comparators, wanted, request.drift)
         if "drift" in wanted or "quality" in wanted:
-            features = [r for r in results if not r.name.startswith("__")]
+            features = [r for r in results if not col.is_series_output(r.name)]
             extra = self._unknown_features(window, version)
             if "drift" in wanted:
                 entries = [drift_entry(r) for r in features] + extra
@@ -134,24 +128,29 @@ class MonitoringService:
             if "quality" in wanted:
                 report["quality"] = self._quality(endpoint, window, features, request)
         if "prediction" in wanted:
-            outputs = [r for r in results if r.name.startswith("__")]
+            outputs = [r for r in results if col.is_series_output(r.name)]
             report["prediction"] = sort_by_severity(drift_entry(r) for r in outputs)
+        if "multivariate" in wanted:
+            section = multivariate_section(baseline, window, version.input_schema)
+            report["multivariate"] = clean(section)
         if "performance" in wanted or "concept" in wanted:
             rows = self._labelled(endpoint, window, version, request.slice)
             if "performance" in wanted:
-                slice_column = None if request.slice is None else FEATURE_PREFIX + request.slice
+                slice_column = None if request.slice is None else col.feature(request.slice)
                 report["performance"] = clean(
                     performance_section(rows, window.n_rows, slice_column)
                 )
             if "concept" in wanted:
-                report["concept_drift"] = clean(concept_section(rows, request.detectors))
+                report["concept_drift"] = clean(
+                    concept_section(rows.table, version.output.kind, request.detectors)
+                )
         report["skipped_segments"] = [{"path": p, "reason": r} for p, r in window.skipped]
         report["elapsed_s"] = round(time.perf_counter() - started, 4)
         return report
 
     # -- baseline ----------------------------------------------------------------------------
     def _baseline(
-        self, endpoint: str, version: ModelVersion, request: ReportRequest, window: LogWindow
+        self, endpoint: str, version: ModelVersion, request: ReportRequest
     ) -> tuple[Baseline, Comparators]:
         choice = request.baseline.strip()
         if choice in ("auto", "reference"):
@@ -166,17 +165,17 @@ class MonitoringService:
                 )
             choice = "previous"
         if choice == "previous":
-            spec = window.spec.previous()
+            spec = request.window.previous()
             description = f"{version.ref} traffic in the previous window ({spec.label})"
             kind = "previous"
         else:
             spec = _window_baseline(choice)
             description = f"{version.ref} traffic in {spec.label}"
             kind = "window"
-        traffic = LogWindow(
-            self.log, endpoint, spec, [version.version], request.roles, self.workers
+        traffic = self.log.window(
+            endpoint, spec, versions=[version.version], roles=request.roles, workers=self.workers
         )
-        found = baselines.from_window(traffic, version, kind, description)
+        found = baselines.from_window(traffic, spec, version, kind, description)
         if request.baseline == "auto" and version.profile is None:
             found.description += f" ({version.ref} has no reference data)"
         return found, Comparators(version, found)
@@ -200,15 +199,13 @@ class MonitoringService:
         self, version: ModelVersion, request: ReportRequest, wanted: set[str]
     ) -> list[str]:
         columns: list[str] = []
-        if wanted & {"drift", "quality"}:
-            columns += [FEATURE_PREFIX + f.name for f in version.input_schema.features]
-            columns.append("status")
+        if wanted & {"drift", "quality", "multivariate"}:
+            columns += [col.feature(name) for name in version.input_schema.names]
+            columns.append(col.STATUS)
         if "prediction" in wanted:
-            columns += _output_log_columns(version)
+            columns += col.output_columns(version.output)
         if wanted & {"performance", "concept"}:
-            columns += ["request_id", "row", "version", "ts", *_output_log_columns(version)]
-            if request.slice is not None:
-                columns.append(FEATURE_PREFIX + request.slice)
+            columns += _labelled_columns(version, request.slice)
         return columns
 
     def _compare(
@@ -223,17 +220,14 @@ class MonitoringService:
         if wanted & {"drift", "quality"}:
             names += [f.name for f in version.input_schema.features if f.name in comparators]
         if "prediction" in wanted:
-            names += [n for n in comparators.names if n.startswith("__")]
-        tasks = [_task(window, name, comparators, settings) for name in names]
+            names += [n for n in comparators.names if col.is_series_output(n)]
+        kind = version.output.kind
+        tasks = [_task(window, name, kind, comparators, settings) for name in names]
         return compare_columns(tasks, self.workers)
 
     def _unknown_features(self, window: LogWindow, version: ModelVersion) -> list[dict[str, Any]]:
-        known = {f.name for f in version.input_schema.features}
-        logged = sorted(
-            name.removeprefix(FEATURE_PREFIX)
-            for name in window.available
-            if name.startswith(FEATURE_PREFIX)
-        )
+        known = set(version.input_schema.names)
+        logged = sorted(col.feature_name(name) for name in window.available if col.is_feature(name))
         return [
             absent_entry(
                 name,
@@ -252,8 +246,10 @@ class MonitoringService:
         features: list[ColumnResult],
         request: ReportRequest,
     ) -> dict[str, Any]:
-        status = window.column("status")
-        failed = 0 if status is None else int(pc.sum(pc.equal(status, "error")).as_py() or 0)
+        status = window.column(col.STATUS)
+        failed = 0
+        if status is not None:
+            failed = int(pc.sum(pc.equal(status, col.STATUS_ERROR)).as_py() or 0)
         issues = [f"{r.name}: {issue}" for r in features for issue in r.quality.issues]
         section: dict[str, Any] = {
             "rows": window.n_rows,
@@ -271,40 +267,31 @@ class MonitoringService:
         self, endpoint: str, window: LogWindow, version: ModelVersion, slice_by: str | None
     ) -> LabelledRows:
         labels = self.feedback.labels(endpoint=endpoint)
-        names = ["request_id", "row", "version", "ts", *_output_log_columns(version)]
-        if slice_by is not None:
-            names.append(FEATURE_PREFIX + slice_by)
+        names = _labelled_columns(version, slice_by)
         if labels.num_rows == 0 or window.n_rows == 0:
-            predictions = pa.table({n: pa.array([], _type(n)) for n in names[:4]})
+            predictions = col.empty_table(names[:4])
             return LabelledRows.join(predictions, labels, version.output)
-        if slice_by is not None and FEATURE_PREFIX + slice_by not in window.available:
+        if slice_by is not None and col.feature(slice_by) not in window.available:
             raise ValidationFailed(
                 f"cannot slice by {slice_by!r}: no such feature in the logged window",
                 field="slice",
             )
-        predictions = pa.table({n: window.column(n) for n in names if n in window.available})
+        predictions = window.table([n for n in names if n in window.available])
         return LabelledRows.join(predictions, labels, version.output)
 
 
-def _type(name: str) -> pa.DataType:
-    return {
-        "request_id": pa.string(),
-        "row": pa.int32(),
-        "version": pa.int32(),
-        "ts": pa.timestamp("us", tz="UTC"),
-    }[name]
-
-
-def _output_log_columns(version: ModelVersion) -> list[str]:
-    output = version.output
-    names = ["prediction_value" if output.kind == "regression" else "prediction"]
-    if output.has_probabilities:
-        names += [f"{PROBA_PREFIX}{c}" for c in output.classes]
+def _labelled_columns(version: ModelVersion, slice_by: str | None) -> list[str]:
+    """What the performance and concept sections read of each logged row."""
+    names = [col.REQUEST_ID, col.ROW, col.VERSION, col.TS, *col.output_columns(version.output)]
+    if slice_by is not None:
+        names.append(col.feature(slice_by))
     return names
 
 
-def _task(window: LogWindow, name: str, comparators: Comparators, settings: DriftSettings) -> Any:
-    column = _log_column(name)
+def _task(
+    window: LogWindow, name: str, kind: str, comparators: Comparators, settings: DriftSettings
+) -> Any:
+    column = col.log_column(name, kind)
 
     def run() -> ColumnResult:
         comparator = comparators.get(name)
@@ -328,14 +315,6 @@ def _task(window: LogWindow, name: str, comparators: Comparators, settings: Drif
     return run
 
 
-def _log_column(name: str) -> str:
-    if name == PREDICTION:
-        return "prediction"
-    if name.startswith(PROBABILITY):
-        return PROBA_PREFIX + name.removeprefix(PROBABILITY)
-    return FEATURE_PREFIX + name
-
-
 def _window_baseline(text: str) -> WindowSpec:
     start, sep, end = text.partition("..")
     if not sep:
@@ -345,8 +324,8 @@ def _window_baseline(text: str) -> WindowSpec:
             field="baseline",
         )
     now = datetime.now(UTC)
-    since = parse_time(start, now=now, field="baseline") if start.strip() else None
-    until = parse_time(end, now=now, field="baseline") if end.strip() else None
+    since = parse_moment(start, now=now, field="baseline") if start.strip() else None
+    until = parse_moment(end, now=now, field="baseline") if end.strip() else None
     if since is not None and until is not None and since >= until:
         raise ValidationFailed("baseline window must start before it ends", field="baseline")
     return WindowSpec(since, until, None, 0, text.strip())

@@ -1,16 +1,17 @@
 """Drift statistics: exact on raw samples, streaming on a reference profile's bins.
 
+Shared by the report (exact, on raw values) and the live series (on bin counts).
 Named statistics live in :mod:`.registry` (``"psi"``, ``"ks"``, ``"wasserstein"``,
-``"jensenshannon"``, ``"chisquare"``, ``"total_variation"``); :mod:`.detector` turns them
-into per-feature verdicts and :mod:`.multivariate` catches drift in the joint
-distribution that no single feature shows.
+``"jensenshannon"``, ``"chisquare"``, ``"total_variation"``); :mod:`.settings` says which
+one decides; :mod:`.drift` turns them into a per-feature verdict and :mod:`.summary`
+into report entries; :mod:`.multivariate` catches drift in the joint distribution that
+no single feature shows.
 """
 
 from modelport.monitoring.stats.binned import BinnedCounts
 from modelport.monitoring.stats.categorical import categorical_drift
 from modelport.monitoring.stats.chisquare import chi_square
 from modelport.monitoring.stats.compute import compute_stats
-from modelport.monitoring.stats.detector import ExactFeatureDriftDetector, FeatureDriftDetector
 from modelport.monitoring.stats.drift import FeatureDrift
 from modelport.monitoring.stats.histogram import Histogram
 from modelport.monitoring.stats.jensenshannon import js_distance
@@ -34,9 +35,7 @@ __all__ = [
     "DEFAULT_STATS",
     "REGISTRY",
     "BinnedCounts",
-    "ExactFeatureDriftDetector",
     "FeatureDrift",
-    "FeatureDriftDetector",
     "Histogram",
     "NumericReference",
     "StatResult",

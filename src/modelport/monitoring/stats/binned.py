@@ -10,7 +10,7 @@ them, an ``unseen`` bucket that is counted, not dropped. If the profile lumped i
 long tail into ``"__other__"``, values outside the kept categories are compared with
 that bucket but still reported as ``unseen_``.
 
->>> from modelport.monitoring.profile import profile_categorical
+>>> from modelport.registry.profile import profile_categorical
 >>> profile = profile_categorical(np.array(["a", "b", "a", "b"], dtype=object), 10)
 >>> state = BinnedCounts().fit(profile)
 >>> state.update(np.array(["a", "c", None], dtype=object))
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelport.monitoring.profile import OTHER, FeatureProfile
 from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.histogram import FloatArray, Histogram, IntArray, Kind
 from modelport.monitoring.stats.registry import DEFAULT_STATS
 from modelport.monitoring.stats.result import StatResult
+from modelport.registry.profile import OTHER, FeatureProfile
 
 
 class BinnedCounts:
@@ -114,7 +114,7 @@ class BinnedCounts:
         """Add categorical values already counted (``{"a": 3, "c": 1}``), e.g. by Arrow's
         ``value_counts`` on a million-row column, without a Python object per value.
 
-        >>> from modelport.monitoring.profile import profile_categorical
+        >>> from modelport.registry.profile import profile_categorical
         >>> state = BinnedCounts().fit(profile_categorical(np.array(["a", "b"], dtype=object), 5))
         >>> state.update_counts({"a": 3, "c": 1}, missing=2)
         >>> state.counts_.tolist(), state.unseen_

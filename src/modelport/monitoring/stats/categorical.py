@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from modelport.monitoring.profile import profile_categorical
 from modelport.monitoring.stats.binned import BinnedCounts
 from modelport.monitoring.stats.result import StatResult
+from modelport.registry.profile import profile_categorical
 
 
 def categorical_drift(

@@ -1,7 +1,7 @@
 """Exact drift statistics of one numeric column, all from one sorted pass.
 
 :class:`NumericReference` sorts the reference once at fit time and keeps the same
-quantile bins a :class:`~modelport.monitoring.profile.FeatureProfile` would.
+quantile bins a :class:`~modelport.registry.profile.FeatureProfile` would.
 :func:`numeric_drift` then sorts the current column once and derives from it the exact
 KS and Wasserstein statistics (via :func:`~modelport.monitoring.stats.ecdf.align`) and
 the bin counts for PSI, Jensen–Shannon, chi-square and total variation, so a report over
@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from modelport.monitoring.profile import FeatureProfile, profile_numeric
 from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.ecdf import EcdfAlignment, SortedReference, align, sort_values
 from modelport.monitoring.stats.histogram import FloatArray, Histogram
 from modelport.monitoring.stats.registry import DEFAULT_STATS
 from modelport.monitoring.stats.result import StatResult
+from modelport.registry.profile import FeatureProfile, profile_numeric
 
 
 class NumericReference:

@@ -1,10 +1,14 @@
-"""The report's sections as plain data: what the CLI prints, HTTP returns and HTML draws.
+"""How drift verdicts read in a report and in a live view alike.
 
 Feature entries are sorted by severity: drifted features first (furthest past their
 threshold first), then the closest calls, then features without a verdict (not enough
 data, or not in the reference). The summary gives the share of drifted features among
 those with a verdict; the data set drifts when that share reaches
 ``DriftSettings.dataset_share`` (0.5 by default).
+
+>>> import numpy as np
+>>> clean({"psi": float("nan"), "n": np.int64(3), "cuts": (1.0, float("inf"))})
+{'psi': None, 'n': 3, 'cuts': [1.0, None]}
 """
 
 from __future__ import annotations
@@ -12,21 +16,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from modelport.monitoring.datadrift import ColumnResult, severity
 from modelport.monitoring.stats.drift import FeatureDrift
+from modelport.monitoring.stats.registry import get_stat
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """JSON-safe: NaN/inf become None, numpy scalars plain numbers."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         return None
     return value
+
+
+def severity(drift: FeatureDrift) -> float:
+    """How far past (or short of) its threshold the deciding statistic is: drifted
+    features sort first, then the closest calls; no verdict sorts last."""
+    if drift.status != "ok" or drift.statistic is None or not drift.threshold:
+        return -1.0
+    if get_stat(drift.stat).direction == "below":
+        p_value = drift.results[drift.stat].p_value or 0.0
+        return float(drift.threshold / max(p_value, 1e-300)) if p_value else 1e300
+    return float(drift.statistic / drift.threshold)
 
 
 def feature_fields(drift: FeatureDrift, exact: bool) -> dict[str, Any]:
@@ -51,43 +66,6 @@ def feature_fields(drift: FeatureDrift, exact: bool) -> dict[str, Any]:
     }
 
 
-def drift_entry(result: ColumnResult) -> dict[str, Any]:
-    drift = result.drift
-    entry = {
-        **feature_fields(drift, result.exact),
-        "results": {
-            name: {
-                "status": r.status,
-                "statistic": r.statistic,
-                "p_value": r.p_value,
-                "threshold": r.threshold,
-                "drifted": r.drifted,
-                "message": r.message,
-                **({"details": r.details} if r.details else {}),
-            }
-            for name, r in drift.results.items()
-        },
-        "histogram": result.histogram,
-    }
-    return _clean(entry)  # type: ignore[no-any-return]
-
-
-def absent_entry(feature: str, kind: str, status: str, message: str) -> dict[str, Any]:
-    """A column that cannot be compared: logged but not in the reference, or vice versa."""
-    return {
-        "feature": feature,
-        "kind": kind,
-        "status": status,
-        "drifted": None,
-        "stat": None,
-        "statistic": None,
-        "threshold": None,
-        "severity": -2.0,
-        "message": message,
-        "results": {},
-    }
-
-
 def sort_by_severity(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (-(e["severity"] or 0.0), e["feature"]))
 
@@ -107,11 +85,3 @@ def drift_summary(entries: list[dict[str, Any]], dataset_share: float) -> dict[s
         "not_enough_data": [e["feature"] for e in entries if e["status"] == "not_enough_data"],
         "not_in_reference": [e["feature"] for e in entries if e["status"] == "not_in_reference"],
     }
-
-
-def quality_entry(result: ColumnResult) -> dict[str, Any]:
-    return _clean(result.quality.to_dict())  # type: ignore[no-any-return]
-
-
-def clean(value: Any) -> Any:
-    return _clean(value)

@@ -15,13 +15,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from modelport.monitoring.render import svg
+from modelport.monitoring.reports.render import svg
 
 
 @cache
 def _environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader("modelport.monitoring", "templates"),
+        loader=PackageLoader("modelport.monitoring.reports.render", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -1,0 +1,253 @@
+"""The composition root: every plane object built once, every background service started
+and stopped in one stated order.
+
+``Services.build(settings)`` wires the object graph; nothing registers itself by being
+imported. The HTTP adapter (:func:`modelport.api.app.create_app`) and the CLI both use it,
+so a command and a server see the same planes::
+
+    store (SQL)  -> registry, endpoints, rollouts, series, feedback
+    log (Parquet segments) <- recorder (writer thread) <- data plane (request path)
+    data plane   -> listeners: monitoring collector (O(1) per request)
+    rollout controller -> endpoints' policies -> data plane refresh
+
+``async with services.running():`` starts background work in this order and stops it in
+the reverse one:
+
+1. the recorder's writer thread (so the first answer can already be logged);
+2. the data plane: load every endpoint's models, then refresh on revision changes;
+3. the monitoring collector's tick loop (if ``monitoring.enabled``), listening to the
+   data plane;
+4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
+5. hourly log compaction (if ``monitoring.compact_log``).
+
+On the way down nothing new starts, the collector bins what arrived since its last
+tick, the data plane waits for its background copies, and the recorder writes every
+queued record before the database pool closes: a SIGTERM loses nothing.
+
+Later services (alert evaluation, notifiers, a retraining policy) are built in
+:meth:`Services.build` and started in :meth:`Services.running`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from modelport.config import Settings
+from modelport.monitoring.live import queries
+from modelport.monitoring.live.collector import Collector
+from modelport.monitoring.live.series import SeriesStore
+from modelport.monitoring.reports.service import MonitoringService
+from modelport.predlog.compaction import compact_endpoint
+from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog.recorder import Recorder
+from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.endpoints import EndpointStore
+from modelport.registry.service import Registry
+from modelport.rollout.controller import Controller
+from modelport.rollout.metrics import RolloutMetrics
+from modelport.rollout.service import RolloutService
+from modelport.rollout.state import RolloutStore
+from modelport.serving.dataplane import DataPlane
+from modelport.store.db import Database
+from modelport.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
+
+COMPACTION_EVERY_S = 3600.0
+
+
+@dataclass
+class Services:
+    """Every plane object of one process, built once."""
+
+    settings: Settings
+    db: Database
+    registry: Registry
+    endpoints: EndpointStore
+    log: ParquetPredictionLog
+    feedback: FeedbackStore
+    telemetry: Telemetry
+    recorder: Recorder
+    plane: DataPlane
+    rollouts: RolloutService
+    controller: Controller
+    series: SeriesStore
+    monitoring: MonitoringService
+    # None when live monitoring is switched off (``monitoring.enabled = false``).
+    collector: Collector | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = Database(settings.database_url)
+        registry = Registry(db, ArtifactStore(settings.artifacts_dir))
+        endpoints = EndpointStore(db, registry)
+        log = ParquetPredictionLog(settings.log_dir)
+        feedback = FeedbackStore(db, log)
+        telemetry = Telemetry()
+        recorder = Recorder(
+            log,
+            queue_size=settings.log.queue_size,
+            flush_interval_s=settings.log.flush_interval_s,
+            max_batch_records=settings.log.max_batch_records,
+            on_written=telemetry.log_written.inc,
+            on_dropped=telemetry.log_dropped.inc,
+        )
+        telemetry.track_queue(lambda: recorder.depth)
+        plane = DataPlane(
+            registry,
+            endpoints,
+            recorder,
+            telemetry,
+            settings.serving,
+            refresh_s=settings.server.policy_refresh_s,
+        )
+
+        def mirrors_dropped(endpoint: str) -> int:
+            status = plane.find(endpoint)
+            return 0 if status is None else status.mirrors_dropped
+
+        def policy_problem(endpoint: str) -> tuple[int | None, str | None]:
+            status = plane.find(endpoint)
+            return (None, None) if status is None else (status.policy_rollout, status.routing_error)
+
+        rollout_store = RolloutStore(db, endpoints)
+        rollout_metrics = RolloutMetrics(telemetry.registry, mirrors_dropped)
+        controller = Controller(
+            rollout_store,
+            registry,
+            log,
+            feedback,
+            policy_error=policy_problem,
+            on_tick=rollout_metrics.update,
+        )
+        rollouts = RolloutService(
+            registry, endpoints, log, feedback, store=rollout_store, controller=controller
+        )
+        series = SeriesStore(db)
+        monitoring = MonitoringService(
+            registry,
+            endpoints,
+            log,
+            feedback,
+            invalid_requests=lambda endpoint, since, until: queries.refusals(
+                series, endpoint, since, until
+            ),
+        )
+        collector = None
+        if settings.monitoring.enabled:
+
+            def primary_of(endpoint: str) -> int | None:
+                status = plane.find(endpoint)
+                return None if status is None else status.primary.version
+
+            collector = Collector(
+                registry,
+                feedback,
+                series,
+                settings.monitoring,
+                invalid_counts=telemetry.invalid_counts,
+                primary_of=primary_of,
+            )
+        return cls(
+            settings=settings,
+            db=db,
+            registry=registry,
+            endpoints=endpoints,
+            log=log,
+            feedback=feedback,
+            telemetry=telemetry,
+            recorder=recorder,
+            plane=plane,
+            rollouts=rollouts,
+            controller=controller,
+            series=series,
+            monitoring=monitoring,
+            collector=collector,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Services]:
+        """Start every background service (module docstring has the order); stop them in
+        reverse on the way out, flushing every queued record."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self.db.dispose)
+            self.recorder.start()
+            stack.callback(self._flush_log)
+            await self.plane.start()
+            stack.push_async_callback(self.plane.stop)
+            collector = self.collector
+            if collector is not None:
+                self.plane.listeners.append(collector.listen)
+                stack.push_async_callback(self._stop_collector, collector)
+                await stack.enter_async_context(
+                    _background(_every(self.settings.monitoring.interval_s, collector.tick))
+                )
+            await stack.enter_async_context(
+                _background(self.controller.run(lambda name: self.plane.refresh(only=name)))
+            )
+            if self.settings.monitoring.compact_log:
+                await stack.enter_async_context(
+                    _background(_every(COMPACTION_EVERY_S, self.compact_log))
+                )
+            # Everything loaded so far (libraries, models) lives as long as the process:
+            # move it out of the collector's sight, or every full collection walks
+            # millions of objects and stalls requests for tens of milliseconds.
+            gc.collect()
+            gc.freeze()
+            logger.info("modelport ready: %d endpoints", len(self.plane.statuses()))
+            yield self
+
+    async def _stop_collector(self, collector: Collector) -> None:
+        self.plane.listeners.remove(collector.listen)
+        await asyncio.to_thread(collector.tick)  # what arrived since the last tick
+
+    def _flush_log(self) -> None:
+        self.recorder.close()
+        logger.info(
+            "prediction log flushed: %d rows written, %d records dropped",
+            self.recorder.written_rows,
+            self.recorder.dropped,
+        )
+
+    def compact_log(self) -> None:
+        """Merge finished days' segments, so reports over them read one file per day."""
+        for endpoint in self.log.endpoints():
+            try:
+                compact_endpoint(self.log.root, endpoint)
+            except Exception:
+                logger.exception("compacting the log of %s failed; segments stay", endpoint)
+
+    def close(self) -> None:
+        """Write what is queued and release the database pool (for a CLI command)."""
+        self.recorder.close()
+        self.db.dispose()
+
+
+async def _every(interval_s: float, work: Callable[[], object]) -> None:
+    """Run blocking ``work`` in a thread every ``interval_s``; a failure is logged and
+    the next round tried."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(work)
+        except Exception:
+            logger.exception("background work %s failed; trying again", work)
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Awaitable[None]) -> AsyncIterator[None]:
+    """Run ``work`` as a task for the duration of the block; cancel and await it after."""
+    task = asyncio.ensure_future(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
