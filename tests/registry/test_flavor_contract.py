@@ -568,17 +568,12 @@ def test_tampered_stored_code_is_refused_before_it_runs(
     assert not marker.exists()
 
 
-# The admin handler never closes the multipart upload it reads (any flavor, accepted or
-# refused): its spooled temporary file is only reclaimed by the garbage collector, which
-# reports it. Collected inside this test (see below) so that it cannot land on another.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_python_predictor_cannot_be_uploaded_over_http(
     registry: Registry, settings: Any, cases: dict[tuple[str, str], Case]
 ) -> None:
     """The other half of the rule: only the operator registers python code; the HTTP
     admin API (reachable by anyone holding an admin token) refuses it."""
     import asyncio
-    import gc
 
     import httpx
 
@@ -600,7 +595,6 @@ def test_a_python_predictor_cannot_be_uploaded_over_http(
                 )
 
     response = asyncio.run(upload())
-    gc.collect()
 
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_request"

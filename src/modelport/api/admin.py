@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +18,7 @@ from modelport.api.body import read_json
 from modelport.api.context import services
 from modelport.api.responses import JSON, guarded
 from modelport.errors import BodyTooLarge, InvalidRequest, ValidationFailed
-from modelport.registry.records import parse_ref
+from modelport.registry.records import ModelVersion, parse_ref
 from modelport.registry.service import Registration
 from modelport.schema import InputSchema
 
@@ -65,7 +65,14 @@ async def register_version(request: Request) -> Response:
     limit = app.settings.server.max_body_bytes * 32
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"upload of {declared} bytes exceeds the limit of {limit}")
-    form = await request.form()
+    # The form's spooled files are closed (and deleted) when the block ends.
+    async with request.form() as form:
+        version = await _register_upload(request, actor, form)
+    return JSON(version.to_dict(), status_code=201)
+
+
+async def _register_upload(request: Request, actor: str, form: FormData) -> ModelVersion:
+    app = services(request)
     artifact = form.get("artifact")
     if not isinstance(artifact, UploadFile):
         raise ValidationFailed("multipart field 'artifact' (a file) is required", field="artifact")
@@ -109,8 +116,7 @@ async def register_version(request: Request) -> Response:
             strict_categories=_text_field(form, "strict_categories") in ("1", "true"),
             actor=actor,
         )
-        version = await asyncio.to_thread(app.registry.register, registration)
-    return JSON(version.to_dict(), status_code=201)
+        return await asyncio.to_thread(app.registry.register, registration)
 
 
 @guarded()

@@ -18,8 +18,6 @@ from modelport.batch import Batch, Prediction
 from modelport.predlog import columns as col
 from modelport.schema import label_text
 
-ROLES = ("primary", "shadow", "canary", "batch", "replay")
-
 _EMPTY = Batch({}, 0)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from modelport.rollout.evidence import Evidence
 from modelport.rollout.gates import METRICS, Gate, latency_quantile
 from modelport.rollout.sequential import MeanEstimate, decide
+from modelport.vocabulary import Phase
 
 PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
 # Prior effect scale for latency exceedance shares (see sequential.py).
@@ -71,12 +72,12 @@ class Context:
 
 
 def evaluate(
-    gates: list[Gate], evidence: Evidence, min_samples: int, alpha: float, phase: str = "canary"
+    gates: list[Gate], evidence: Evidence, min_samples: int, alpha: float, phase: str = Phase.CANARY
 ) -> list[Verdict]:
     context = Context(evidence, min_samples, alpha / max(len(gates), 1))
     return [
         _not_judged_in_shadow(gate, context)
-        if phase == "shadow" and latency_quantile(gate.metric) is not None
+        if phase == Phase.SHADOW and latency_quantile(gate.metric) is not None
         else evaluate_one(gate, context)
         for gate in gates
     ]

@@ -45,7 +45,7 @@ from modelport.rollout.state import (
 )
 from modelport.serving.policies import CanarySpec, PrimarySpec
 from modelport.store.tables import utcnow
-from modelport.vocabulary import Role
+from modelport.vocabulary import Phase, Role, RolloutStrategy
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class Controller:
             gates, evidence, spec.min_samples, spec.alpha, phase=rollout.phase
         )
         analysis.evidence = evidence.summary()
-        shadow = rollout.phase == "shadow"
+        shadow = rollout.phase == Phase.SHADOW
         every = spec.shadow_for_s if shadow else spec.step_every_s
         after = spec.shadow_for_requests if shadow else spec.step_after_requests
         elapsed = (now - rollout.step_started_at).total_seconds()
@@ -222,7 +222,7 @@ class Controller:
             return None, f"green live; blue kept loaded for {analysis.progress['remaining_s']}s"
         if analysis.failed:
             reason = "gate failed: " + "; ".join(_numbers(v) for v in analysis.failed)
-            if rollout.strategy == "shadow":
+            if rollout.strategy == RolloutStrategy.SHADOW:
                 return None, reason + " (shadow only observes: promote or roll back by hand)"
             return Change(
                 action="rollback",
@@ -234,7 +234,7 @@ class Controller:
                 primary_version=rollout.baseline,
             ), reason
         where = self._where(rollout)
-        if rollout.strategy == "shadow":
+        if rollout.strategy == RolloutStrategy.SHADOW:
             return None, f"{where}; verdicts are advisory, promote or roll back by hand"
         if not analysis.progress.get("done"):
             return None, f"{where}: {self._budget(analysis)}"
@@ -242,14 +242,14 @@ class Controller:
             pending = "; ".join(f"{v.gate} ({v.reason})" for v in analysis.waiting)
             return None, f"{where}: waiting for enough evidence: {pending}"
         passed = ", ".join(v.gate for v in analysis.verdicts if v.verdict == PASS)
-        if rollout.phase == "shadow":
+        if rollout.phase == Phase.SHADOW:
             weight = float(spec.steps[0])
             return Change(
                 action="step",
                 actor=ACTOR,
                 reason=f"shadow passed ({passed}); canary at {weight:g}%",
                 evidence=evidence,
-                phase="canary",
+                phase=Phase.CANARY,
                 step=0,
                 weight=weight,
                 policy=CanarySpec(rollout.candidate, weight, spec.salt, spec.sticky_key),
@@ -278,8 +278,8 @@ class Controller:
 
     @staticmethod
     def _where(rollout: Rollout) -> str:
-        if rollout.phase == "shadow":
-            return "shadow"
+        if rollout.phase == Phase.SHADOW:
+            return Phase.SHADOW
         steps = rollout.spec.steps
         return f"canary step {rollout.step + 1}/{len(steps)} at {rollout.weight:g}%"
 

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.reader import LABEL_COLUMNS, join_labels
-from modelport.vocabulary import Role
+from modelport.vocabulary import Phase, Role
 
 BASE_COLUMNS = [col.REQUEST_ID, col.ROW, col.ROLE, col.VERSION, col.LATENCY_MS, col.STATUS]
 OUTPUT_COLUMNS = [col.PREDICTION, col.PREDICTION_VALUE]
@@ -184,8 +184,8 @@ def collect(
     if labels is not None and labelled:
         rows = join_labels(rows, labels, keep_unlabelled=True)
     frame = rows.to_pandas()
-    mine = Side((Role.SHADOW if phase == "shadow" else Role.CANARY,), candidate)
-    theirs = Side((Role.PRIMARY if phase == "shadow" else Role.BASELINE,), baseline)
+    mine = Side((Role.SHADOW if phase == Phase.SHADOW else Role.CANARY,), candidate)
+    theirs = Side((Role.PRIMARY if phase == Phase.SHADOW else Role.BASELINE,), baseline)
     live = frame[frame[col.ROLE].isin((Role.PRIMARY, Role.CANARY))]
     evidence = Evidence(
         kind=kind,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Gauge
 
 from modelport.rollout.state import Rollout
-from modelport.vocabulary import RolloutStrategy
+from modelport.vocabulary import Phase, RolloutStrategy
 
 STRATEGIES = tuple(RolloutStrategy)
 VERDICT_VALUES = {"pass": 1.0, "inconclusive": 0.0, "fail": -1.0}
@@ -62,20 +62,20 @@ class RolloutMetrics:
         for endpoint in self._shown - current:
             # Ended: zero the series rather than drop them, so dashboards see the end.
             for strategy in STRATEGIES:
-                for phase in ("shadow", "canary", "blue-green"):
+                for phase in Phase:
                     self.active.labels(endpoint, strategy, phase).set(0)
             self.paused.labels(endpoint).set(0)
             self.weight.labels(endpoint).set(0)
             self.step.labels(endpoint).set(0)
         for rollout in live:
             for strategy in STRATEGIES:
-                for phase in ("shadow", "canary", "blue-green"):
+                for phase in Phase:
                     on = strategy == rollout.strategy and phase == rollout.phase
                     self.active.labels(rollout.endpoint, strategy, phase).set(1 if on else 0)
             self.paused.labels(rollout.endpoint).set(1 if rollout.status == "paused" else 0)
             self.weight.labels(rollout.endpoint).set(rollout.weight)
             self.step.labels(rollout.endpoint).set(
-                rollout.step + 1 if rollout.phase == "canary" else 0
+                rollout.step + 1 if rollout.phase == Phase.CANARY else 0
             )
             for gate in rollout.verdicts.get("gates", []):
                 value = VERDICT_VALUES.get(gate.get("verdict", ""), 0.0)

@@ -38,6 +38,7 @@ from modelport.rollout.state import (
     RolloutStore,
 )
 from modelport.serving.policies import BlueGreenSpec, CanarySpec, PrimarySpec, ShadowSpec
+from modelport.vocabulary import Phase, RolloutStrategy
 
 
 class RolloutService:
@@ -130,7 +131,7 @@ class RolloutService:
     @staticmethod
     def _first_change(spec: RolloutSpec, candidate: int, baseline: int) -> Change:
         strategy = spec.strategy
-        if strategy in ("shadow", "shadow-then-canary"):
+        if strategy in (RolloutStrategy.SHADOW, RolloutStrategy.SHADOW_THEN_CANARY):
             return Change(
                 action="start",
                 actor="",
@@ -138,7 +139,7 @@ class RolloutService:
                 weight=0.0,
                 policy=ShadowSpec(candidate, spec.sample),
             )
-        if strategy == "canary":
+        if strategy == RolloutStrategy.CANARY:
             weight = float(spec.steps[0])
             return Change(
                 action="start",
@@ -252,7 +253,9 @@ class RolloutService:
         return shadow_report(self.log, rollout, candidate, slice_by)
 
 
-def _first_phase(strategy: str) -> str:
-    return (
-        "canary" if strategy == "canary" else "blue-green" if strategy == "blue-green" else "shadow"
-    )
+def _first_phase(strategy: str) -> Phase:
+    if strategy == RolloutStrategy.CANARY:
+        return Phase.CANARY
+    if strategy == RolloutStrategy.BLUE_GREEN:
+        return Phase.BLUE_GREEN
+    return Phase.SHADOW

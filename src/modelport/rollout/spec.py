@@ -83,7 +83,7 @@ class RolloutSpec:
 
     @property
     def canary(self) -> bool:
-        return self.strategy in ("canary", "shadow-then-canary")
+        return self.strategy in (RolloutStrategy.CANARY, RolloutStrategy.SHADOW_THEN_CANARY)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

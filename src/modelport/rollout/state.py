@@ -28,7 +28,7 @@ from modelport.rollout.spec import RolloutSpec
 from modelport.serving.policies.specs import PolicySpec, with_rollout
 from modelport.store.db import Database
 from modelport.store.tables import RolloutEventRow, RolloutRow, utcnow
-from modelport.vocabulary import FINAL_STATUSES, LIVE_STATUSES, RolloutStatus
+from modelport.vocabulary import FINAL_STATUSES, LIVE_STATUSES, Phase, RolloutStatus
 
 ACTIVE, PAUSED = RolloutStatus.ACTIVE, RolloutStatus.PAUSED
 PROMOTED, ROLLED_BACK, ABORTED = (
@@ -100,7 +100,7 @@ class Rollout:
             "phase": self.phase,
             "status": self.status,
             "step": self.step,
-            "steps": self.spec.steps if self.phase == "canary" else [],
+            "steps": self.spec.steps if self.phase == Phase.CANARY else [],
             "weight": self.weight,
             "step_started_at": self.step_started_at.isoformat(),
             "spec": self.spec.to_dict(),

@@ -22,10 +22,10 @@ from modelport.monitoring.stats import DEFAULT_DECISION, REGISTRY
 from modelport.monitoring.stats.histogram import Kind
 from modelport.monitoring.stats.settings import DriftSettings
 from modelport.predlog.reader import WindowSpec
-from modelport.predlog.records import ROLES
-from modelport.vocabulary import SERVED_ROLES
+from modelport.vocabulary import SERVED_ROLES, Role
 
 ALL_ROLES = "all"
+ROLES: tuple[str, ...] = tuple(Role)
 
 
 def parse_thresholds(items: Iterable[str] | Mapping[str, float] | None) -> dict[str, float]:
@@ -84,10 +84,10 @@ def parse_roles(roles: Sequence[str] | str | None) -> tuple[str, ...] | None:
     items = [r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles)]
     if ALL_ROLES in items:
         return None
-    unknown = [r for r in items if r not in (*ROLES, "baseline")]
+    unknown = [r for r in items if r not in ROLES]
     if unknown:
         raise ValidationFailed(
-            f"unknown role {unknown[0]!r}; roles: {', '.join((*ROLES, 'baseline'))} or all",
+            f"unknown role {unknown[0]!r}; roles: {', '.join(ROLES)} or all",
             field="role",
         )
     return tuple(items)
