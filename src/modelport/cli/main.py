@@ -113,13 +113,9 @@ def _instances(payload: str) -> Any:
         data = json.loads(text)
     except ValueError as exc:
         raise ModelportError(f"payload is not valid JSON: {exc}", field="payload") from exc
-    if isinstance(data, dict) and ("instances" in data or "inputs" in data):
-        return data
-    if isinstance(data, dict):
-        return {"instances": [data]}
-    if isinstance(data, list):
-        return {"instances": data}
-    raise ModelportError("payload must be a JSON object or a list of objects", field="payload")
+    from modelport.codecs.simple import simple_payload
+
+    return simple_payload(data)
 
 
 @app.command()
