@@ -38,6 +38,9 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # How often a server re-reads endpoint policies that another process may have changed.
     policy_refresh_s: float = Field(default=1.0, gt=0)
+    # Host header values accepted besides loopback names when bound to loopback
+    # (DNS-rebinding guard); a non-loopback bind accepts its own host name too.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
 
 class ServingSettings(BaseModel):
@@ -46,6 +49,8 @@ class ServingSettings(BaseModel):
     max_batch_size: int = Field(default=64, ge=1)
     # How long the first request of a batch may wait for company (0: only what is queued).
     max_batch_wait_ms: float = Field(default=0.0, ge=0)
+    # Longest accepted string value of one input (UTF-8 bytes); longer ones get 422.
+    max_string_bytes: int = Field(default=4096, ge=1)
 
 
 class LogSettings(BaseModel):
@@ -54,6 +59,10 @@ class LogSettings(BaseModel):
     # Upper bound on what a SIGKILL can lose: records younger than this may be in memory only.
     flush_interval_s: float = Field(default=1.0, gt=0)
     max_batch_records: int = Field(default=50_000, ge=1)
+    # Log days (and their labels) older than this are deleted, e.g. "90d"; empty keeps all.
+    retention: str = Field(default="", pattern=r"^(\d+d)?$")
+    # Memory compaction may use for the rows it merges at once (row groups are streamed).
+    compaction_memory_mb: int = Field(default=256, ge=1)
 
 
 class MonitoringSettings(BaseModel):
@@ -82,10 +91,60 @@ class MonitoringSettings(BaseModel):
     compact_log: bool = True
 
 
+Role = Literal["admin", "deployer", "reader", "client"]
+
+
+class TokenSettings(BaseModel):
+    """One named token: exactly one of ``token`` (plain), ``sha256`` (hex digest) or
+    ``env`` (name of the environment variable holding it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    token: str = ""
+    sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    env: str = ""
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # Named tokens: [auth.tokens.<name>] role = "deployer", sha256 = "..." (or env / token).
+    tokens: dict[str, TokenSettings] = Field(default_factory=dict)
+    # A TOML file holding more [tokens.<name>] tables, kept outside modelport.toml.
+    tokens_file: Path | None = None
+    # Older form: plain tokens, named admin-1.. / client-1.. in the audit trail.
     admin_tokens: list[str] = Field(default_factory=list)
     client_tokens: list[str] = Field(default_factory=list)
+    # /metrics without a token even when tokens are configured.
+    public_metrics: bool = False
+
+
+class SecuritySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Accept pickle artifacts / python-flavor code over HTTP (admin token still needed).
+    allow_pickle_upload: bool = False
+    allow_code_upload: bool = False
+
+
+class FeedbackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # A second label for a request: keep the earlier one in the label history, or refuse.
+    overwrite: Literal["keep-history", "refuse"] = "keep-history"
+
+
+FieldRule = Literal["keep", "hash", "drop", "redact"]
+
+
+class PrivacySettings(BaseModel):
+    """What reaches the prediction log, per feature; endpoint rules win over model rules.
+
+    [privacy.models.<model>] email = "hash"; [privacy.endpoints.<endpoint>] ssn = "drop".
+    ``hash`` is HMAC-SHA256 keyed with the secret in the environment variable ``secret_env``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    models: dict[str, dict[str, FieldRule]] = Field(default_factory=dict)
+    endpoints: dict[str, dict[str, FieldRule]] = Field(default_factory=dict)
+    secret_env: str = "MODELPORT_HASH_SECRET"
 
 
 class Settings(BaseSettings):
@@ -100,6 +159,9 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     _toml_file: Path | None = None
