@@ -43,3 +43,13 @@ def require(request: Request, settings: AuthSettings, scope: Scope) -> str:
             raise Forbidden("this token may not perform admin operations")
         return "client-token"
     raise Unauthorized("unknown bearer token")
+
+
+def is_admin_token(request: Request, settings: AuthSettings) -> bool:
+    """Whether the request carries a configured admin token (not merely an open server).
+
+    Uploads that run code (pickle, python modules) need this even when tokens are off.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and bool(token) and _matches(token, settings.admin_tokens)
