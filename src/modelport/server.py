@@ -96,7 +96,8 @@ class Services:
             flush_interval_s=settings.log.flush_interval_s,
             max_batch_records=settings.log.max_batch_records,
             on_written=telemetry.log_written.inc,
-            on_dropped=telemetry.log_dropped.inc,
+            on_dropped=telemetry.log_drop,
+            on_write_error=telemetry.log_write_error,
         )
         telemetry.track_queue(lambda: recorder.depth)
         plane = DataPlane(
