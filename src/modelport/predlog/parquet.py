@@ -121,7 +121,14 @@ class ParquetPredictionLog:
         ``last_read`` reports what it skips."""
         spec = spec or WindowSpec()
         paths = self.segments(endpoint, spec.since, spec.until)
-        window = ParquetWindow(paths, spec, versions, roles, workers)
+        window = ParquetWindow(
+            paths,
+            spec,
+            versions,
+            roles,
+            workers,
+            relist=lambda: self.segments(endpoint, spec.since, spec.until),
+        )
         self.last_read = ReadReport(window.skipped)
         return window
 
