@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -14,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import modelport
 from modelport.batch import Batch
 from modelport.predlog.compaction import (
     GRACE_S,
@@ -239,3 +242,48 @@ def test_a_window_within_the_grace_period_needs_no_fresh_listing(
     assert window.column("request_id") is not None
     rows = window.table().to_pandas().sort_values(["request_id", "row"], ignore_index=True)
     pd.testing.assert_frame_equal(rows, before)
+
+
+PEAK_SCRIPT = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+from modelport.predlog.compaction import compact_day
+result = compact_day(Path(sys.argv[1]), grace_s=0, memory_mb=int(sys.argv[2]))
+print(result.rows, pa.default_memory_pool().max_memory())
+"""
+
+
+def test_compaction_memory_does_not_grow_with_the_day(
+    log: ParquetPredictionLog,
+    make_record: MakeRecord,
+    make_batch: Callable[..., Batch],
+    noon: float,
+) -> None:
+    rows_per_segment, segments = 40_000, 8
+    for index in range(segments):
+        batch = make_batch(
+            tenure=np.arange(rows_per_segment, dtype=np.float64),
+            plan=[f"plan-{index}-{n:08d}-of-a-long-name" for n in range(rows_per_segment)],
+        )
+        log.write([make_record(f"big{index}", at=noon + index, features=batch)])
+    day = log.root / "churn" / "2026-03-01"
+    day_bytes = log.read("churn").nbytes
+    assert day_bytes > 30 * 1024 * 1024
+
+    # A fresh process, so the memory pool's peak is the compaction's alone.
+    env = {**os.environ, "PYTHONPATH": str(Path(modelport.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(day), "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+    rows, peak = (int(word) for word in done.stdout.split())
+    assert rows == rows_per_segment * segments
+    # The budget plus one source row group (one flush), far below the day itself.
+    assert peak < day_bytes / 2, (peak, day_bytes)
+    assert log.read("churn").num_rows == rows_per_segment * segments

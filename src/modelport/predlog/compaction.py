@@ -7,9 +7,10 @@ segments into one ``<first-ts-ms>-compacted-<pid>-<n>.parquet`` whose Parquet me
 lists every file it replaces:
 
 1. list the segments present now (unreadable ones are left alone and not listed);
-2. stream their rows, one row group at a time, into a temporary file (memory bounded by
-   ``memory_mb``, not by the size of the day), fsync it, rename it into place and fsync
-   the folder: the merged file is durable before anything is deleted;
+2. stream their rows, one row group at a time, into a temporary file, fsync it, rename
+   it into place and fsync the folder: the merged file is durable before anything is
+   deleted. Memory is about ``memory_mb`` plus one source row group (a segment is one
+   flush), whatever the size of the day;
 3. delete the replaced files once the merged file has been in place for ``grace_s``
    seconds (on a later run; at once with ``grace_s=0``), then fsync the folder.
 
@@ -241,9 +242,9 @@ def _merged_schema(schemas: list[pa.Schema]) -> pa.Schema:
 class _Plan:
     """Stream ``sources`` into one Parquet file of ``schema``, a row group at a time.
 
-    At most about ``budget_bytes`` of rows are held at once: the rows waiting to become
-    the next output row group (a third of the budget), one batch read from a source and
-    the writer's encoding of one group.
+    About ``budget_bytes`` of rows are held at once: the rows waiting to become the next
+    output row group (a third of the budget) and the writer's encoding of one group;
+    plus what pyarrow decodes of one source row group while reading it in batches.
     """
 
     def __init__(
