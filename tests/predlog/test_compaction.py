@@ -287,3 +287,15 @@ def test_compaction_memory_does_not_grow_with_the_day(
     # The budget plus one source row group (one flush), far below the day itself.
     assert peak < day_bytes / 2, (peak, day_bytes)
     assert log.read("churn").num_rows == rows_per_segment * segments
+
+
+def test_a_dead_writers_temporary_file_goes_once_it_is_old(day: Path) -> None:
+    fresh, stale = day / ".1-2-3.parquet.tmp", day / ".4-5-6.parquet.tmp"
+    fresh.write_bytes(b"being written")
+    stale.write_bytes(b"left by a killed writer")
+    old = time.time() - GRACE_S - 1
+    os.utime(stale, (old, old))
+
+    compact_day(day, grace_s=0)
+
+    assert fresh.exists() and not stale.exists()

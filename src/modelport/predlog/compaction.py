@@ -170,7 +170,9 @@ def compact_day(
         if not locked:
             return CompactionResult(folder, None, 0, 0)
         # With the lock held no other compaction runs here: its temporary files are stale.
+        # A writer's are stale once older than any write takes (its process died).
         _remove(sorted(folder.glob(f".*{COMPACTED_MARK}*.tmp")))
+        _remove(_older_than(sorted(folder.glob(".*.tmp")), GRACE_S))
         listing = _listing(folder)
         current = live_segments(listing)
         _remove_expired(listing, current, grace_s)
@@ -328,6 +330,18 @@ def _remove_expired(listing: list[Path], current: list[Path], grace_s: float) ->
             expired.update(p for p in replaced if p not in live)
     if expired:
         _remove_all(sorted(expired), listing[0].parent)
+
+
+def _older_than(paths: list[Path], age_s: float) -> list[Path]:
+    now = time.time()
+    old = []
+    for path in paths:
+        try:
+            if now - path.stat().st_mtime >= age_s:
+                old.append(path)
+        except OSError:
+            continue
+    return old
 
 
 def _remove_all(paths: list[Path], folder: Path) -> None:
