@@ -18,7 +18,8 @@ the reverse one:
 3. the monitoring collector's tick loop (if ``monitoring.enabled``), listening to the
    data plane;
 4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
-5. hourly log compaction (if ``monitoring.compact_log``).
+5. hourly log compaction (if ``monitoring.compact_log``), by one process per store at a
+   time: the one holding the ``log-compaction`` lease in the control-plane database.
 
 On the way down nothing new starts, the collector bins what arrived since its last
 tick, the data plane waits for its background copies, and the recorder writes every
@@ -34,6 +35,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -42,7 +44,7 @@ from modelport.monitoring.live import queries
 from modelport.monitoring.live.collector import Collector
 from modelport.monitoring.live.series import SeriesStore
 from modelport.monitoring.reports.service import MonitoringService
-from modelport.predlog.compaction import compact_endpoint
+from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.recorder import Recorder
@@ -55,11 +57,16 @@ from modelport.rollout.service import RolloutService
 from modelport.rollout.state import RolloutStore
 from modelport.serving.dataplane import DataPlane
 from modelport.store.db import Database
+from modelport.store.locks import StoreLock
 from modelport.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
 COMPACTION_EVERY_S = 3600.0
+# The lease one process per store holds while it compacts; renewed as it goes, so a
+# holder that dies blocks the others for at most this long.
+COMPACTION_LOCK = "log-compaction"
+COMPACTION_LEASE_S = 600.0
 
 
 @dataclass
@@ -96,7 +103,8 @@ class Services:
             flush_interval_s=settings.log.flush_interval_s,
             max_batch_records=settings.log.max_batch_records,
             on_written=telemetry.log_written.inc,
-            on_dropped=telemetry.log_dropped.inc,
+            on_dropped=telemetry.log_drop,
+            on_write_error=telemetry.log_write_error,
         )
         telemetry.track_queue(lambda: recorder.depth)
         plane = DataPlane(
@@ -216,18 +224,52 @@ class Services:
             self.recorder.dropped,
         )
 
-    def compact_log(self) -> None:
-        """Merge finished days' segments, so reports over them read one file per day."""
-        for endpoint in self.log.endpoints():
-            try:
-                compact_endpoint(self.log.root, endpoint)
-            except Exception:
-                logger.exception("compacting the log of %s failed; segments stay", endpoint)
+    def compact_log(self) -> list[CompactionResult] | None:
+        """Merge finished days' segments, so reports over them read one file per day.
+
+        Only while holding the store's compaction lease: None (and nothing done) when
+        another process holds it."""
+        lock = StoreLock(self.db, COMPACTION_LOCK, ttl_s=COMPACTION_LEASE_S)
+        with lock.held() as mine:
+            if not mine:
+                logger.info("another process is compacting the prediction log; skipped")
+                return None
+            keep_going = _renewing(lock)
+            results: list[CompactionResult] = []
+            for endpoint in self.log.endpoints():
+                try:
+                    results += compact_endpoint(
+                        self.log.root,
+                        endpoint,
+                        memory_mb=self.settings.log.compaction_memory_mb,
+                        keep_going=keep_going,
+                    )
+                except CompactionAbandoned:
+                    logger.warning("the log compaction lease was taken over; stopped")
+                    break
+                except Exception:
+                    logger.exception("compacting the log of %s failed; segments stay", endpoint)
+            return results
 
     def close(self) -> None:
         """Write what is queued and release the database pool (for a CLI command)."""
         self.recorder.close()
         self.db.dispose()
+
+
+def _renewing(lock: StoreLock) -> Callable[[], bool]:
+    """``keep_going`` for a long task under ``lock``: renews the lease every quarter of
+    its time to live, and says stop once it is no longer ours."""
+    renewed = time.monotonic()
+
+    def keep_going() -> bool:
+        nonlocal renewed
+        if time.monotonic() - renewed < lock.ttl_s / 4:
+            return True
+        renewed = time.monotonic()
+        return lock.renew()
+
+    return keep_going
 
 
 async def _every(interval_s: float, work: Callable[[], object]) -> None:

@@ -65,6 +65,20 @@ class Telemetry:
             "Prediction records dropped because the log queue was full or the disk failed",
             registry=self.registry,
         )
+        self.log_records_dropped = Counter(
+            "modelport_log_records_dropped",
+            "Prediction records dropped before reaching the log, by endpoint and reason "
+            "(queue_full, write_failed)",
+            ["endpoint", "reason"],
+            registry=self.registry,
+        )
+        self.log_write_errors = Counter(
+            "modelport_log_write_errors",
+            "Failed attempts to write an endpoint's log segment, by endpoint and reason "
+            "(the errno name, e.g. enospc, or error)",
+            ["endpoint", "reason"],
+            registry=self.registry,
+        )
         self.log_written = Counter(
             "modelport_log_written_rows",
             "Prediction rows written to the log",
@@ -108,6 +122,14 @@ class Telemetry:
                 if sample.name.endswith("_total"):
                     counts[(sample.labels["endpoint"], sample.labels["code"])] = sample.value
         return counts
+
+    def log_drop(self, endpoint: str, reason: str, count: int) -> None:
+        """``count`` records of ``endpoint`` will never reach the log, for ``reason``."""
+        self.log_dropped.inc(count)
+        self.log_records_dropped.labels(endpoint, reason).inc(count)
+
+    def log_write_error(self, endpoint: str, reason: str) -> None:
+        self.log_write_errors.labels(endpoint, reason).inc()
 
     def track_queue(self, depth: Callable[[], float]) -> None:
         self.log_queue_depth.set_function(depth)

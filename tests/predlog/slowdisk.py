@@ -25,7 +25,7 @@ class BlockingSink:
         self.writes_from_request_path = 0
         self._request_path = threading.current_thread()
 
-    def write(self, records: list[PredictionRecord]) -> int:
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
         if threading.current_thread() is self._request_path and not self.release.is_set():
             self.writes_from_request_path += 1
             raise AssertionError("the request path wrote to the (stalled) disk")
@@ -33,4 +33,4 @@ class BlockingSink:
         self.entered.set()
         if not self.release.wait(120):
             raise OSError("the test never released the disk")
-        return self.log.write(records)
+        return self.log.write(records, segment=segment)

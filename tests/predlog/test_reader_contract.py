@@ -71,7 +71,8 @@ def parquet(folder: Path) -> Backend:
         path.write_bytes(bytes(data))
 
     def compact() -> None:
-        compact_endpoint(log.root, ENDPOINT, before=date.today() + timedelta(days=2))
+        # No grace period: the merged files replace their sources at once.
+        compact_endpoint(log.root, ENDPOINT, before=date.today() + timedelta(days=2), grace_s=0)
 
     return Backend(log, damage, compact)
 

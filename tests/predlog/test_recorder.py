@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable, Iterator
 
@@ -21,10 +22,10 @@ class FlakySink:
         self.rows: list[str] = []
         self.writers: list[str] = []
 
-    def write(self, records: list[PredictionRecord]) -> int:
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
         self.attempts += 1
         if self.attempts <= self.failures:
-            raise OSError("No space left on device")
+            raise OSError(errno.ENOSPC, "No space left on device")
         self.rows.extend(r.request_id for r in records)
         self.writers.append(threading.current_thread().name)
         return len(records)
@@ -38,7 +39,7 @@ class GatedSink:
         self.entered = threading.Event()
         self.rows: list[str] = []
 
-    def write(self, records: list[PredictionRecord]) -> int:
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
         self.entered.set()
         self.gate.wait(30)
         self.rows.extend(r.request_id for r in records)
@@ -131,15 +132,15 @@ def test_flush_without_a_writer_thread_writes_in_the_caller(
 def test_a_full_queue_drops_counts_and_reports_without_raising(
     make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
 ) -> None:
-    reported: list[int] = []
+    reported: list[tuple[str, str, int]] = []
     sink = FlakySink(failures=0)
-    recorder = recorder_factory(sink, queue_size=3, on_dropped=reported.append)
+    recorder = recorder_factory(sink, queue_size=3, on_dropped=lambda *drop: reported.append(drop))
 
     accepted = [recorder.record(make_record(f"r{n}")) for n in range(5)]
 
     assert accepted == [True, True, True, False, False]
     assert recorder.dropped == 2
-    assert reported == [1, 1]
+    assert reported == [("churn", "queue_full", 1)] * 2
     recorder.flush()
     assert sink.rows == ["r0", "r1", "r2"]
     assert recorder.record(make_record("after")) is True
@@ -148,7 +149,7 @@ def test_a_full_queue_drops_counts_and_reports_without_raising(
 def test_a_failing_callback_never_reaches_the_caller_or_stops_the_writer(
     make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
 ) -> None:
-    def broken(_count: int) -> None:
+    def broken(*_args: object) -> None:
         raise RuntimeError("metrics backend is down")
 
     sink = FlakySink(failures=0)
@@ -184,9 +185,14 @@ def test_a_failing_sink_is_retried(
 def test_a_sink_that_keeps_failing_counts_the_batch_as_dropped(
     make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
 ) -> None:
-    reported: list[int] = []
+    reported: list[tuple[str, str, int]] = []
+    errors: list[tuple[str, str]] = []
     sink = FlakySink(failures=1_000)
-    recorder = recorder_factory(sink, on_dropped=reported.append)
+    recorder = recorder_factory(
+        sink,
+        on_dropped=lambda *drop: reported.append(drop),
+        on_write_error=lambda *error: errors.append(error),
+    )
     for index in range(4):
         recorder.record(make_record(f"r{index}"))
 
@@ -194,5 +200,112 @@ def test_a_sink_that_keeps_failing_counts_the_batch_as_dropped(
 
     assert sink.attempts == 3
     assert (recorder.write_errors, recorder.dropped, recorder.written_rows) == (3, 4, 0)
-    assert reported == [4]
+    assert reported == [("churn", "write_failed", 4)]
+    assert errors == [("churn", "enospc")] * 3
     assert recorder.depth == 0
+
+
+class BrokenEndpointSink:
+    """Writes through to the real log, except that every write of ``broken`` fails."""
+
+    def __init__(self, log: ParquetPredictionLog, broken: str) -> None:
+        self.log = log
+        self.broken = broken
+        self.calls: list[tuple[str, bool]] = []  # (endpoint, succeeded)
+
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
+        endpoint = records[0].endpoint
+        assert {r.endpoint for r in records} == {endpoint}, "one endpoint per write"
+        if endpoint == self.broken:
+            self.calls.append((endpoint, False))
+            raise OSError(errno.EIO, "Input/output error")
+        rows = self.log.write(records, segment=segment)
+        self.calls.append((endpoint, True))
+        return rows
+
+
+def test_a_failing_endpoint_neither_delays_nor_duplicates_another(
+    log: ParquetPredictionLog, make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
+) -> None:
+    sink = BrokenEndpointSink(log, broken="pricing")
+    dropped: list[tuple[str, str, int]] = []
+    errors: list[tuple[str, str]] = []
+    recorder = recorder_factory(
+        sink,
+        flush_interval_s=3600,
+        on_dropped=lambda *drop: dropped.append(drop),
+        on_write_error=lambda *error: errors.append(error),
+    )
+    recorder.start()
+    for index in range(10):
+        recorder.record(make_record(f"p{index}", endpoint="pricing"))
+        recorder.record(make_record(f"c{index}", endpoint="churn"))
+
+    assert recorder.flush(timeout=60)
+
+    # churn was written in the first pass, before any retry of pricing.
+    failed = ("pricing", False)
+    assert sink.calls == [failed, ("churn", True), failed, failed]
+    ids = log.read("churn")["request_id"].to_pylist()
+    assert sorted(ids) == sorted(f"c{i}" for i in range(10) for _ in range(2))
+    assert log.read("pricing").num_rows == 0
+    assert dropped == [("pricing", "write_failed", 10)]
+    assert errors == [("pricing", "eio")] * 3
+    assert (recorder.dropped, recorder.written_rows, recorder.depth) == (10, 20, 0)
+
+
+class FailsAfterRenameSink:
+    """The first write reaches the disk and then fails (as when the folder's fsync
+    fails after the rename): the segment is in place, yet the writer must retry."""
+
+    def __init__(self, log: ParquetPredictionLog) -> None:
+        self.log = log
+        self.attempts = 0
+
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
+        self.attempts += 1
+        rows = self.log.write(records, segment=segment)
+        if self.attempts == 1:
+            raise OSError(errno.EIO, "fsync failed")
+        return rows
+
+
+def test_a_retried_write_never_writes_a_record_twice(
+    log: ParquetPredictionLog, make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
+) -> None:
+    sink = FailsAfterRenameSink(log)
+    recorder = recorder_factory(sink)
+    for index in range(5):
+        recorder.record(make_record(f"r{index}"))
+
+    recorder.flush()
+
+    assert sink.attempts == 2 and recorder.write_errors == 1
+    ids = log.read("churn")["request_id"].to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(5) for _ in range(2))
+    assert len(log.segments("churn")) == 1
+    assert (recorder.dropped, recorder.written_rows) == (0, 10)
+
+
+def test_an_endpoint_folder_that_cannot_be_created_fails_only_that_endpoint(
+    log: ParquetPredictionLog, make_record: MakeRecord, recorder_factory: Callable[..., Recorder]
+) -> None:
+    # A regular file where the endpoint's folder belongs: mkdir fails, also as root.
+    log.root.mkdir(parents=True)
+    (log.root / "pricing").write_text("not a folder")
+    dropped: list[tuple[str, str, int]] = []
+    errors: list[tuple[str, str]] = []
+    recorder = recorder_factory(
+        log,
+        on_dropped=lambda *drop: dropped.append(drop),
+        on_write_error=lambda *error: errors.append(error),
+    )
+    recorder.record(make_record("p", endpoint="pricing"))
+    recorder.record(make_record("c", endpoint="churn"))
+
+    recorder.close()
+
+    assert log.read("churn")["request_id"].to_pylist() == ["c", "c"]
+    assert dropped == [("pricing", "write_failed", 1)]
+    assert len(errors) == 3 and {endpoint for endpoint, _ in errors} == {"pricing"}
+    assert not list(log.root.rglob("*.tmp"))

@@ -14,8 +14,8 @@ windows are :class:`~modelport.predlog.window.ParquetWindow`, cursors
 
 from __future__ import annotations
 
+import itertools
 import os
-import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -28,9 +28,12 @@ import pyarrow.parquet as pq
 from modelport.predlog import columns as col
 from modelport.predlog.compaction import live_segments
 from modelport.predlog.cursor import ParquetCursor
+from modelport.predlog.files import make_folder, write_durably
 from modelport.predlog.reader import WindowSpec
 from modelport.predlog.records import PredictionRecord, records_to_table
 from modelport.predlog.window import ParquetWindow
+
+_SEQUENCE = itertools.count(1)
 
 
 @dataclass
@@ -43,36 +46,41 @@ class ReadReport:
 class ParquetPredictionLog:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._sequence = 0
-        self._lock = threading.Lock()
         self.last_read = ReadReport()
 
     # -- writing ------------------------------------------------------------------------
-    def write(self, records: Sequence[PredictionRecord]) -> int:
-        """Persist records as one segment per endpoint; returns rows written."""
+    def write(self, records: Sequence[PredictionRecord], *, segment: str | None = None) -> int:
+        """Persist records as one durable segment per endpoint; returns rows written.
+
+        ``segment`` names the write: writing the same records again under the same name
+        replaces the segment instead of adding one, so a retried write never logs a
+        record twice. Without it every call adds new segments.
+        """
         by_endpoint: dict[str, list[PredictionRecord]] = {}
         for record in records:
             by_endpoint.setdefault(record.endpoint, []).append(record)
         written = 0
         for endpoint, group in by_endpoint.items():
             table = records_to_table(group)
-            self._write_segment(endpoint, min(r.ts for r in group), table)
+            self._write_segment(endpoint, min(r.ts for r in group), table, segment)
             written += table.num_rows
         return written
 
-    def _write_segment(self, endpoint: str, first_ts: float, table: pa.Table) -> Path:
+    def _write_segment(
+        self, endpoint: str, first_ts: float, table: pa.Table, segment: str | None
+    ) -> Path:
+        if endpoint in ("", ".", "..") or any(c in endpoint for c in "/\\\0"):
+            raise ValueError(f"endpoint name {endpoint!r} cannot name a log folder")
         day = datetime.fromtimestamp(first_ts, UTC).strftime("%Y-%m-%d")
         folder = self.root / endpoint / day
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            self._sequence += 1
-            sequence = self._sequence
-        name = f"{int(first_ts * 1000):013d}-{os.getpid()}-{sequence:06d}.parquet"
-        target = folder / name
-        temporary = folder / f".{name}.tmp"
-        pq.write_table(table, temporary, compression="zstd")
-        os.replace(temporary, target)
-        return target
+        make_folder(folder)
+        if segment is None:
+            # One counter for the whole process: two logs on one folder never collide.
+            segment = f"{next(_SEQUENCE):06d}"
+        name = f"{int(first_ts * 1000):013d}-{os.getpid()}-{segment}.parquet"
+        return write_durably(
+            folder / name, lambda handle: pq.write_table(table, handle, compression="zstd")
+        )
 
     # -- reading ------------------------------------------------------------------------
     def endpoints(self) -> list[str]:
@@ -113,7 +121,14 @@ class ParquetPredictionLog:
         ``last_read`` reports what it skips."""
         spec = spec or WindowSpec()
         paths = self.segments(endpoint, spec.since, spec.until)
-        window = ParquetWindow(paths, spec, versions, roles, workers)
+        window = ParquetWindow(
+            paths,
+            spec,
+            versions,
+            roles,
+            workers,
+            relist=lambda: self.segments(endpoint, spec.since, spec.until),
+        )
         self.last_read = ReadReport(window.skipped)
         return window
 

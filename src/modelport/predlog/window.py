@@ -12,6 +12,12 @@ Many small segments (a day not yet compacted) cost a fixed overhead per file and
 so with many files every column a report needs is read in one pass per file instead
 (:meth:`ParquetWindow.prefetch`).
 
+Compaction replaces a day's segments by one merged file and, a grace period later,
+deletes them. A window given ``relist`` (a fresh listing of the endpoint's live files)
+that finds a listed file gone while selecting rows, or while reading a table, selects
+again from a fresh listing, so a read racing a compaction returns every row exactly
+once: never a file's rows and the merged file's copy of them, never neither.
+
 A file that cannot be read is logged as a warning, listed in ``skipped`` and never fails
 a read. One whose footer is gone (truncated, garbage, empty) is left out of the window
 when it is opened. One whose footer reads but whose data does not (damage inside the
@@ -23,7 +29,7 @@ several columns up row by row) reads its rows as missing values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # Above this many files, read every needed column of a file in one go.
 MANY_FILES = 32
+# Fresh listings tried when files vanish under a read (each means a compaction finished).
+RELISTS = 5
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 Mask = np.ndarray[Any, np.dtype[np.bool_]]
 
@@ -68,6 +76,8 @@ class ParquetWindow:
         versions: Collection[int] | None = None,
         roles: Collection[str] | None = None,
         workers: int = 2,
+        *,
+        relist: Callable[[], list[Path]] | None = None,
     ) -> None:
         self.spec = spec
         self.versions = None if versions is None else frozenset(versions)
@@ -75,14 +85,23 @@ class ParquetWindow:
         self.workers = workers
         self.skipped: list[tuple[str, str]] = []
         self._paths = paths
+        self._relist = relist
+        self._relists = 0
+        self._vanished = False
         self._open()
 
     # -- which rows -----------------------------------------------------------------------
     def _open(self) -> None:
-        """Select the rows of every file not skipped."""
-        skipped = {path for path, _ in self.skipped}
-        self._cache: dict[str, pa.ChunkedArray | None] = {}
-        self.parts = self._select([p for p in self._paths if str(p) not in skipped])
+        """Select the rows of every file not skipped (from a fresh listing when one of
+        the listed files is gone and ``relist`` is given)."""
+        while True:
+            skipped = {path for path, _ in self.skipped}
+            self._cache: dict[str, pa.ChunkedArray | None] = {}
+            try:
+                self.parts = self._select([p for p in self._paths if str(p) not in skipped])
+                break
+            except _Vanished:
+                self._take_fresh_listing()
         if self.spec.last is not None:
             self._keep_newest(self.spec.last, self.spec.skip)
         self.n_rows = sum(part.rows for part in self.parts)
@@ -98,6 +117,11 @@ class ParquetWindow:
         for path in ordered:
             try:
                 part = self._select_file(path)
+            except FileNotFoundError as exc:
+                if self._can_relist():
+                    raise _Vanished from exc
+                self._skip(path, exc)
+                continue
             except (pa.ArrowException, OSError) as exc:
                 self._skip(path, exc)
                 continue
@@ -166,6 +190,15 @@ class ParquetWindow:
             mask &= _bools(pc.is_in(column, value_set=values))
         return mask
 
+    def _can_relist(self) -> bool:
+        return self._relist is not None and self._relists < RELISTS
+
+    def _take_fresh_listing(self) -> None:
+        assert self._relist is not None
+        self._relists += 1
+        self._vanished = False
+        self._paths = self._relist()
+
     def _keep_newest(self, last: int, skip: int) -> None:
         """Keep rows ``[total - skip - last, total - skip)`` of the selection, in order."""
         total = sum(part.rows for part in self.parts)
@@ -220,9 +253,15 @@ class ParquetWindow:
         while True:
             names = list(dict.fromkeys(columns)) if columns is not None else self._all_columns()
             read = [n for n in names if n in self.available]
-            tables = self._read_parts(read) if read else [pa.table({}) for _ in self.parts]
+            tables = (
+                self._read_parts(read, relisting=True)
+                if read
+                else [pa.table({}) for _ in self.parts]
+            )
             if all(table is not None for table in tables):
                 break
+            if self._vanished:
+                self._take_fresh_listing()
             self._open()
         sizes = [p.rows for p in self.parts]
         joined = {name: _join([_pick(t, name) for t in tables], sizes) for name in read}
@@ -235,17 +274,31 @@ class ParquetWindow:
             ordered.update(dict.fromkeys(part.metadata.schema.to_arrow_schema().names))
         return [name for name in ordered if name in self.available or not self.parts]
 
-    def _read_parts(self, columns: list[str]) -> list[pa.Table | None]:
+    def _read_parts(self, columns: list[str], *, relisting: bool = False) -> list[pa.Table | None]:
         """These columns of every selected file, in order (None where a file's data
         cannot be read)."""
         if len(self.parts) <= 1:
-            return [self._read_part(part, columns) for part in self.parts]
+            return [self._read_part(part, columns, relisting=relisting) for part in self.parts]
         with ThreadPoolExecutor(max_workers=max(self.workers, 1) * 2) as pool:
-            return list(pool.map(lambda part: self._read_part(part, columns), self.parts))
+            return list(
+                pool.map(
+                    lambda part: self._read_part(part, columns, relisting=relisting), self.parts
+                )
+            )
 
-    def _read_part(self, part: _Part, columns: list[str]) -> pa.Table | None:
+    def _read_part(
+        self, part: _Part, columns: list[str], *, relisting: bool = False
+    ) -> pa.Table | None:
+        """The part's columns; None if its file cannot be read (reported in
+        ``skipped``, or, ``relisting``, flagged for a fresh listing when it is gone)."""
         try:
             return _read_part(part, columns)
+        except FileNotFoundError as exc:
+            if relisting and self._can_relist():
+                self._vanished = True  # table() selects again from a fresh listing
+                return None
+            self._skip(part.path, exc)
+            return None
         except (pa.ArrowException, OSError) as exc:
             self._skip(part.path, exc)
             return None
@@ -284,6 +337,10 @@ class ParquetWindow:
         if not pa.types.is_string(column.type):
             return pc.cast(column, pa.string())
         return column
+
+
+class _Vanished(Exception):
+    """A listed file is gone: a compaction merged it since the listing was taken."""
 
 
 def _read_part(part: _Part, columns: list[str]) -> pa.Table:

@@ -279,3 +279,15 @@ class MonitoringBaselineRow(Base):
     rows: Mapped[int] = mapped_column(Integer)
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoreLockRow(Base):
+    """A named lease: background work that must run in one process per store at a time
+    (log compaction) holds it until ``expires_at``; an expired lease may be taken over."""
+
+    __tablename__ = "store_locks"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
