@@ -38,6 +38,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 
 from modelport.config import Settings
 from modelport.monitoring.live import queries
@@ -224,11 +225,14 @@ class Services:
             self.recorder.dropped,
         )
 
-    def compact_log(self) -> list[CompactionResult] | None:
+    def compact_log(
+        self, endpoints: list[str] | None = None, *, before: date | None = None
+    ) -> list[CompactionResult] | None:
         """Merge finished days' segments, so reports over them read one file per day.
 
-        Only while holding the store's compaction lease: None (and nothing done) when
-        another process holds it."""
+        ``endpoints`` defaults to every endpoint and ``before`` to today. Only while
+        holding the store's compaction lease: None (and nothing done) when another
+        process holds it."""
         lock = StoreLock(self.db, COMPACTION_LOCK, ttl_s=COMPACTION_LEASE_S)
         with lock.held() as mine:
             if not mine:
@@ -236,11 +240,12 @@ class Services:
                 return None
             keep_going = _renewing(lock)
             results: list[CompactionResult] = []
-            for endpoint in self.log.endpoints():
+            for endpoint in self.log.endpoints() if endpoints is None else endpoints:
                 try:
                     results += compact_endpoint(
                         self.log.root,
                         endpoint,
+                        before=before,
                         memory_mb=self.settings.log.compaction_memory_mb,
                         keep_going=keep_going,
                     )

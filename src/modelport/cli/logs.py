@@ -22,6 +22,7 @@ from modelport.cli.common import (
     handle_errors,
     parse_since,
     prediction_log,
+    services,
 )
 from modelport.errors import ModelportError
 from modelport.predlog import columns as col
@@ -154,25 +155,25 @@ def compact(
     """Merge each finished day's log segments into one file, so reports read fast."""
     from datetime import date
 
-    from modelport.predlog.compaction import compact_endpoint
-
-    log = prediction_log()
     try:
         until = date.fromisoformat(before) if before else None
     except ValueError:
         raise ModelportError(
             f"--before must be a date like 2026-03-01, got {before!r}", field="before"
         ) from None
-    names = [endpoint] if endpoint else log.endpoints()
+    # The store's compaction lease keeps this from racing a server's hourly compaction.
+    results = services().compact_log([endpoint] if endpoint else None, before=until)
+    if results is None:
+        raise ModelportError("another process is compacting the prediction log; try again later")
     merged = 0
-    for name in names:
-        for result in compact_endpoint(log.root, name, before=until):
-            merged += 1
-            console.print(
-                f"{name} {result.folder.name}: {result.replaced} files -> 1 ({result.rows} rows)"
-            )
-            for skipped in result.skipped:
-                errors.print(f"[yellow]warning[/]: left unreadable segment {skipped} alone")
+    for result in results:
+        merged += 1
+        console.print(
+            f"{result.folder.parent.name} {result.folder.name}: "
+            f"{result.replaced} files -> 1 ({result.rows} rows)"
+        )
+        for skipped in result.skipped:
+            errors.print(f"[yellow]warning[/]: left unreadable segment {skipped} alone")
     if not merged:
         console.print("nothing to compact")
 
