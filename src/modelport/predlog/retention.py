@@ -179,7 +179,7 @@ class LogRetention:
                     outcome = session.execute(delete(table).where(column.in_(chunk)))
                     removed += int(getattr(outcome, "rowcount", 0) or 0)
                 if removed:
-                    result.records_removed[table.name] = removed
+                    result.records_removed[str(table.name)] = removed
             details = result.to_dict()
             details["unreadable"] = len(result.unreadable)
             session.add(AuditRow(actor=actor, subject="log", action="forget", details=details))
