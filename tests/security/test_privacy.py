@@ -271,3 +271,32 @@ def test_a_hash_rule_without_its_key_refuses_to_start(
     assert "privacy.secret_env" in result.stderr
     assert "MODELPORT_HASH_SECRET" in result.stderr
     assert not (tmp_path / ".modelport").exists()
+
+
+def test_a_failing_model_cannot_leak_a_protected_value_through_its_error(
+    tmp_path: Path,
+) -> None:
+    """The error text a model raises may quote its input: with rules on the endpoint,
+    the log and the server's own output keep only the error's code."""
+    from api.helpers import PREDICTORS, register_python
+    from api.predictors import CURSED
+
+    (tmp_path / "modelport.toml").write_text(
+        DEFAULT_TOML + '\n[privacy.endpoints.explodes]\ntenure = "hash"\n'
+    )
+    register_python(tmp_path, "explodes", f"{PREDICTORS}:Explodes", ("explodes",))
+    server = LiveServer(tmp_path, env={"MODELPORT_HASH_SECRET": SECRET}).start()
+    try:
+        with server.client() as client:
+            response = client.post(
+                "/v1/endpoints/explodes/predict",
+                json={"instances": [{"tenure": CURSED, "charges": 1.0, "plan": "basic"}]},
+            )
+    finally:
+        server.stop()
+    # The caller still learns what went wrong with its own request.
+    assert response.status_code == 500 and "cursed" in response.text
+    home = tmp_path / ".modelport"
+    assert _column(home, "explodes", "feature.tenure") == [digest(repr(float(CURSED)))]
+    assert _column(home, "explodes", "error") == ["prediction_failed"]
+    assert "cursed" not in server.output()

@@ -317,7 +317,8 @@ class DataPlane:
             latency = (time.perf_counter() - started) * 1000.0
             self._record(route, name, request_id, arrived, latency, private, None, exc)
             self.telemetry.error(name, route.runner.version.version, route.role, exc.code)
-            logger.warning("request %s on %s failed: %s", request_id, name, exc.message)
+            reason = exc.code if private.protected else exc.message
+            logger.warning("request %s on %s failed: %s", request_id, name, reason)
             raise
         latency = (time.perf_counter() - started) * 1000.0
         self._record(route, name, request_id, arrived, latency, private, prediction, None)
