@@ -19,7 +19,8 @@ the reverse one:
    data plane;
 4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
 5. hourly log compaction (if ``monitoring.compact_log``), by one process per store at a
-   time: the one holding the ``log-compaction`` lease in the control-plane database.
+   time: the one holding the ``log-compaction`` lease in the control-plane database;
+6. log retention at start and hourly (if ``log.retention`` is set).
 
 On the way down nothing new starts, the collector bins what arrived since its last
 tick, the data plane waits for its background copies, and the recorder writes every
@@ -35,6 +36,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -48,7 +50,9 @@ from modelport.monitoring.reports.service import MonitoringService
 from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
+from modelport.predlog.privacy import FieldRules
 from modelport.predlog.recorder import Recorder
+from modelport.predlog.retention import LogRetention
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
@@ -68,6 +72,15 @@ COMPACTION_EVERY_S = 3600.0
 # holder that dies blocks the others for at most this long.
 COMPACTION_LOCK = "log-compaction"
 COMPACTION_LEASE_S = 600.0
+RETENTION_EVERY_S = 3600.0
+# Files the process writes are 0640 at most and folders 0750: never world-readable.
+UMASK = 0o027
+
+
+def restrict_file_modes() -> None:
+    """Set the process umask so nothing this process writes is group-writable or
+    readable by others (SQLite, Parquet, artifacts, locks)."""
+    os.umask(UMASK)
 
 
 @dataclass
@@ -89,9 +102,13 @@ class Services:
     monitoring: MonitoringService
     # None when live monitoring is switched off (``monitoring.enabled = false``).
     collector: Collector | None
+    retention: LogRetention
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        restrict_file_modes()
+        # Before anything is built: a hash rule without its key refuses to start.
+        privacy = FieldRules.from_settings(settings.privacy)
         db = Database(settings.database_url)
         registry = Registry(db, ArtifactStore(settings.artifacts_dir))
         endpoints = EndpointStore(db, registry)
@@ -115,6 +132,7 @@ class Services:
             telemetry,
             settings.serving,
             refresh_s=settings.server.policy_refresh_s,
+            privacy=privacy,
         )
 
         def mirrors_dropped(endpoint: str) -> int:
@@ -178,6 +196,7 @@ class Services:
             series=series,
             monitoring=monitoring,
             collector=collector,
+            retention=LogRetention(settings.log_dir, db),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -204,6 +223,10 @@ class Services:
             if self.settings.monitoring.compact_log:
                 await stack.enter_async_context(
                     _background(_every(COMPACTION_EVERY_S, self.compact_log))
+                )
+            if self.settings.log.retention:
+                await stack.enter_async_context(
+                    _background(_every(RETENTION_EVERY_S, self.prune_log, at_start=True))
                 )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks
@@ -256,6 +279,17 @@ class Services:
                     logger.exception("compacting the log of %s failed; segments stay", endpoint)
             return results
 
+    def prune_log(self) -> None:
+        """Delete log days and labels older than ``log.retention``."""
+        result = self.retention.prune(self.settings.log.retention)
+        if result.days_removed or result.labels_removed:
+            logger.info(
+                "log retention %s: removed %d day folders and %d labels",
+                self.settings.log.retention,
+                len(result.days_removed),
+                result.labels_removed,
+            )
+
     def close(self) -> None:
         """Write what is queued and release the database pool (for a CLI command)."""
         self.recorder.close()
@@ -277,11 +311,14 @@ def _renewing(lock: StoreLock) -> Callable[[], bool]:
     return keep_going
 
 
-async def _every(interval_s: float, work: Callable[[], object]) -> None:
-    """Run blocking ``work`` in a thread every ``interval_s``; a failure is logged and
-    the next round tried."""
+async def _every(interval_s: float, work: Callable[[], object], *, at_start: bool = False) -> None:
+    """Run blocking ``work`` in a thread every ``interval_s`` (and once at once with
+    ``at_start``); a failure is logged and the next round tried."""
+    first = at_start
     while True:
-        await asyncio.sleep(interval_s)
+        if not first:
+            await asyncio.sleep(interval_s)
+        first = False
         try:
             await asyncio.to_thread(work)
         except Exception:

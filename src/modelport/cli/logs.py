@@ -1,7 +1,8 @@
-"""``modelport logs`` (tail, export) and ``modelport feedback ingest``."""
+"""``modelport logs`` (tail, export, compact, prune, forget) and ``modelport feedback ingest``."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import time
@@ -22,7 +23,9 @@ from modelport.cli.common import (
     handle_errors,
     parse_since,
     prediction_log,
+    print_json,
     services,
+    settings,
 )
 from modelport.errors import ModelportError
 from modelport.predlog import columns as col
@@ -176,6 +179,59 @@ def compact(
             errors.print(f"[yellow]warning[/]: left unreadable segment {skipped} alone")
     if not merged:
         console.print("nothing to compact")
+
+
+@logs_app.command()
+@handle_errors
+def prune(
+    retention: Annotated[
+        str | None, typer.Option(help="Keep this many days, e.g. 90d (default: log.retention).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Delete log days and labels older than the retention (servers do it hourly)."""
+    result = services().retention.prune(retention or settings().log.retention, actor=_actor())
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"removed {len(result.days_removed)} log days and {result.labels_removed} labels "
+        f"older than {result.cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@logs_app.command()
+@handle_errors
+def forget(
+    request_id: Annotated[
+        list[str], typer.Option("--request-id", help="A request to erase, repeatable.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Erase these requests' logged rows, labels and records everywhere (audited).
+
+    A running server may still hold requests younger than log.flush_interval_s in memory:
+    forget those through the server (POST /v1/logs/forget), which writes its queue first."""
+    from modelport.predlog.retention import parse_request_ids
+
+    ids = parse_request_ids(request_id, field="request-id")
+    result = services().retention.forget(ids, actor=_actor())
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"erased {result.rows_removed} logged rows in {result.files_rewritten} files and "
+        f"{sum(result.records_removed.values())} stored records of {result.request_ids} requests"
+    )
+    for path in result.unreadable:
+        errors.print(f"[yellow]warning[/]: could not read {path}; it may still hold rows")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in some containers
+        return "cli"
 
 
 def _warn_skipped(skipped: list[tuple[str, str]]) -> None:

@@ -45,6 +45,10 @@ def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
     state.config = config
+    from modelport.server import restrict_file_modes
+
+    # Before the command writes anything (init writes modelport.toml and the store).
+    restrict_file_modes()
 
 
 @app.command()
@@ -78,8 +82,11 @@ def serve(
     import uvicorn
 
     from modelport.api.app import create_app
+    from modelport.predlog.privacy import FieldRules
 
     current = settings()
+    # Refuse to start (one clear line) when a hash rule has no key, before binding.
+    FieldRules.from_settings(current.privacy)
     if host is not None:
         current.server.host = host
     if port is not None:

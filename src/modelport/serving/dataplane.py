@@ -27,6 +27,7 @@ from typing import Any
 from modelport.batch import Batch, Prediction
 from modelport.config import ServingSettings
 from modelport.errors import EndpointNotFound, ModelportError, NotReady
+from modelport.predlog.privacy import FieldRules, PrivateBatch
 from modelport.predlog.recorder import Recorder
 from modelport.predlog.records import PredictionRecord
 from modelport.registry.endpoints import Endpoint, EndpointStore
@@ -143,8 +144,11 @@ class DataPlane:
         telemetry: Telemetry,
         settings: ServingSettings | None = None,
         refresh_s: float = 1.0,
+        privacy: FieldRules | None = None,
     ) -> None:
         self.registry = registry
+        # Applied to every request before anything of it is logged or handed to listeners.
+        self.privacy = privacy
         self.endpoints = endpoints
         self.recorder = recorder
         self.telemetry = telemetry
@@ -306,16 +310,18 @@ class DataPlane:
         assignment = runtime.policy.assign(context)
         route = assignment.answer
         arrived = time.time() - (time.perf_counter() - started)
+        private = self._private(runtime, batch)
         try:
             prediction = await route.runner.predict(batch)
         except ModelportError as exc:
             latency = (time.perf_counter() - started) * 1000.0
-            self._record(route, name, request_id, arrived, latency, batch, None, exc)
+            self._record(route, name, request_id, arrived, latency, private, None, exc)
             self.telemetry.error(name, route.runner.version.version, route.role, exc.code)
-            logger.warning("request %s on %s failed: %s", request_id, name, exc.message)
+            reason = exc.code if private.protected else exc.message
+            logger.warning("request %s on %s failed: %s", request_id, name, reason)
             raise
         latency = (time.perf_counter() - started) * 1000.0
-        self._record(route, name, request_id, arrived, latency, batch, prediction, None)
+        self._record(route, name, request_id, arrived, latency, private, prediction, None)
         self.telemetry.observe(
             name, route.runner.version.version, route.role, latency / 1000.0, batch.n_rows
         )
@@ -324,14 +330,14 @@ class DataPlane:
             endpoint=name,
             version=route.runner.version,
             role=route.role,
-            batch=batch,
+            batch=private.monitored,
             prediction=prediction,
             latency_ms=latency,
             arrived=arrived,
             headers=headers,
         )
         for mirror in assignment.mirrors:
-            self._mirror(runtime, mirror, batch, request_id, arrived)
+            self._mirror(runtime, mirror, batch, private, request_id, arrived)
         for listener in self.listeners:
             try:
                 listener(event)
@@ -346,11 +352,16 @@ class DataPlane:
         request_id: str,
         arrived: float,
         latency_ms: float,
-        batch: Batch,
+        private: PrivateBatch,
         prediction: Prediction | None,
         error: ModelportError | None,
     ) -> None:
         version = route.runner.version
+        # A model's error message may quote the values it choked on.
+        error_text = None
+        if error is not None:
+            error_text = error.code if private.protected else f"{error.code}: {error.message}"
+
         self.recorder.record(
             PredictionRecord(
                 request_id=request_id,
@@ -360,17 +371,28 @@ class DataPlane:
                 role=route.role,
                 ts=arrived,
                 latency_ms=latency_ms,
-                features=batch,
+                features=private.logged,
                 prediction=prediction,
                 classes=version.output.classes,
                 kind=version.output.kind,
                 status="ok" if error is None else "error",
-                error=None if error is None else f"{error.code}: {error.message}"[:500],
+                error=None if error_text is None else error_text[:500],
             )
         )
 
+    def _private(self, runtime: EndpointRuntime, batch: Batch) -> PrivateBatch:
+        if self.privacy is None:
+            return PrivateBatch(batch, batch)
+        return self.privacy.apply(runtime.endpoint.name, runtime.endpoint.model, batch)
+
     def _mirror(
-        self, runtime: EndpointRuntime, route: Route, batch: Batch, request_id: str, arrived: float
+        self,
+        runtime: EndpointRuntime,
+        route: Route,
+        batch: Batch,
+        private: PrivateBatch,
+        request_id: str,
+        arrived: float,
     ) -> None:
         """Run a copy in the background; drop (and count) it when too many are pending."""
         if runtime.mirrors_in_flight >= MAX_MIRRORS_IN_FLIGHT:
@@ -388,7 +410,7 @@ class DataPlane:
             except ModelportError as exc:
                 latency = (time.perf_counter() - started) * 1000.0
                 self._record(
-                    route, runtime.endpoint.name, request_id, arrived, latency, batch, None, exc
+                    route, runtime.endpoint.name, request_id, arrived, latency, private, None, exc
                 )
                 self.telemetry.error(
                     runtime.endpoint.name, route.runner.version.version, route.role, exc.code
@@ -401,7 +423,7 @@ class DataPlane:
                     request_id,
                     arrived,
                     latency,
-                    batch,
+                    private,
                     prediction,
                     None,
                 )
