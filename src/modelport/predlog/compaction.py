@@ -43,6 +43,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelport.names import inside
 from modelport.predlog.tables import concat
 
 logger = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def compact_endpoint(
 ) -> list[CompactionResult]:
     """Compact every day folder of ``endpoint`` older than ``before`` (default: today, UTC)."""
     before = before or datetime.now(UTC).date()
-    folder = root / endpoint
+    folder = inside(root, endpoint)
     results: list[CompactionResult] = []
     if not folder.is_dir():
         return results

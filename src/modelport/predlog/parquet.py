@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modelport.names import inside
 from modelport.predlog import columns as col
 from modelport.predlog.compaction import live_segments
 from modelport.predlog.cursor import ParquetCursor
@@ -62,7 +63,7 @@ class ParquetPredictionLog:
 
     def _write_segment(self, endpoint: str, first_ts: float, table: pa.Table) -> Path:
         day = datetime.fromtimestamp(first_ts, UTC).strftime("%Y-%m-%d")
-        folder = self.root / endpoint / day
+        folder = inside(self.root, endpoint) / day
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._sequence += 1
@@ -85,7 +86,7 @@ class ParquetPredictionLog:
     ) -> list[Path]:
         """The live segments of ``endpoint``, oldest first; with ``since``/``until``, those
         of the day folders (UTC) that can hold rows of that span."""
-        folder = self.root / endpoint
+        folder = inside(self.root, endpoint)
         if not folder.is_dir():
             return []
         # One day of slack: a segment is filed under the day of its first row.
