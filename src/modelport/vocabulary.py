@@ -104,6 +104,7 @@ UNITS: Mapping[str, float] = {
     "d": 86400.0,
     "w": 604800.0,
 }
+MAX_DURATION_S = 100 * 365 * 86400.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$")
 CountUnit = Literal["req", "rows"]
 _COUNTS: Mapping[str, re.Pattern[str]] = {
@@ -135,6 +136,9 @@ def parse_duration(value: str | float, *, field: str = "duration") -> float:
         seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValidationFailed(f"{field} must be longer than 0", field=field)
+    if seconds > MAX_DURATION_S:
+        # Beyond this, "now minus the duration" leaves the calendar (OverflowError).
+        raise ValidationFailed(f"{field} must be at most 100 years", field=field)
     return seconds
 
 
