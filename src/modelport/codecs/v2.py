@@ -57,17 +57,37 @@ MAX_DIMS = 8
 
 def _flatten(data: Any, shape: list[int], where: str) -> list[Any]:
     """Tensor data is flat, or nested exactly as ``shape`` says (row-major); either way
-    a flat list. Nesting that disagrees with the shape is refused."""
+    a flat list. A count that disagrees with the shape is a shape error; nesting that
+    disagrees with it (deeper, shallower, ragged) is a data error."""
     if not isinstance(data, list):
         raise WrongType(f"{where}.data must be a list", field=f"{where}.data")
     if not any(isinstance(value, list) for value in data):
-        return data
-    flat: list[Any] = []
-    _nested(data, shape, 0, where, flat)
+        flat = data
+    else:
+        flat = []
+        _walk(data, len(shape), where, flat)
+    if math.prod(shape) != len(flat):
+        raise WrongShape(
+            f"{where}: shape {shape} holds {math.prod(shape)} values but data has {len(flat)}",
+            field=f"{where}.shape",
+        )
+    if flat is not data:
+        _check_nesting(data, shape, 0, where)
     return flat
 
 
-def _nested(data: list[Any], shape: list[int], depth: int, where: str, flat: list[Any]) -> None:
+def _walk(data: list[Any], depth_left: int, where: str, flat: list[Any]) -> None:
+    """Every value of ``data`` in row-major order; lists at most ``depth_left`` deep."""
+    if depth_left == 0:
+        raise WrongShape(f"{where}: data is nested deeper than its shape", field=f"{where}.data")
+    for value in data:
+        if isinstance(value, list):
+            _walk(value, depth_left - 1, where, flat)
+        else:
+            flat.append(value)
+
+
+def _check_nesting(data: list[Any], shape: list[int], depth: int, where: str) -> None:
     field = f"{where}.data"
     if len(data) != shape[depth]:
         raise WrongShape(
@@ -82,11 +102,10 @@ def _nested(data: list[Any], shape: list[int], depth: int, where: str, flat: lis
                 raise WrongShape(
                     f"{where}: data is nested less deeply than shape {shape}", field=field
                 )
-            flat.append(value)
         elif innermost:
             raise WrongShape(f"{where}: data is nested deeper than shape {shape}", field=field)
         else:
-            _nested(value, shape, depth + 1, where, flat)
+            _check_nesting(value, shape, depth + 1, where)
 
 
 def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
@@ -118,11 +137,6 @@ def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[An
             field=f"{where}.datatype",
         )
     data = _flatten(tensor["data"], shape, where)
-    if math.prod(shape) != len(data):
-        raise WrongShape(
-            f"{where}: shape {shape} holds {math.prod(shape)} values but data has {len(data)}",
-            field=f"{where}.shape",
-        )
     return name, shape, datatype, data
 
 
