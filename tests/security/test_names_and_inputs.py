@@ -393,3 +393,43 @@ def test_a_refused_long_string_never_reaches_the_log(
     assert any(p.suffix == ".parquet" for p in written)
     for path in written:
         assert MARKER.encode() not in path.read_bytes(), path
+
+
+# -- paths built from names -------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["..", "../escape", "a/../../escape", "/tmp/escape", ""])
+def test_log_paths_built_from_names_stay_inside_the_log(tmp_path: Path, name: str) -> None:
+    import time
+
+    from modelport.errors import UnsafePath
+    from modelport.predlog.compaction import compact_endpoint
+    from modelport.predlog.records import PredictionRecord
+
+    root = tmp_path / "home" / "logs"
+    root.mkdir(parents=True)
+    log = ParquetPredictionLog(root)
+    record = PredictionRecord(
+        request_id="r1", endpoint=name, model="m", version=1, role="primary",
+        ts=time.time(), latency_ms=1.0,
+    )  # fmt: skip
+    for attempt in (
+        lambda: log.write([record]),
+        lambda: log.segments(name),
+        lambda: compact_endpoint(root, name),
+    ):
+        with pytest.raises(UnsafePath) as refused:
+            attempt()
+        assert (refused.value.status, refused.value.code) == (422, "unsafe_path")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_symbolic_link_out_of_the_log_is_refused(tmp_path: Path) -> None:
+    from modelport.errors import UnsafePath
+    from modelport.names import inside
+
+    root, outside = tmp_path / "logs", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    assert inside(root, "churn") == root / "churn"
+    with pytest.raises(UnsafePath):
+        inside(root, "linked")
