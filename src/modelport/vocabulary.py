@@ -173,6 +173,10 @@ def parse_count(value: str | int, unit: CountUnit, *, field: str = "count") -> i
     return count
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_moment(text: str, *, now: datetime | None = None, field: str = "since") -> datetime:
     """A duration ago (``1h``, ``7d``) or an ISO time (UTC unless it names a zone).
 
@@ -192,7 +196,18 @@ def parse_moment(text: str, *, now: datetime | None = None, field: str = "since"
             f"{field} must be a duration like 1h or 7d, or an ISO time, got {text!r}",
             field=field,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Far-off times overflow the calendar as soon as a day is added or a zone removed.
+    try:
+        in_range = EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except (OverflowError, ValueError):
+        in_range = False
+    if not in_range:
+        raise ValidationFailed(
+            f"{field} must lie between {EARLIEST.year} and {LATEST.year}, got {text!r}",
+            field=field,
+        )
+    return moment
 
 
 # -- what listeners receive -----------------------------------------------------------

@@ -180,12 +180,23 @@ def test_history_limit_is_honoured(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
-    [("window", "99999999999d"), ("since", "99999999999d"), ("until", "9999999999w")],
+    ("path", "key", "value"),
+    [
+        ("/v1/endpoints/churn/monitoring", "window", "99999999999d"),
+        ("/v1/endpoints/churn/monitoring", "since", "99999999999d"),
+        ("/v1/endpoints/churn/monitoring", "until", "9999999999w"),
+        ("/v1/endpoints/churn/monitoring", "since", "0001-01-01T00:00:00+14:00"),
+        ("/v1/endpoints/churn/monitoring", "until", "9999-12-31T23:59:59-14:00"),
+        ("/v1/endpoints/churn/monitoring", "baseline", "0001-01-01..9999-12-31"),
+        ("/v1/endpoints/churn/monitoring/history", "since", "0001-01-01T00:00:00+14:00"),
+        ("/v1/endpoints/churn/monitoring/history", "until", "9999-12-31T23:59:59-14:00"),
+        ("/v1/endpoints/churn/monitoring/events", "since", "9999-12-31T23:59:59-14:00"),
+    ],
 )
-def test_durations_beyond_the_calendar_are_422(client: httpx.Client, key: str, value: str) -> None:
-    response = client.get("/v1/endpoints/churn/monitoring", params={key: value})
-    _refused(response, 422, "validation_error", key)
+def test_times_beyond_the_calendar_are_422(
+    client: httpx.Client, path: str, key: str, value: str
+) -> None:
+    _refused(client.get(path, params={key: value}), 422, "validation_error", key)
 
 
 def test_model_reference_versions_must_be_ascii_digits(client: httpx.Client) -> None:
