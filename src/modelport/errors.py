@@ -14,7 +14,10 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     │       ├── NotAllowedNaN           422 nan_not_allowed
     │       ├── UnknownCategory         422 unknown_category
     │       ├── WrongShape              422 wrong_shape
-    │       └── WrongDatatype           422 wrong_datatype
+    │       ├── WrongDatatype           422 wrong_datatype
+    │       ├── InvalidName             422 invalid_name     (modelport.names rule)
+    │       ├── UnsafePath              422 unsafe_path      (a path would leave its folder)
+    │       └── ValueTooLong            422 value_too_long   (serving.max_string_bytes)
     ├── BodyTooLarge                    413 body_too_large
     ├── Unauthorized                    401 unauthorized
     ├── Forbidden                       403 forbidden
@@ -23,6 +26,7 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     │   ├── VersionNotFound             404 version_not_found
     │   └── EndpointNotFound            404 endpoint_not_found
     ├── Conflict                        409 conflict
+    │   └── RolloutInProgress           409 rollout_in_progress
     ├── NotReady                        503 not_ready
     ├── ArtifactError                   422 artifact_error   (missing, corrupt, wrong flavor)
     │   └── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
@@ -103,6 +107,18 @@ class WrongDatatype(ValidationFailed):
     code = "wrong_datatype"
 
 
+class InvalidName(ValidationFailed):
+    code = "invalid_name"
+
+
+class UnsafePath(ValidationFailed):
+    code = "unsafe_path"
+
+
+class ValueTooLong(ValidationFailed):
+    code = "value_too_long"
+
+
 class BodyTooLarge(ModelportError):
     status = 413
     code = "body_too_large"
@@ -142,6 +158,12 @@ class RolloutNotFound(NotFound):
 class Conflict(ModelportError):
     status = 409
     code = "conflict"
+
+
+class RolloutInProgress(Conflict):
+    """The endpoint has a live rollout; end it first (or force, which ends it)."""
+
+    code = "rollout_in_progress"
 
 
 class NotReady(ModelportError):

@@ -104,6 +104,7 @@ UNITS: Mapping[str, float] = {
     "d": 86400.0,
     "w": 604800.0,
 }
+MAX_DURATION_S = 100 * 365 * 86400.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$")
 CountUnit = Literal["req", "rows"]
 _COUNTS: Mapping[str, re.Pattern[str]] = {
@@ -135,6 +136,9 @@ def parse_duration(value: str | float, *, field: str = "duration") -> float:
         seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValidationFailed(f"{field} must be longer than 0", field=field)
+    if seconds > MAX_DURATION_S:
+        # Beyond this, "now minus the duration" leaves the calendar (OverflowError).
+        raise ValidationFailed(f"{field} must be at most 100 years", field=field)
     return seconds
 
 
@@ -169,6 +173,10 @@ def parse_count(value: str | int, unit: CountUnit, *, field: str = "count") -> i
     return count
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_moment(text: str, *, now: datetime | None = None, field: str = "since") -> datetime:
     """A duration ago (``1h``, ``7d``) or an ISO time (UTC unless it names a zone).
 
@@ -188,7 +196,18 @@ def parse_moment(text: str, *, now: datetime | None = None, field: str = "since"
             f"{field} must be a duration like 1h or 7d, or an ISO time, got {text!r}",
             field=field,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Far-off times overflow the calendar as soon as a day is added or a zone removed.
+    try:
+        in_range = EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except (OverflowError, ValueError):
+        in_range = False
+    if not in_range:
+        raise ValidationFailed(
+            f"{field} must lie between {EARLIEST.year} and {LATEST.year}, got {text!r}",
+            field=field,
+        )
+    return moment
 
 
 # -- what listeners receive -----------------------------------------------------------

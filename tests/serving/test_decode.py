@@ -266,3 +266,151 @@ def test_int_features_refuse_fractions_but_accept_whole_floats() -> None:
     with pytest.raises(WrongType) as refused:
         decode_instances([{"a": 1, "b": 0.5}, {"a": 1.5, "b": 0.5}], schema)
     assert refused.value.field == "instances[1].a"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "refused"),
+    [
+        ("x" * 8, 8, False),
+        ("x" * 9, 8, True),
+        ("é" * 4, 8, False),  # 4 characters, 8 bytes
+        ("é" * 5, 8, True),  # 5 characters, 10 bytes: the limit counts UTF-8 bytes
+        ("😀" * 2, 8, False),
+        ("😀" * 2 + "x", 8, True),
+    ],
+)
+def test_string_values_are_limited_in_utf8_bytes(text: str, limit: int, refused: bool) -> None:
+    from modelport.errors import ValueTooLong
+
+    for decode, payload, field in (
+        (decode_instances, [instance(plan=text)], "instances[0].plan"),
+        (decode_rows, [[3, 50.5, text, False]], "inputs[0][2]"),
+    ):
+        if not refused:
+            batch = decode(payload, SCHEMA, max_string_bytes=limit)
+            assert batch.columns["plan"].tolist() == [text]
+            continue
+        with pytest.raises(ValueTooLong) as caught:
+            decode(payload, SCHEMA, max_string_bytes=limit)
+        assert (caught.value.code, caught.value.field, caught.value.status) == (
+            "value_too_long",
+            field,
+            422,
+        )
+        assert text not in caught.value.message
+
+
+def test_the_default_string_limit_is_4096_bytes() -> None:
+    from modelport.errors import ValueTooLong
+
+    assert decode_instances([instance(plan="x" * 4096)], SCHEMA).n_rows == 1
+    with pytest.raises(ValueTooLong):
+        decode_instances([instance(plan="x" * 4097)], SCHEMA)
+
+
+def test_unknown_keys_are_not_echoed_whole() -> None:
+    with pytest.raises(UnexpectedFeature) as caught:
+        decode_instances([instance(**{"k" * 10_000: 1})], SCHEMA)
+    assert len(caught.value.message) < 200 and len(caught.value.field or "") < 200
+
+
+V2_SCHEMA = InputSchema(
+    features=[
+        FeatureSpec(name="tenure", kind="int"),
+        FeatureSpec(name="plan", kind="category"),
+    ]
+)
+
+
+def _v2(tenure: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "inputs": [
+            {"name": "tenure", "shape": [2], "datatype": "INT64", "data": [3, 60], **tenure},
+            {"name": "plan", "shape": [2], "datatype": "BYTES", "data": ["basic", "pro"]},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("tenure", "field"),
+    [
+        ({"data": [[3], [60]]}, "inputs[0].data"),
+        ({"shape": [2, 1], "data": [[3, 60]]}, "inputs[0].data"),
+        ({"shape": [2, 1], "data": [[3], 60]}, "inputs[0].data"),
+        ({"shape": [2, 1], "data": [[[3]], [[60]]]}, "inputs[0].data"),
+        ({"shape": [3, 1], "data": [[3], [60]]}, "inputs[0].shape"),
+        ({"shape": [1] * 9, "data": [3]}, "inputs[0].shape"),
+    ],
+)
+def test_v2_data_must_be_flat_or_nested_as_its_shape(tenure: dict[str, Any], field: str) -> None:
+    from modelport.codecs.v2 import decode_v2
+
+    with pytest.raises(WrongShape) as caught:
+        decode_v2(_v2(tenure), V2_SCHEMA)
+    assert caught.value.field == field
+
+
+def test_v2_nesting_as_the_shape_says_is_the_same_as_flat() -> None:
+    from modelport.codecs.v2 import decode_v2
+
+    flat = decode_v2(_v2({}), V2_SCHEMA)
+    nested = decode_v2(_v2({"shape": [2, 1], "data": [[3], [60]]}), V2_SCHEMA)
+    assert flat.columns["tenure"].tolist() == nested.columns["tenure"].tolist() == [3.0, 60.0]
+
+
+def test_v2_data_deeper_than_python_can_recurse_is_refused_not_crashed() -> None:
+    from modelport.codecs.v2 import decode_v2
+
+    deep: Any = [3]
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(WrongShape):
+        decode_v2(_v2({"data": [deep, 60]}), V2_SCHEMA)
+
+
+def _element(text: bytes, declared: int | None = None) -> bytes:
+    import struct
+
+    return struct.pack("<I", len(text) if declared is None else declared) + text
+
+
+@pytest.mark.parametrize(
+    ("blob", "error", "field"),
+    [
+        (_element(b"basic") + _element(b"pro", declared=4), "wrong_shape", "inputs[0].data[1]"),
+        (_element(b"basic") + b"\x01", "wrong_shape", "inputs[0].data[1]"),
+        (_element(b"\xc3"), "wrong_datatype", "inputs[0].data[0]"),
+        (_element(b"x" * 9), "value_too_long", "inputs[0].data[0]"),
+    ],
+)
+def test_v2_binary_bytes_elements_are_never_cut_short(blob: bytes, error: str, field: str) -> None:
+    from modelport.codecs.v2_binary import attach_binary_inputs
+    from modelport.errors import ModelportError
+
+    payload = {
+        "inputs": [
+            {
+                "name": "plan",
+                "shape": [2],
+                "datatype": "BYTES",
+                "parameters": {"binary_data_size": len(blob)},
+            }
+        ]
+    }
+    with pytest.raises(ModelportError) as caught:
+        attach_binary_inputs(payload, blob, max_string_bytes=8)
+    assert (caught.value.code, caught.value.field, caught.value.status) == (error, field, 422)
+
+
+def test_v2_binary_bytes_within_bounds_decode() -> None:
+    from modelport.codecs.v2_binary import attach_binary_inputs
+
+    blob = _element(b"basic") + _element("prö".encode())
+    tensor: dict[str, Any] = {
+        "name": "plan",
+        "shape": [2],
+        "datatype": "BYTES",
+        "parameters": {"binary_data_size": len(blob)},
+    }
+    attach_binary_inputs({"inputs": [tensor]}, blob, max_string_bytes=8)
+    assert tensor["data"] == ["basic", "prö"]

@@ -16,11 +16,15 @@ from starlette.routing import Route
 from modelport.api.auth import require
 from modelport.api.body import read_json
 from modelport.api.context import services
+from modelport.api.params import flag_param, int_param
 from modelport.api.responses import JSON, guarded
-from modelport.errors import BodyTooLarge, InvalidRequest, ValidationFailed
+from modelport.errors import BodyTooLarge, Conflict, InvalidRequest, ValidationFailed
+from modelport.names import check_name
 from modelport.registry.records import ModelVersion, parse_ref
 from modelport.registry.service import Registration
 from modelport.schema import InputSchema
+
+MAX_HISTORY = 1000
 
 
 @guarded()
@@ -153,9 +157,7 @@ async def create_endpoint(request: Request) -> Response:
     app = services(request)
     actor = require(request, app.settings.auth, "admin")
     payload = await _object(request)
-    name = payload.get("name")
-    if not isinstance(name, str):
-        raise ValidationFailed("'name' must be a string", field="name")
+    name = check_name("endpoint", payload.get("name"), field="name")
     model, version = _model_field(payload)
     endpoint = await asyncio.to_thread(app.endpoints.create, name, model, version, actor)
     await app.plane.refresh(only=name)
@@ -176,13 +178,47 @@ async def show_endpoint(request: Request) -> Response:
     return JSON(body)
 
 
+def _revision_field(payload: dict[str, Any]) -> int | None:
+    """The revision the caller read (optimistic check), as a JSON integer or absent."""
+    revision = payload.get("revision")
+    if revision is None:
+        return None
+    if isinstance(revision, bool) or not isinstance(revision, int):
+        raise ValidationFailed(
+            "'revision' must be the endpoint's revision number (an integer)", field="revision"
+        )
+    return revision
+
+
+def _force(request: Request, payload: dict[str, Any] | None = None) -> bool:
+    """``?force=true`` or ``{"force": true}``: end a rollout in progress first."""
+    value = (payload or {}).get("force")
+    if value is not None and not isinstance(value, bool):
+        raise ValidationFailed("'force' must be true or false", field="force")
+    return flag_param(request, "force") or bool(value)
+
+
+async def _end_rollout(request: Request, name: str, actor: str, action: str) -> int | None:
+    """Roll back the rollout in progress on ``name`` (forced change); its id, if any."""
+    app = services(request)
+    ended = await asyncio.to_thread(app.rollouts.end_for, name, actor, action)
+    if ended is None:
+        return None
+    await app.plane.refresh(only=name)
+    return ended.id
+
+
 @guarded()
 async def update_endpoint(request: Request) -> Response:
-    """Point the endpoint at another version of its model: ``{"model": "churn:2"}``."""
+    """Point the endpoint at another version of its model: ``{"model": "churn:2"}``,
+    optionally ``"revision": N`` (409 if it changed since) and ``"force": true`` (roll
+    back a rollout in progress first; without it such an endpoint answers 409)."""
     app = services(request)
     actor = require(request, app.settings.auth, "admin")
     name = request.path_params["name"]
     payload = await _object(request)
+    revision = _revision_field(payload)
+    force = _force(request, payload)
     current = await asyncio.to_thread(app.endpoints.get, name)
     model, version = _model_field(payload)
     if model != current.model:
@@ -192,14 +228,26 @@ async def update_endpoint(request: Request) -> Response:
             field="model",
         )
     resolved = await asyncio.to_thread(app.registry.get, model, version)
-    revision = payload.get("revision")
+    if revision is not None and revision != current.revision:
+        # Refused before a forced change ends anything.
+        raise Conflict(
+            f"endpoint {name!r} changed meanwhile (revision {current.revision}, "
+            f"expected {revision})",
+            field="revision",
+        )
+    details: dict[str, Any] = {}
+    if force and (ended := await _end_rollout(request, name, actor, "update")) is not None:
+        details = {"forced": True, "ended_rollout": ended}
+        if revision is not None:
+            revision += 1  # the rollback the caller asked for bumped it once
     endpoint = await asyncio.to_thread(
         lambda: app.endpoints.update(
             name,
             actor=actor,
             action="set-version",
             primary_version=resolved.version,
-            expected_revision=revision if isinstance(revision, int) else None,
+            expected_revision=revision,
+            details=details,
         )
     )
     await app.plane.refresh(only=name)
@@ -208,20 +256,31 @@ async def update_endpoint(request: Request) -> Response:
 
 @guarded()
 async def delete_endpoint(request: Request) -> Response:
+    """Delete the endpoint; 409 while a rollout is in progress unless ``?force=true``
+    (which rolls the rollout back first)."""
     app = services(request)
     actor = require(request, app.settings.auth, "admin")
-    await asyncio.to_thread(app.endpoints.delete, request.path_params["name"], actor)
+    name = request.path_params["name"]
+    force = _force(request)
+    await asyncio.to_thread(app.endpoints.get, name)
+    details: dict[str, Any] = {}
+    if force and (ended := await _end_rollout(request, name, actor, "delete")) is not None:
+        details = {"forced": True, "ended_rollout": ended}
+    await asyncio.to_thread(app.endpoints.delete, name, actor, details)
     await app.plane.refresh()
     return Response(status_code=204)
 
 
 @guarded()
 async def endpoint_history(request: Request) -> Response:
+    """The endpoint's audit trail, newest first: ``?limit=N`` (1-1000, default 100)."""
     app = services(request)
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
+    limit = int_param(request, "limit", maximum=MAX_HISTORY) or 100
     await asyncio.to_thread(app.endpoints.get, name)
-    return JSON({"endpoint": name, "history": await asyncio.to_thread(app.endpoints.history, name)})
+    history = await asyncio.to_thread(app.endpoints.history, name, limit)
+    return JSON({"endpoint": name, "history": history})
 
 
 routes = [

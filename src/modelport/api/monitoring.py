@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from modelport.api.auth import require
 from modelport.api.context import services
+from modelport.api.params import MAX_ROWS, int_param
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
 from modelport.monitoring.live import queries
@@ -30,15 +31,6 @@ from modelport.monitoring.stats.settings import DriftSettings
 from modelport.vocabulary import parse_moment as parse_time
 
 logger = logging.getLogger(__name__)
-
-
-def _int(request: Request, key: str) -> int | None:
-    value = request.query_params.get(key)
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise ValidationFailed(f"{key} must be a positive integer, got {value!r}", field=key)
-    return int(value)
 
 
 def _time(request: Request, key: str) -> datetime | None:
@@ -61,8 +53,8 @@ async def report(request: Request) -> Response:
         window=params.get("window"),
         since=params.get("since"),
         until=params.get("until"),
-        last=_int(request, "last"),
-        version=_int(request, "version"),
+        last=int_param(request, "last", maximum=MAX_ROWS),
+        version=int_param(request, "version"),
         baseline=params.get("baseline"),
         roles=params.getlist("role") or None,
         sections=params.get("sections"),
@@ -95,7 +87,7 @@ async def live(request: Request) -> Response:
         parse_window(settings.window),
         DriftSettings(thresholds=settings.thresholds),
         settings.baseline == "previous",
-        _int(request, "version"),
+        int_param(request, "version"),
     )
     return JSON(body)
 
@@ -113,7 +105,7 @@ async def history(request: Request) -> Response:
         name,
         feature=params.get("feature") or None,
         statistic=params.get("stat") or None,
-        version=_int(request, "version"),
+        version=int_param(request, "version"),
         since=_time(request, "since"),
         until=_time(request, "until"),
     )

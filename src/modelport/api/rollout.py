@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from modelport.api.auth import require
 from modelport.api.body import read_json
 from modelport.api.context import services
+from modelport.api.params import int_param
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
 from modelport.server import Services
@@ -43,15 +44,6 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")
     return payload
-
-
-def _int_param(request: Request, key: str) -> int | None:
-    value = request.query_params.get(key)
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise ValidationFailed(f"{key} must be a number", field=key)
-    return int(value)
 
 
 @guarded()
@@ -97,7 +89,7 @@ async def report(request: Request) -> Response:
     app = services(request)
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
-    rollout_id = _int_param(request, "rollout")
+    rollout_id = int_param(request, "rollout")
     slice_by = request.query_params.get("slice") or None
     # Background copies still in memory belong in "so far".
     await asyncio.to_thread(app.recorder.flush)
@@ -111,7 +103,7 @@ async def history(request: Request) -> Response:
     app = services(request)
     require(request, app.settings.auth, "read")
     name = request.path_params["name"]
-    events = await asyncio.to_thread(app.rollouts.history, name, _int_param(request, "rollout"))
+    events = await asyncio.to_thread(app.rollouts.history, name, int_param(request, "rollout"))
     return JSON({"endpoint": name, "history": events})
 
 

@@ -30,7 +30,9 @@ async def predict(request: Request) -> Response:
     request.state.request_id = request_id
     schema = app.plane.schema_of(name)
     try:
-        batch = decode_simple(payload, schema)
+        batch = decode_simple(
+            payload, schema, max_string_bytes=app.settings.serving.max_string_bytes
+        )
     except ValidationFailed as exc:
         app.telemetry.invalid.labels(name, exc.code).inc()
         raise

@@ -33,7 +33,9 @@ def _status_for(request: Request) -> EndpointStatus:
     plane = services(request).plane
     status = plane.status(request.path_params["name"])
     version = request.path_params.get("version")
-    if version is not None and not (version.isdigit() and plane.serves(status.name, int(version))):
+    if version is not None and not (
+        version.isascii() and version.isdigit() and plane.serves(status.name, int(version))
+    ):
         raise VersionNotFound(
             f"version {version} is not served by {status.name!r}", field="version"
         )
@@ -46,12 +48,15 @@ async def infer(request: Request) -> Response:
     app = services(request)
     require(request, app.settings.auth, "client")
     body = await read_body(request, app.settings.server.max_body_bytes)
-    payload = parse_body(body, request.headers.get("inference-header-content-length"))
+    limit = app.settings.serving.max_string_bytes
+    payload = parse_body(
+        body, request.headers.get("inference-header-content-length"), max_string_bytes=limit
+    )
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
     status = _status_for(request)
     try:
-        batch = decode_v2(payload, status.schema)
+        batch = decode_v2(payload, status.schema, max_string_bytes=limit)
         wanted = requested_outputs(payload)
     except ValidationFailed as exc:
         app.telemetry.invalid.labels(status.name, exc.code).inc()

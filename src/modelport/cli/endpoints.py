@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from modelport.cli.common import console, endpoint_store, handle_errors, print_json
+from modelport.cli.common import console, endpoint_store, handle_errors, print_json, services
+from modelport.errors import ValidationFailed
+from modelport.names import check_name
 from modelport.registry.records import parse_ref
 from modelport.vocabulary import Strategy
 
 app = typer.Typer(help="Endpoints: a stable name serving a model version.", no_args_is_help=True)
+
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Roll back a rollout in progress on the endpoint first (audited)."
+    ),
+]
+
+
+def _end_rollout(name: str, action: str) -> dict[str, Any]:
+    """Roll back the endpoint's rollout in progress (a forced change); audit details."""
+    ended = services().rollouts.end_for(name, "cli", action)
+    if ended is None:
+        return {}
+    console.print(f"rolled back rollout {ended.id} ({ended.strategy}) on [bold]{name}[/]")
+    return {"forced": True, "ended_rollout": ended.id}
 
 
 @app.command()
@@ -21,6 +39,7 @@ def create(
     model: Annotated[str, typer.Option(help="NAME:VERSION to serve (NAME alone: latest).")],
 ) -> None:
     """Create an endpoint; running servers pick it up within a second."""
+    check_name("endpoint", name, field="name")
     model_name, version = parse_ref(model)
     endpoint = endpoint_store().create(name, model_name, version)
     console.print(
@@ -33,17 +52,21 @@ def create(
 def set_version(
     name: Annotated[str, typer.Argument()],
     model: Annotated[str, typer.Option(help="NAME:VERSION to serve from now on.")],
+    force: Force = False,
 ) -> None:
-    """Switch an endpoint's primary version at once (see `rollout` for safe ways)."""
+    """Switch an endpoint's primary version at once (see `rollout` for safe ways).
+
+    Refused while a rollout is in progress on the endpoint, unless --force."""
     store = endpoint_store()
     model_name, version = parse_ref(model)
     current = store.get(name)
     if model_name != current.model:
-        from modelport.errors import ModelportError
-
-        raise ModelportError(f"endpoint {name!r} serves model {current.model!r}", field="model")
+        raise ValidationFailed(f"endpoint {name!r} serves model {current.model!r}", field="model")
     resolved = store.registry.get(model_name, version)
-    endpoint = store.update(name, action="set-version", primary_version=resolved.version)
+    details = _end_rollout(name, "update") if force else {}
+    endpoint = store.update(
+        name, action="set-version", primary_version=resolved.version, details=details
+    )
     console.print(
         f"endpoint [bold]{endpoint.name}[/] now serves {endpoint.model}:{endpoint.primary_version}"
     )
@@ -79,9 +102,14 @@ def show(name: Annotated[str, typer.Argument()]) -> None:
 
 @app.command()
 @handle_errors
-def delete(name: Annotated[str, typer.Argument()]) -> None:
-    """Delete an endpoint (its logged predictions stay)."""
-    endpoint_store().delete(name)
+def delete(name: Annotated[str, typer.Argument()], force: Force = False) -> None:
+    """Delete an endpoint (its logged predictions stay).
+
+    Refused while a rollout is in progress on the endpoint, unless --force."""
+    store = endpoint_store()
+    store.get(name)
+    details = _end_rollout(name, "delete") if force else {}
+    store.delete(name, details=details)
     console.print(f"deleted endpoint {name}")
 
 

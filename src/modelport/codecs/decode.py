@@ -1,7 +1,9 @@
 """Turning request payloads into a validated columnar ``Batch``.
 
 Every refusal names the offending field the way the caller wrote it
-(``instances[3].tenure``, ``inputs[0][2]``) and carries a stable error code.
+(``instances[3].tenure``, ``inputs[0][2]``) and carries a stable error code. A string
+longer than ``max_string_bytes`` (UTF-8) is refused before it can reach a model or the
+prediction log.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ from modelport.errors import (
     UnexpectedFeature,
     UnknownCategory,
     ValidationFailed,
+    ValueTooLong,
     WrongShape,
     WrongType,
 )
 from modelport.schema import FeatureSpec, InputSchema
 
 MAX_ROWS = 10_000
+# The default of ``serving.max_string_bytes``: longest string value of one input.
+MAX_STRING_BYTES = 4096
+# How much of a caller's unknown key an error repeats.
+_SHOWN = 80
 _NUMBER_TYPES = (int, float)
 
 
-def decode_instances(instances: Any, schema: InputSchema) -> Batch:
+def decode_instances(
+    instances: Any, schema: InputSchema, *, max_string_bytes: int = MAX_STRING_BYTES
+) -> Batch:
     """``[{feature: value, ...}, ...]`` -> Batch."""
     _check_rows(instances, "instances")
     names = schema.names
@@ -45,11 +54,11 @@ def decode_instances(instances: Any, schema: InputSchema) -> Batch:
                     field=f"instances[{index}].{missing[0]}",
                     missing=missing,
                 )
-            extra = sorted(str(k) for k in instance if k not in expected)
+            extra = sorted(_shown(str(k)) for k in instance if k not in expected)
             raise UnexpectedFeature(
                 f"instances[{index}] has unknown feature {extra[0]!r}",
                 field=f"instances[{index}].{extra[0]}",
-                unexpected=extra,
+                unexpected=extra[:20],
             )
     if _plain_numeric(schema):
         fast = _numeric_matrix([[instance[n] for n in names] for instance in instances], schema)
@@ -58,11 +67,18 @@ def decode_instances(instances: Any, schema: InputSchema) -> Batch:
     columns = {}
     for spec in schema.features:
         values = [instance[spec.name] for instance in instances]
-        columns[spec.name] = decode_column(values, spec, _instance_field(spec.name))
+        where = _instance_field(spec.name)
+        columns[spec.name] = decode_column(values, spec, where, max_string_bytes)
     return Batch(columns, len(instances))
 
 
-def decode_rows(rows: Any, schema: InputSchema, field: str = "inputs") -> Batch:
+def decode_rows(
+    rows: Any,
+    schema: InputSchema,
+    field: str = "inputs",
+    *,
+    max_string_bytes: int = MAX_STRING_BYTES,
+) -> Batch:
     """``[[v1, v2, ...], ...]`` in schema order -> Batch.
 
     >>> schema = InputSchema(features=[FeatureSpec(name="tenure", kind="int"),
@@ -94,7 +110,8 @@ def decode_rows(rows: Any, schema: InputSchema, field: str = "inputs") -> Batch:
     columns = {}
     for position, spec in enumerate(schema.features):
         values = [row[position] for row in rows]
-        columns[spec.name] = decode_column(values, spec, _row_field(field, position))
+        where = _row_field(field, position)
+        columns[spec.name] = decode_column(values, spec, where, max_string_bytes)
     return Batch(columns, len(rows))
 
 
@@ -141,11 +158,38 @@ def _check_rows(rows: Any, field: str) -> None:
 
 
 def decode_column(
-    values: Sequence[Any], spec: FeatureSpec, where: Callable[[int], str]
+    values: Sequence[Any],
+    spec: FeatureSpec,
+    where: Callable[[int], str],
+    max_string_bytes: int = MAX_STRING_BYTES,
 ) -> np.ndarray[Any, Any]:
     if spec.numeric:
         return _numeric(values, spec, where)
-    return _categorical(values, spec, where)
+    return _categorical(values, spec, where, max_string_bytes)
+
+
+def check_length(text: str, limit: int, field: str) -> None:
+    """:class:`ValueTooLong` (422) when ``text`` takes more than ``limit`` UTF-8 bytes.
+
+    >>> check_length("ü" * 3, 6, "plan")
+    >>> check_length("ü" * 4, 6, "plan")
+    Traceback (most recent call last):
+    ...
+    modelport.errors.ValueTooLong: plan is longer than 6 bytes (UTF-8), the longest accepted
+    """
+    # A code point takes 1 to 4 bytes: most strings are decided without encoding them.
+    if len(text) * 4 <= limit:
+        return
+    if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise ValueTooLong(
+            f"{field} is longer than {limit} bytes (UTF-8), the longest accepted",
+            field=field,
+            limit=limit,
+        )
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
 def _numeric(
@@ -197,7 +241,10 @@ def _null_refused(spec: FeatureSpec, field: str) -> NotAllowedNaN:
 
 
 def _categorical(
-    values: Sequence[Any], spec: FeatureSpec, where: Callable[[int], str]
+    values: Sequence[Any],
+    spec: FeatureSpec,
+    where: Callable[[int], str],
+    max_string_bytes: int,
 ) -> np.ndarray[Any, Any]:
     column = np.empty(len(values), dtype=object)
     known = set(spec.categories) if not spec.allow_unknown else None
@@ -213,6 +260,7 @@ def _categorical(
                 field=where(index),
             )
         text = str(value)
+        check_length(text, max_string_bytes, where(index))
         if known is not None and text not in known:
             raise UnknownCategory(
                 f"{where(index)}: {text!r:.60} is not a known category of {spec.name!r}",

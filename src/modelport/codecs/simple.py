@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.batch import Batch
-from modelport.codecs.decode import decode_instances, decode_rows
+from modelport.codecs.decode import MAX_STRING_BYTES, decode_instances, decode_rows
 from modelport.errors import UnexpectedFeature, ValidationFailed, WrongType
 from modelport.schema import InputSchema
 from modelport.vocabulary import PredictionEvent, Role
@@ -15,19 +15,22 @@ from modelport.vocabulary import PredictionEvent, Role
 _ALLOWED_KEYS = {"instances", "inputs", "id", "parameters"}
 
 
-def decode_simple(payload: Any, schema: InputSchema) -> Batch:
+def decode_simple(
+    payload: Any, schema: InputSchema, *, max_string_bytes: int = MAX_STRING_BYTES
+) -> Batch:
+    """The body as a validated Batch; strings longer than ``max_string_bytes`` are 422."""
     if not isinstance(payload, dict):
         raise WrongType("request body must be a JSON object", field="body")
     unknown = set(payload) - _ALLOWED_KEYS
     if unknown:
+        first = sorted(unknown)[0][:80]
         raise UnexpectedFeature(
-            f"unknown top-level field {sorted(unknown)[0]!r}; send 'instances' or 'inputs'",
-            field=sorted(unknown)[0],
+            f"unknown top-level field {first!r}; send 'instances' or 'inputs'", field=first
         )
     if "instances" in payload and "inputs" in payload:
         raise ValidationFailed("send either 'instances' or 'inputs', not both", field="inputs")
     if "instances" in payload:
-        return decode_instances(payload["instances"], schema)
+        return decode_instances(payload["instances"], schema, max_string_bytes=max_string_bytes)
     if "inputs" in payload:
         inputs = payload["inputs"]
         if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict):
@@ -36,7 +39,7 @@ def decode_simple(payload: Any, schema: InputSchema) -> Batch:
                 "/v2/models/{name}/infer",
                 field="inputs",
             )
-        return decode_rows(inputs, schema)
+        return decode_rows(inputs, schema, max_string_bytes=max_string_bytes)
     raise ValidationFailed(
         "request needs 'instances' (objects) or 'inputs' (rows)", field="instances"
     )

@@ -16,7 +16,7 @@ import numpy as np
 from modelport import __version__
 from modelport.batch import Batch
 from modelport.codecs.body import parse_json
-from modelport.codecs.decode import decode_column
+from modelport.codecs.decode import MAX_STRING_BYTES, decode_column
 from modelport.codecs.v2_binary import attach_binary_inputs, split_body
 from modelport.errors import (
     MissingFeature,
@@ -31,13 +31,15 @@ from modelport.schema import InputSchema, OutputSpec
 from modelport.vocabulary import PredictionEvent
 
 
-def parse_body(body: bytes, header_length: str | None) -> Any:
+def parse_body(
+    body: bytes, header_length: str | None, *, max_string_bytes: int = MAX_STRING_BYTES
+) -> Any:
     """The request's JSON, with binary tensor data (if any) filled into its inputs."""
     if header_length is None:
         return parse_json(body)
     header, blob = split_body(body, header_length)
     payload = parse_json(header)
-    attach_binary_inputs(payload, blob)
+    attach_binary_inputs(payload, blob, max_string_bytes=max_string_bytes)
     return payload
 
 
@@ -48,21 +50,62 @@ NUMERIC_DATATYPES = {
 DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
 
 
-def _flatten(data: Any, where: str) -> list[Any]:
-    """Tensor data may be flat or nested (row-major); either way, a flat list."""
+# Tensors here are [N], [N, 1] or [N, F]; a deeper shape is refused before its data is
+# walked (which recurses once per dimension).
+MAX_DIMS = 8
+
+
+def _flatten(data: Any, shape: list[int], where: str) -> list[Any]:
+    """Tensor data is flat, or nested exactly as ``shape`` says (row-major); either way
+    a flat list. A count that disagrees with the shape is a shape error; nesting that
+    disagrees with it (deeper, shallower, ragged) is a data error."""
     if not isinstance(data, list):
         raise WrongType(f"{where}.data must be a list", field=f"{where}.data")
-    if any(isinstance(value, list) for value in data):
-        return list(_walk(data))
-    return data
+    if not any(isinstance(value, list) for value in data):
+        flat = data
+    else:
+        flat = []
+        _walk(data, len(shape), where, flat)
+    if math.prod(shape) != len(flat):
+        raise WrongShape(
+            f"{where}: shape {shape} holds {math.prod(shape)} values but data has {len(flat)}",
+            field=f"{where}.shape",
+        )
+    if flat is not data:
+        _check_nesting(data, shape, 0, where)
+    return flat
 
 
-def _walk(data: list[Any]) -> Any:
+def _walk(data: list[Any], depth_left: int, where: str, flat: list[Any]) -> None:
+    """Every value of ``data`` in row-major order; lists at most ``depth_left`` deep."""
+    if depth_left == 0:
+        raise WrongShape(f"{where}: data is nested deeper than its shape", field=f"{where}.data")
     for value in data:
         if isinstance(value, list):
-            yield from _walk(value)
+            _walk(value, depth_left - 1, where, flat)
         else:
-            yield value
+            flat.append(value)
+
+
+def _check_nesting(data: list[Any], shape: list[int], depth: int, where: str) -> None:
+    field = f"{where}.data"
+    if len(data) != shape[depth]:
+        raise WrongShape(
+            f"{where}: data has {len(data)} elements at depth {depth}; shape {shape} says "
+            f"{shape[depth]}",
+            field=field,
+        )
+    innermost = depth == len(shape) - 1
+    for value in data:
+        if not isinstance(value, list):
+            if not innermost:
+                raise WrongShape(
+                    f"{where}: data is nested less deeply than shape {shape}", field=field
+                )
+        elif innermost:
+            raise WrongShape(f"{where}: data is nested deeper than shape {shape}", field=field)
+        else:
+            _check_nesting(value, shape, depth + 1, where)
 
 
 def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
@@ -83,16 +126,17 @@ def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[An
         raise WrongShape(
             f"{where}.shape must be a list of non-negative integers", field=f"{where}.shape"
         )
-    if datatype not in DATATYPES:
-        raise WrongDatatype(
-            f"{where}.datatype {datatype!r} is not a v2 datatype", field=f"{where}.datatype"
-        )
-    data = _flatten(tensor["data"], where)
-    if math.prod(shape) != len(data):
+    if len(shape) > MAX_DIMS:
         raise WrongShape(
-            f"{where}: shape {shape} holds {math.prod(shape)} values but data has {len(data)}",
+            f"{where}.shape has {len(shape)} dimensions; at most {MAX_DIMS}",
             field=f"{where}.shape",
         )
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
+        raise WrongDatatype(
+            f"{where}.datatype {str(datatype)[:40]!r} is not a v2 datatype",
+            field=f"{where}.datatype",
+        )
+    data = _flatten(tensor["data"], shape, where)
     return name, shape, datatype, data
 
 
@@ -109,7 +153,10 @@ def _check_values(values: list[Any], datatype: str, where: str) -> None:
         raise WrongDatatype(f"{where}: {datatype} data must be integers", field=f"{where}.data")
 
 
-def decode_v2(payload: Any, schema: InputSchema) -> Batch:
+def decode_v2(
+    payload: Any, schema: InputSchema, *, max_string_bytes: int = MAX_STRING_BYTES
+) -> Batch:
+    """The tensors as a validated Batch; strings longer than ``max_string_bytes`` are 422."""
     if not isinstance(payload, dict):
         raise WrongType("request body must be a JSON object", field="body")
     inputs = payload.get("inputs")
@@ -140,12 +187,19 @@ def decode_v2(payload: Any, schema: InputSchema) -> Batch:
         columns = {}
         for position, feature in enumerate(features):
             columns[feature.name] = decode_column(
-                matrix[:, position].tolist(), feature, _cell(position)
+                matrix[:, position].tolist(), feature, _cell(position), max_string_bytes
             )
         return Batch(columns, rows)
 
     by_name = {t[0]: (i, t) for i, t in enumerate(tensors)}
-    unknown = [n for n in by_name if schema.get(n) is None]
+    if len(by_name) != len(tensors):
+        names = [t[0] for t in tensors]
+        index = next(i for i, n in enumerate(names) if n in names[:i])
+        raise ValidationFailed(
+            f"inputs[{index}]: another input tensor has the same name",
+            field=f"inputs[{index}].name",
+        )
+    unknown = [n[:80] for n in by_name if schema.get(n) is None]
     if unknown:
         raise UnexpectedFeature(
             f"input tensor {unknown[0]!r} is not a feature of this model", field=unknown[0]
@@ -182,7 +236,7 @@ def decode_v2(payload: Any, schema: InputSchema) -> Batch:
                 field=f"{where}.datatype",
             )
         _check_values(data, datatype, where)
-        columns[feature.name] = decode_column(data, feature, _named(index))
+        columns[feature.name] = decode_column(data, feature, _named(index), max_string_bytes)
     if not count:
         raise ValidationFailed("inputs hold no rows", field="inputs")
     return Batch(columns, count)

@@ -58,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modelport.names import inside
 from modelport.predlog.files import fsync_folder, write_durably
 
 logger = logging.getLogger(__name__)
@@ -374,7 +375,7 @@ def compact_endpoint(
     """Compact every unfinished day folder of ``endpoint`` older than ``before``
     (default: today, UTC); finished days are skipped by listing them."""
     before = before or datetime.now(UTC).date()
-    folder = root / endpoint
+    folder = inside(root, endpoint)
     results: list[CompactionResult] = []
     if not folder.is_dir():
         return results

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modelport.errors import UnsafePath
+from modelport.names import inside
 from modelport.predlog import columns as col
 from modelport.predlog.compaction import live_segments
 from modelport.predlog.cursor import ParquetCursor
@@ -69,10 +71,12 @@ class ParquetPredictionLog:
     def _write_segment(
         self, endpoint: str, first_ts: float, table: pa.Table, segment: str | None
     ) -> Path:
-        if endpoint in ("", ".", "..") or any(c in endpoint for c in "/\\\0"):
-            raise ValueError(f"endpoint name {endpoint!r} cannot name a log folder")
+        if any(c in endpoint for c in "/\\\0"):
+            raise UnsafePath(
+                f"endpoint name {endpoint!r} cannot name a log folder", field="endpoint"
+            )
         day = datetime.fromtimestamp(first_ts, UTC).strftime("%Y-%m-%d")
-        folder = self.root / endpoint / day
+        folder = inside(self.root, endpoint) / day
         make_folder(folder)
         if segment is None:
             # One counter for the whole process: two logs on one folder never collide.
@@ -93,7 +97,7 @@ class ParquetPredictionLog:
     ) -> list[Path]:
         """The live segments of ``endpoint``, oldest first; with ``since``/``until``, those
         of the day folders (UTC) that can hold rows of that span."""
-        folder = self.root / endpoint
+        folder = inside(self.root, endpoint)
         if not folder.is_dir():
             return []
         # One day of slack: a segment is filed under the day of its first row.

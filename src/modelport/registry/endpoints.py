@@ -3,6 +3,12 @@
 Every change is one transaction that bumps ``revision`` and writes an audit record.
 Servers poll revisions to pick up changes made by other processes; writers may pass the
 revision they read (``expected_revision``) to turn a concurrent change into a 409.
+
+An endpoint with a rollout in progress is fenced: ``update`` and ``delete`` refuse with
+:class:`~modelport.errors.RolloutInProgress` (409) until the rollout has ended, checked in
+the same transaction as the change, so a later rollback can never silently undo a
+change made under it and no rollout outlives its endpoint. The rollout plane ends a
+rollout first when a caller forces the change; its own steps go through ``apply``.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelport.errors import Conflict, EndpointNotFound, ModelportError
-from modelport.registry.service import Registry, _validate_name
+from modelport.errors import Conflict, EndpointNotFound, ModelportError, RolloutInProgress
+from modelport.names import check_name
+from modelport.registry.service import Registry
 from modelport.store.db import Database
-from modelport.store.tables import AuditRow, EndpointRow, utcnow
+from modelport.store.tables import AuditRow, EndpointRow, RolloutRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class EndpointStore:
         self.registry = registry
 
     def create(self, name: str, model: str, version: int | None, actor: str = "cli") -> Endpoint:
-        _validate_name(name)
+        check_name("endpoint", name, field="name")
         resolved = self.registry.get(model, version)
         try:
             with self.db.session() as session:
@@ -102,8 +109,11 @@ class EndpointStore:
         expected_revision: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> Endpoint:
-        """Change the primary version and/or policy as one audited transaction."""
+        """Change the primary version and/or policy as one audited transaction; 409
+        (:class:`RolloutInProgress`) while a rollout is in progress on the endpoint."""
         with self.db.session() as session:
+            self._row(session, name, lock=True)
+            self._refuse_if_rollout(session, name, action)
             return self.apply(
                 session,
                 name,
@@ -147,11 +157,33 @@ class EndpointStore:
         session.flush()
         return Endpoint.from_row(row)
 
-    def delete(self, name: str, actor: str = "cli") -> None:
+    def delete(self, name: str, actor: str = "cli", details: dict[str, Any] | None = None) -> None:
+        """Delete the endpoint (its logged predictions stay); 409 while a rollout is in
+        progress on it, so no rollout is ever left without its endpoint."""
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._row(session, name, lock=True)
+            self._refuse_if_rollout(session, name, "delete")
             session.delete(row)
-            self._audit(session, name, "delete", actor, {})
+            self._audit(session, name, "delete", actor, dict(details or {}))
+
+    @staticmethod
+    def live_rollout(session: Session, name: str) -> RolloutRow | None:
+        """The rollout in progress (active or paused) on ``name``, if any."""
+        return session.scalar(select(RolloutRow).where(RolloutRow.active_endpoint == name))
+
+    def _refuse_if_rollout(self, session: Session, name: str, action: str) -> None:
+        live = self.live_rollout(session, name)
+        if live is None:
+            return
+        raise RolloutInProgress(
+            f"endpoint {name!r} has rollout {live.id} ({live.strategy}, {live.status}) in "
+            f"progress; promote or roll it back first, or force the {action} (which rolls "
+            "the rollout back first)",
+            field="endpoint",
+            rollout=live.id,
+            strategy=live.strategy,
+            status=live.status,
+        )
 
     def history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         with self.db.session() as session:

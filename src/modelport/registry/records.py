@@ -87,7 +87,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
         raise InvalidRequest(f"model reference {ref!r} has no name", field="model")
     if not sep or version in ("", "latest"):
         return name, None
-    if not version.isdigit() or int(version) < 1:
+    if not (version.isascii() and version.isdigit()) or len(version) > 10 or int(version) < 1:
         raise InvalidRequest(
             f"model reference {ref!r}: version must be a positive integer", field="model"
         )

@@ -23,6 +23,7 @@ from modelport.errors import (
     ReferenceDataError,
     VersionNotFound,
 )
+from modelport.names import check_name
 from modelport.predlog import columns as col
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.flavors import Predictor, get_flavor
@@ -63,13 +64,6 @@ class Registration:
     actor: str = "cli"
 
 
-def _validate_name(name: str) -> None:
-    if not name or len(name) > 200 or not all(c.isalnum() or c in "-_." for c in name):
-        raise ModelportError(
-            f"invalid name {name!r}: use letters, digits, '-', '_' or '.'", field="name"
-        )
-
-
 class Registry:
     def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
         self.db = db
@@ -82,7 +76,7 @@ class Registry:
         A failure at any step leaves no version behind (files written by this call are
         removed again), so a half-registered model can never be served.
         """
-        _validate_name(request.name)
+        check_name("model", request.name, field="name")
         flavor = get_flavor(request.flavor)
         artifact_path, options = self._artifact_source(request)
         inspection = flavor.inspect(artifact_path, options)

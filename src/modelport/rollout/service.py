@@ -40,6 +40,8 @@ from modelport.rollout.state import (
 from modelport.serving.policies import BlueGreenSpec, CanarySpec, PrimarySpec, ShadowSpec
 from modelport.vocabulary import Phase, RolloutStrategy
 
+_FORCE_ATTEMPTS = 5
+
 
 class RolloutService:
     def __init__(
@@ -211,6 +213,33 @@ class RolloutService:
                 status=ACTIVE,
                 restart_step=rollout.phase != "blue-green",
             ),
+        )
+
+    def end_for(self, name: str, actor: str, action: str) -> Rollout | None:
+        """Roll back the rollout in progress on ``name``, if any, so a forced ``action``
+        on the endpoint (``update``, ``delete``) can go ahead: the baseline is the
+        primary again and the rollout's history says who ended it and why."""
+        for _ in range(_FORCE_ATTEMPTS):
+            try:
+                rollout = self.store.active(name)
+            except Conflict:
+                return None
+            change = Change(
+                action="rollback",
+                actor=actor,
+                reason=f"rolled back by {actor} to force an endpoint {action}",
+                evidence={**rollout.verdicts, "forced": action},
+                status=ROLLED_BACK,
+                policy=PrimarySpec(),
+                primary_version=rollout.baseline,
+            )
+            try:
+                return self.store.transition(rollout, change)
+            except Conflict:
+                continue  # the controller moved it meanwhile: read it again
+        raise Conflict(
+            f"the rollout on {name!r} kept changing; try the forced {action} again",
+            field="endpoint",
         )
 
     # -- reading ------------------------------------------------------------------------
