@@ -57,7 +57,10 @@ class Registration:
     schema: InputSchema | None = None
     description: str = ""
     tags: dict[str, Any] = field(default_factory=dict)
+    # Trust the caller grants the artifact: pickles run code when loaded, python
+    # predictors when imported; skops types beyond skops' own defaults are named one by one.
     trust_pickle: bool = False
+    trust_code: bool = False
     trusted_types: list[str] = field(default_factory=list)
     strict_categories: bool = False
     actor: str = "cli"
@@ -151,6 +154,7 @@ class Registry:
     def _artifact_source(self, request: Registration) -> tuple[Path | None, dict[str, Any]]:
         options: dict[str, Any] = {
             "trust_pickle": request.trust_pickle,
+            "trust_code": request.trust_code,
             "trusted_types": request.trusted_types,
         }
         if request.flavor != "python":
