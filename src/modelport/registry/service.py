@@ -325,7 +325,11 @@ class Registry:
                             actor=request.actor,
                             subject=f"model:{request.name}",
                             action="register",
-                            details={"version": row.version, "sha256": sha256},
+                            details={
+                                "version": row.version,
+                                "sha256": sha256,
+                                **_trust_granted(request.flavor, loader),
+                            },
                         )
                     )
                     return ModelVersion.from_row(row, request.name)
@@ -394,6 +398,17 @@ class Registry:
         ]
         frame: pd.DataFrame = table.rename_columns(names).to_pandas()
         return frame
+
+
+def _trust_granted(flavor: str, loader: dict[str, Any]) -> dict[str, Any]:
+    """What the registration trusted beyond the safe defaults, for the audit trail."""
+    if flavor == "python":
+        return {"trusted": "code"}
+    if loader.get("format") == "pickle":
+        return {"trusted": "pickle"}
+    if loader.get("trusted_types"):
+        return {"trusted_types": list(loader["trusted_types"])}
+    return {}
 
 
 def _placeholder_names(schema: InputSchema) -> bool:
