@@ -134,3 +134,17 @@ def test_malformed_multipart_is_a_client_error(server: LiveServer, tmp_path: Pat
 
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [("dots", ".."), ("escape", "../../escape.skops"), ("nul", "a\x00b.skops")],
+)
+def test_the_client_file_name_is_only_a_label(server: LiveServer, name: str, filename: str) -> None:
+    with server.client() as client:
+        response = client.post(
+            f"/v1/models/{name}/versions", files={"artifact": (filename, small_model())}
+        )
+
+    assert response.status_code == 201, response.text
+    assert not (server.cwd.parent / "escape.skops").exists()

@@ -63,7 +63,7 @@ def _text_field(form: Any, key: str) -> str | None:
     return str(value)
 
 
-def upload_limit(request: Request) -> int:
+def _upload_limit(request: Request) -> int:
     """Largest accepted model upload (artifact, reference and fields together)."""
     return services(request).settings.server.max_body_bytes * 32
 
@@ -92,7 +92,7 @@ async def register_version(request: Request) -> Response:
     comma-separated), trust_pickle, attr (python flavor), strict_categories."""
     app = services(request)
     actor = require(request, app.settings.auth, "admin")
-    limit = upload_limit(request)
+    limit = _upload_limit(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"upload of {declared} bytes exceeds the limit of {limit}")
