@@ -125,6 +125,7 @@ def _register(work: Path, reference: Path) -> None:
             name="drift",
             source=f"{work / 'scorer.py'}:Scorer",
             flavor="python",
+            trust_code=True,
             reference=reference,
         )
     )

@@ -21,6 +21,7 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     ├── BodyTooLarge                    413 body_too_large
     ├── Unauthorized                    401 unauthorized
     ├── Forbidden                       403 forbidden
+    │   └── UploadNotAllowed            403 upload_not_allowed (pickle/code over HTTP)
     ├── NotFound                        404 not_found
     │   ├── ModelNotFound               404 model_not_found
     │   ├── VersionNotFound             404 version_not_found
@@ -29,7 +30,9 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     │   └── RolloutInProgress           409 rollout_in_progress
     ├── NotReady                        503 not_ready
     ├── ArtifactError                   422 artifact_error   (missing, corrupt, wrong flavor)
-    │   └── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
+    │   ├── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
+    │   ├── UntrustedTypes              422 untrusted_types  (skops types nobody trusted)
+    │   └── UntrustedCode               422 untrusted_code   (python flavor without trust)
     ├── ReferenceDataError              422 reference_error  (reference file vs schema)
     │   └── ProfileError                422 reference_error  (reference cannot be profiled)
     └── PredictionFailed                500 prediction_failed (the model raised)
@@ -179,6 +182,25 @@ class ArtifactError(ModelportError):
 class ArtifactIntegrityError(ArtifactError):
     status = 500
     code = "artifact_integrity"
+
+
+class UntrustedTypes(ArtifactError):
+    """A skops file holds types neither skops nor the operator trusts; ``details``
+    lists them under ``types``."""
+
+    code = "untrusted_types"
+
+
+class UntrustedCode(ArtifactError):
+    """A python predictor would run its code without the operator saying so."""
+
+    code = "untrusted_code"
+
+
+class UploadNotAllowed(Forbidden):
+    """An HTTP upload that would run code: off by setting, and admin-token only."""
+
+    code = "upload_not_allowed"
 
 
 class ReferenceDataError(ModelportError):

@@ -112,6 +112,7 @@ class World:
                 name="shop",
                 source=f"{self.folder / 'scorer.py'}:Scorer",
                 flavor="python",
+                trust_code=True,
                 reference=path,
                 schema=SCHEMA,
             )

@@ -16,9 +16,10 @@ artifact store under ``tmp_path``, loaded back and asked to predict. Whatever th
 - an artifact that is unreadable from the start is refused at registration by the flavor
   itself with an ``ArtifactError`` and leaves nothing behind.
 
-Trust: pickles need ``trust_pickle``. The python flavor has no trust flag: registering it
-is the operator's act (in-process / CLI; the HTTP upload refuses ``flavor=python``), and
-what runs afterwards is the digest-verified copy in the store, never the original file.
+Trust: pickles need ``trust_pickle``, python predictors ``trust_code`` (the CLI's
+``--trust-code``; the HTTP upload refuses ``flavor=python`` with 403 unless the server
+allows code uploads and the caller holds an admin token), and what runs afterwards is the
+digest-verified copy in the store, never the original file.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from modelport.batch import Batch, Prediction
-from modelport.errors import ArtifactError, ArtifactIntegrityError, ModelportError
+from modelport.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    ModelportError,
+    UntrustedCode,
+)
 from modelport.registry.flavors import FLAVORS, get_flavor
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registration, Registry
@@ -224,6 +230,8 @@ class Case:
         return sorted(label_text(v) for v in frame[self.target].unique())
 
     def registration(self, source: str | None = None, **options: Any) -> Registration:
+        """Registered as its operator would: python code explicitly trusted."""
+        options.setdefault("trust_code", self.flavor == "python")
         return Registration(
             name=self.name,
             source=source or self.source,
@@ -522,15 +530,20 @@ def python_case(cases: dict[tuple[str, str], Case]) -> Case:
     return cases["python", CLASSIFIER]
 
 
-def test_a_python_predictor_is_registered_by_the_operator_without_a_flag(
-    registry: Registry, cases: dict[tuple[str, str], Case]
+def test_a_python_predictor_needs_trust_code(
+    registry: Registry, store_state: Callable[[], StoreState], cases: dict[tuple[str, str], Case]
 ) -> None:
-    """The current rule: no trust option exists for the python flavor; registering it
-    in-process (as the CLI does) is the operator's explicit act. The code is copied
-    into the store under its digest."""
+    """Importing the module runs it: the operator says so explicitly (``--trust-code``).
+    The code is then copied into the store under its digest."""
     case = python_case(cases)
-    version = registry.register(case.registration(trust_pickle=False, trusted_types=[]))
+    before = store_state()
 
+    with pytest.raises(UntrustedCode) as refused:
+        registry.register(case.registration(trust_code=False))
+    assert "--trust-code" in refused.value.message
+    assert store_state() == before
+
+    version = registry.register(case.registration(trust_code=True))
     digest = hashlib.sha256(case.artifact.read_bytes()).hexdigest()
     assert (version.flavor, version.artifact_sha256) == ("python", digest)
     assert version.artifact_path == registry.artifacts.relative_path(digest)
@@ -568,11 +581,11 @@ def test_tampered_stored_code_is_refused_before_it_runs(
     assert not marker.exists()
 
 
-def test_a_python_predictor_cannot_be_uploaded_over_http(
+def test_a_python_predictor_cannot_be_uploaded_over_http_by_default(
     registry: Registry, settings: Any, cases: dict[tuple[str, str], Case]
 ) -> None:
-    """The other half of the rule: only the operator registers python code; the HTTP
-    admin API (reachable by anyone holding an admin token) refuses it."""
+    """The other half of the rule: by default only the operator registers python code;
+    the HTTP admin API refuses it (tests/security covers the setting that allows it)."""
     import asyncio
 
     import httpx
@@ -591,13 +604,13 @@ def test_a_python_predictor_cannot_be_uploaded_over_http(
                 return await client.post(
                     f"/v1/models/{case.name}/versions",
                     files={"artifact": (case.artifact.name, case.artifact.read_bytes())},
-                    data={"flavor": "python"},
+                    data={"flavor": "python", "attr": "NearestCentroid"},
                 )
 
     response = asyncio.run(upload())
 
-    assert response.status_code == 400, response.text
-    assert response.json()["code"] == "invalid_request"
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "upload_not_allowed"
     assert response.json()["field"] == "flavor"
-    assert "registered from the CLI" in response.json()["message"]
+    assert "security.allow_code_upload" in response.json()["message"]
     assert registry.list_models() == []

@@ -231,7 +231,7 @@ def _failing_registrations(
         "missing target": (churn(files, target="nope"), ReferenceDataError),
         "reference lacks a feature": (churn(files, reference=no_plan), ReferenceDataError),
         "model fails on the reference": (
-            churn(files, flavor="python", source=f"{crashing}:Crash", target=None),
+            churn(files, flavor="python", source=f"{crashing}:Crash", target=None, trust_code=True),
             ArtifactError,
         ),
         # Fails only when the version row is written, after both files are stored.
@@ -301,7 +301,9 @@ def test_threads_registering_one_model_get_consecutive_versions(
     start = threading.Barrier(workers)
     versions: list[int] = []
     failures: list[BaseException] = []
-    request = Registration(name="threshold", source=f"{predictor_file}:Threshold", flavor="python")
+    request = Registration(
+        name="threshold", source=f"{predictor_file}:Threshold", flavor="python", trust_code=True
+    )
 
     def register() -> None:
         start.wait()
@@ -335,7 +337,9 @@ settings = Settings.load()
 registry = Registry(Database(settings.database_url), ArtifactStore(settings.artifacts_dir))
 print("ready", flush=True)
 sys.stdin.readline()
-request = Registration(name="threshold", source=sys.argv[1] + ":Threshold", flavor="python")
+request = Registration(
+    name="threshold", source=sys.argv[1] + ":Threshold", flavor="python", trust_code=True
+)
 print(registry.register(request).version, flush=True)
 """
 

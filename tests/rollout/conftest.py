@@ -50,12 +50,18 @@ def rollout_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     name="churn",
                     source=source,
                     flavor=flavor,
+                    trust_code=flavor == "python",
                     reference=Path(reference.name),
                     target="churned",
                 )
             )
         registry.register(
-            Registration(name="churn", source="candidates.py:DifferentInputs", flavor="python")
+            Registration(
+                name="churn",
+                source="candidates.py:DifferentInputs",
+                flavor="python",
+                trust_code=True,
+            )
         )
     finally:
         os.chdir(cwd)

@@ -54,6 +54,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RolloutSto
                 name="churn",
                 source=str(tmp_path / "constant.py") + ":Constant",
                 flavor="python",
+                trust_code=True,
                 schema=schema,
             )
         )

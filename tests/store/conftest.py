@@ -66,4 +66,4 @@ def halver(tmp_path: Path) -> Registration:
     """A registration of a tiny python regressor; registering it is fast."""
     path = tmp_path / "halver.py"
     path.write_text(PREDICTOR)
-    return Registration(name="halver", source=f"{path}:Halver", flavor="python")
+    return Registration(name="halver", source=f"{path}:Halver", flavor="python", trust_code=True)

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
-from modelport.api.auth import require
+from modelport.api.auth import is_admin_token, require
 from modelport.api.body import read_json
 from modelport.api.context import services
 from modelport.api.params import flag_param, int_param
 from modelport.api.responses import JSON, guarded
-from modelport.errors import BodyTooLarge, Conflict, InvalidRequest, ValidationFailed
+from modelport.errors import (
+    BodyTooLarge,
+    Conflict,
+    InvalidRequest,
+    UploadNotAllowed,
+    ValidationFailed,
+)
 from modelport.names import check_name
 from modelport.registry.records import ModelVersion, parse_ref
 from modelport.registry.service import Registration
@@ -59,20 +68,106 @@ def _text_field(form: Any, key: str) -> str | None:
     return str(value)
 
 
+def _upload_limit(request: Request) -> int:
+    """Largest accepted model upload (artifact, reference and fields together)."""
+    return services(request).settings.server.max_body_bytes * 32
+
+
+def _counted(request: Request, limit: int) -> Request:
+    """The same request, its body counted as it streams in: past ``limit`` bytes it is
+    refused (413) however it was sent, with a Content-Length or chunked."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(f"upload exceeds the limit of {limit} bytes")
+        return message
+
+    return Request(request.scope, receive)
+
+
 @guarded()
 async def register_version(request: Request) -> Response:
     """multipart/form-data: artifact (file), reference (file, optional), flavor, target,
-    description, tags (JSON object), schema (JSON), trust_pickle, strict_categories."""
+    description, tags (JSON object), schema (JSON), trust_types (JSON list or
+    comma-separated), trust_pickle, attr (python flavor), strict_categories."""
     app = services(request)
     actor = require(request, app.settings.auth, "admin")
+    limit = _upload_limit(request)
     declared = request.headers.get("content-length")
-    limit = app.settings.server.max_body_bytes * 32
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"upload of {declared} bytes exceeds the limit of {limit}")
-    # The form's spooled files are closed (and deleted) when the block ends.
-    async with request.form() as form:
-        version = await _register_upload(request, actor, form)
+    try:
+        # The form's spooled files are closed (and deleted) when the block ends.
+        async with _counted(request, limit).form() as form:
+            version = await _register_upload(request, actor, form)
+    except HTTPException as exc:  # Starlette's answer to malformed multipart data
+        raise InvalidRequest(f"malformed multipart form: {exc.detail}", field="body") from exc
     return JSON(version.to_dict(), status_code=201)
+
+
+def _flag(form: FormData, key: str) -> bool:
+    return _text_field(form, key) in ("1", "true")
+
+
+def _permit_code(request: Request, allowed: bool, setting: str, what: str, field: str) -> None:
+    """Uploads that run code on the server: off unless ``security.<setting>`` is on, and
+    then only for a caller presenting an admin token (an open server is not enough)."""
+    if not allowed:
+        raise UploadNotAllowed(
+            f"{what} uploads run code on the server and are refused here; an operator "
+            f"can register it with the CLI, or enable security.{setting}",
+            field=field,
+        )
+    if not is_admin_token(request, services(request).settings.auth):
+        raise UploadNotAllowed(
+            f"{what} uploads need an admin token (Authorization: Bearer <token>)", field=field
+        )
+
+
+def _trust_types(form: FormData) -> list[str]:
+    """``trust_types``: a JSON list or comma-separated names (the field may repeat)."""
+    names: list[str] = []
+    for value in form.getlist("trust_types"):
+        if isinstance(value, UploadFile):
+            raise ValidationFailed("trust_types must be text, not a file", field="trust_types")
+        text = value.strip()
+        if not text.startswith("["):
+            names.extend(part.strip() for part in text.split(",") if part.strip())
+            continue
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list) or not all(isinstance(n, str) for n in parsed):
+            raise ValidationFailed(
+                "trust_types must be a JSON list of type names or a comma-separated list",
+                field="trust_types",
+            )
+        names.extend(parsed)
+    return names
+
+
+_SAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _upload_name(upload: UploadFile, default: str, suffix: str = "") -> str:
+    """A plain file name for an upload inside a private folder; the client's name only
+    where it is harmless (it shows in error messages)."""
+    name = _SAFE_FILE_NAME.sub("_", Path(upload.filename or "").name)[:100]
+    if not name.strip("._"):
+        name = default
+    return name if name.endswith(suffix) else name + suffix
+
+
+async def _save(upload: UploadFile, path: Path) -> None:
+    with path.open("wb") as sink:
+        while chunk := await upload.read(1 << 20):
+            sink.write(chunk)
 
 
 async def _register_upload(request: Request, actor: str, form: FormData) -> ModelVersion:
@@ -81,18 +176,33 @@ async def _register_upload(request: Request, actor: str, form: FormData) -> Mode
     if not isinstance(artifact, UploadFile):
         raise ValidationFailed("multipart field 'artifact' (a file) is required", field="artifact")
     flavor = _text_field(form, "flavor") or "sklearn"
-    if flavor == "python":
-        raise InvalidRequest(
-            "python predictors are registered from the CLI, not uploaded", field="flavor"
+    trust_pickle = _flag(form, "trust_pickle")
+    security = app.settings.security
+    # Checked before anything from the upload is read, let alone loaded.
+    if trust_pickle:
+        _permit_code(
+            request, security.allow_pickle_upload, "allow_pickle_upload", "pickle", "trust_pickle"
         )
+    attr = None
+    if flavor == "python":
+        _permit_code(request, security.allow_code_upload, "allow_code_upload", "code", "flavor")
+        attr = _text_field(form, "attr") or ""
+        if not attr.isidentifier():
+            raise ValidationFailed(
+                "python uploads need 'attr': the predictor's name in the module", field="attr"
+            )
+    trusted_types = _trust_types(form)
     with tempfile.TemporaryDirectory() as folder:
-        artifact_path = Path(folder) / Path(artifact.filename or "artifact").name
-        artifact_path.write_bytes(await artifact.read())
+        suffix = ".py" if flavor == "python" else ""
+        artifact_path = Path(folder) / _upload_name(artifact, "artifact", suffix)
+        await _save(artifact, artifact_path)
         reference_path = None
         reference = form.get("reference")
         if isinstance(reference, UploadFile):
-            reference_path = Path(folder) / Path(reference.filename or "reference.parquet").name
-            reference_path.write_bytes(await reference.read())
+            reference_path = Path(folder) / _upload_name(reference, "reference.parquet")
+            if reference_path == artifact_path:
+                reference_path = Path(folder) / f"reference-{reference_path.name}"
+            await _save(reference, reference_path)
         schema = None
         if (schema_text := _text_field(form, "schema")) is not None:
             try:
@@ -109,15 +219,17 @@ async def _register_upload(request: Request, actor: str, form: FormData) -> Mode
                 raise ValidationFailed("tags must be a JSON object", field="tags")
         registration = Registration(
             name=request.path_params["name"],
-            source=str(artifact_path),
+            source=str(artifact_path) if attr is None else f"{artifact_path}:{attr}",
             flavor=flavor,
             reference=reference_path,
             target=_text_field(form, "target"),
             schema=schema,
             description=_text_field(form, "description") or "",
             tags=tags,
-            trust_pickle=_text_field(form, "trust_pickle") in ("1", "true"),
-            strict_categories=_text_field(form, "strict_categories") in ("1", "true"),
+            trust_pickle=trust_pickle,
+            trust_code=attr is not None,
+            trusted_types=trusted_types,
+            strict_categories=_flag(form, "strict_categories"),
             actor=actor,
         )
         return await asyncio.to_thread(app.registry.register, registration)

@@ -55,8 +55,16 @@ def register(
         bool, typer.Option("--trust-pickle", help="Allow joblib/pickle (runs code on load).")
     ] = False,
     trust_type: Annotated[
-        list[str] | None, typer.Option(help="A type skops may load, repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="A type skops may load besides its own defaults (e.g. "
+            "sklearn.tree._tree.Tree), repeatable."
+        ),
     ] = None,
+    trust_code: Annotated[
+        bool,
+        typer.Option("--trust-code", help="Allow the python flavor (imports and runs SOURCE)."),
+    ] = False,
     strict_categories: Annotated[
         bool, typer.Option("--strict-categories", help="Refuse categories unseen in reference.")
     ] = False,
@@ -74,6 +82,7 @@ def register(
             description=description,
             tags=_tags(tag or []),
             trust_pickle=trust_pickle,
+            trust_code=trust_code,
             trusted_types=trust_type or [],
             strict_categories=strict_categories,
         )

@@ -58,7 +58,10 @@ class Registration:
     schema: InputSchema | None = None
     description: str = ""
     tags: dict[str, Any] = field(default_factory=dict)
+    # Trust the caller grants the artifact: pickles run code when loaded, python
+    # predictors when imported; skops types beyond skops' own defaults are named one by one.
     trust_pickle: bool = False
+    trust_code: bool = False
     trusted_types: list[str] = field(default_factory=list)
     strict_categories: bool = False
     actor: str = "cli"
@@ -145,6 +148,7 @@ class Registry:
     def _artifact_source(self, request: Registration) -> tuple[Path | None, dict[str, Any]]:
         options: dict[str, Any] = {
             "trust_pickle": request.trust_pickle,
+            "trust_code": request.trust_code,
             "trusted_types": request.trusted_types,
         }
         if request.flavor != "python":
@@ -315,7 +319,11 @@ class Registry:
                             actor=request.actor,
                             subject=f"model:{request.name}",
                             action="register",
-                            details={"version": row.version, "sha256": sha256},
+                            details={
+                                "version": row.version,
+                                "sha256": sha256,
+                                **_trust_granted(request.flavor, loader),
+                            },
                         )
                     )
                     return ModelVersion.from_row(row, request.name)
@@ -384,6 +392,17 @@ class Registry:
         ]
         frame: pd.DataFrame = table.rename_columns(names).to_pandas()
         return frame
+
+
+def _trust_granted(flavor: str, loader: dict[str, Any]) -> dict[str, Any]:
+    """What the registration trusted beyond the safe defaults, for the audit trail."""
+    if flavor == "python":
+        return {"trusted": "code"}
+    if loader.get("format") == "pickle":
+        return {"trusted": "pickle"}
+    if loader.get("trusted_types"):
+        return {"trusted_types": list(loader["trusted_types"])}
+    return {}
 
 
 def _placeholder_names(schema: InputSchema) -> bool:

@@ -357,6 +357,7 @@ def test_a_regressor_gets_numeric_prediction_drift_and_error_metrics(world: Worl
             name="price",
             source=f"{world.folder / 'price.py'}:Price",
             flavor="python",
+            trust_code=True,
             reference=reference,
             schema=SCHEMA,
         )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from modelport.batch import Batch
-from modelport.errors import ArtifactError
+from modelport.errors import ArtifactError, UntrustedCode
 from modelport.registry.service import Registration, Registry
 from modelport.schema import FeatureSpec
+
+from ..conftest import StoreState
 
 PROBES = Batch({"x": np.array([0.9, 0.1])}, 2)
 
@@ -20,7 +22,9 @@ def test_predictor_from_a_file_is_stored_and_loads_from_the_store(
     registry: Registry, predictor_file: Path
 ) -> None:
     version = registry.register(
-        Registration(name="threshold", source=f"{predictor_file}:Threshold", flavor="python")
+        Registration(
+            name="threshold", source=f"{predictor_file}:Threshold", flavor="python", trust_code=True
+        )
     )
     # The model must not depend on the original file once registered.
     predictor_file.unlink()
@@ -48,7 +52,12 @@ def importable_module(predictor_file: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_predictor_from_an_importable_module(registry: Registry, importable_module: str) -> None:
     version = registry.register(
-        Registration(name="threshold", source=f"{importable_module}:Threshold", flavor="python")
+        Registration(
+            name="threshold",
+            source=f"{importable_module}:Threshold",
+            flavor="python",
+            trust_code=True,
+        )
     )
 
     # Nothing is copied: the module is imported from the environment at load time.
@@ -68,6 +77,7 @@ def test_reference_data_decides_the_schema_of_a_python_predictor(
             name="threshold",
             source=f"{predictor_file}:Threshold",
             flavor="python",
+            trust_code=True,
             reference=reference,
             target="label",
         )
@@ -88,14 +98,18 @@ def test_reference_data_decides_the_schema_of_a_python_predictor(
 )
 def test_unusable_entry_points_are_refused(registry: Registry, source: str, message: str) -> None:
     with pytest.raises(ArtifactError) as refused:
-        registry.register(Registration(name="threshold", source=source, flavor="python"))
+        registry.register(
+            Registration(name="threshold", source=source, flavor="python", trust_code=True)
+        )
     assert message in refused.value.message
 
 
 def test_unknown_attribute_of_a_file_is_refused(registry: Registry, predictor_file: Path) -> None:
     with pytest.raises(ArtifactError, match="'Nope'"):
         registry.register(
-            Registration(name="threshold", source=f"{predictor_file}:Nope", flavor="python")
+            Registration(
+                name="threshold", source=f"{predictor_file}:Nope", flavor="python", trust_code=True
+            )
         )
 
 
@@ -106,5 +120,78 @@ def test_predictor_without_schema_or_reference_is_refused(
     path.write_text("class Bare:\n    def predict(self, frame):\n        return frame\n")
 
     with pytest.raises(ArtifactError) as refused:
-        registry.register(Registration(name="bare", source=f"{path}:Bare", flavor="python"))
+        registry.register(
+            Registration(name="bare", source=f"{path}:Bare", flavor="python", trust_code=True)
+        )
     assert refused.value.field == "schema"
+
+
+# -- trust: importing a module runs it -------------------------------------------------
+SIDE_EFFECT = """
+import pathlib
+
+pathlib.Path({marker!r}).write_text("ran")
+
+
+class Threshold:
+    classes = ["high", "low"]
+    input_schema = [{{"name": "x", "kind": "float"}}]
+
+    def predict(self, frame):
+        return ["high"] * len(frame)
+"""
+
+
+@pytest.fixture
+def side_effect(project: Path) -> tuple[Path, Path]:
+    """A predictor file that writes ``marker`` when imported."""
+    marker = project / "imported.txt"
+    path = project / "side_effect.py"
+    path.write_text(SIDE_EFFECT.format(marker=str(marker)))
+    return path, marker
+
+
+def test_a_file_is_refused_without_trust_code_before_it_is_imported(
+    registry: Registry, side_effect: tuple[Path, Path], store_state: Callable[[], StoreState]
+) -> None:
+    path, marker = side_effect
+    before = store_state()
+
+    with pytest.raises(UntrustedCode) as refused:
+        registry.register(
+            Registration(name="threshold", source=f"{path}:Threshold", flavor="python")
+        )
+
+    assert refused.value.code == "untrusted_code" and refused.value.field == "trust_code"
+    assert "--trust-code" in refused.value.message
+    assert not marker.exists()
+    assert store_state() == before
+
+
+def test_a_module_is_refused_without_trust_code_before_it_is_imported(
+    registry: Registry, side_effect: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, marker = side_effect
+    monkeypatch.syspath_prepend(str(path.parent))
+    monkeypatch.delitem(sys.modules, "side_effect", raising=False)
+
+    with pytest.raises(UntrustedCode):
+        registry.register(
+            Registration(name="threshold", source="side_effect:Threshold", flavor="python")
+        )
+
+    assert "side_effect" not in sys.modules
+    assert not marker.exists()
+
+
+def test_trust_code_lets_the_operator_register_it(
+    registry: Registry, side_effect: tuple[Path, Path]
+) -> None:
+    path, marker = side_effect
+
+    version = registry.register(
+        Registration(name="threshold", source=f"{path}:Threshold", flavor="python", trust_code=True)
+    )
+
+    assert marker.read_text() == "ran"
+    assert registry.load(version).predict(PROBES).outputs.tolist() == ["high", "high"]

@@ -6,6 +6,10 @@ class is instantiated without arguments. ``predict`` receives a pandas DataFrame
 one column per feature; it may return labels/values, and ``predict_proba`` a
 ``[N, C]`` array. Optional attributes: ``classes`` (list), ``output_kind``
 ("classification"/"regression"), ``input_schema`` (list of FeatureSpec dicts).
+
+Importing the module runs its code, so registration needs ``trust_code`` (the CLI's
+``--trust-code``), checked before anything is imported. What runs afterwards is the
+digest-verified copy in the artifact store, never the original file.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from modelport.batch import Batch, Prediction
-from modelport.errors import ArtifactError
+from modelport.errors import ArtifactError, UntrustedCode
 from modelport.registry.flavors.base import Flavor, Inspection, Predictor
 from modelport.schema import FeatureSpec, InputSchema, OutputSpec, label_text
 
@@ -91,6 +95,13 @@ class PythonFlavor(Flavor):
 
     def inspect(self, path: Path | None, options: dict[str, Any]) -> Inspection:
         loader = {"attr": options["attr"], "module": options.get("module")}
+        if options.get("trust_code") is not True:
+            where = path.name if path is not None else loader["module"]
+            raise UntrustedCode(
+                f"the python flavor imports {where} and runs its code; pass --trust-code "
+                "if you trust it",
+                field="trust_code",
+            )
         user = _resolve(path, loader)
         inspection = Inspection(loader=loader)
         classes = getattr(user, "classes", None)

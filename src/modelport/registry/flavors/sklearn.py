@@ -1,26 +1,73 @@
 """scikit-learn estimators: skops files by default, joblib/pickle only when trusted.
 
-skops refuses to instantiate types it does not know; types from scikit-learn and numpy
-themselves are accepted here, anything else must be named with ``trusted_types``.
-Pickle executes arbitrary code on load, so it needs an explicit ``trust_pickle``.
+A skops file loads only if every type in it is trusted by skops itself (its own default
+list) or named by the operator (``--trust-type`` / ``trust_types``); nothing is trusted
+by its module prefix, and no function the file names is called unless one of those two
+lists holds it. The operator's list is stored with the version and is the one used at
+every later load. Pickle executes arbitrary code on load, so it needs ``trust_pickle``.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelport.batch import Batch, Prediction
-from modelport.errors import ArtifactError
+from modelport.errors import ArtifactError, UntrustedTypes
 from modelport.registry.flavors.base import Flavor, Inspection, Predictor
 from modelport.schema import FeatureSpec, InputSchema, OutputSpec, label_text
 
-_SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
+# A dotted Python path: ``module.sub.Name`` (what skops reports and compares).
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def trusted_type_names(names: Iterable[str]) -> list[str]:
+    """The operator's trusted types, checked and in a stable order.
+
+    >>> trusted_type_names(["sklearn.tree._tree.Tree", "_operator.neg", "_operator.neg"])
+    ['_operator.neg', 'sklearn.tree._tree.Tree']
+    """
+    checked = set()
+    for name in names:
+        if not isinstance(name, str) or not _TYPE_NAME.match(name):
+            raise ArtifactError(
+                f"trusted type {name!r} is not a dotted name such as 'sklearn.tree._tree.Tree'",
+                field="trust_types",
+            )
+        checked.add(name)
+    return sorted(checked)
+
+
+def _refuse_untrusted(path: Path, untrusted: Iterable[str]) -> None:
+    refused = sorted(set(untrusted))
+    if refused:
+        raise UntrustedTypes(
+            f"{path.name} contains types that neither skops nor the operator trusts: "
+            f"{', '.join(refused)}; pass --trust-type (HTTP: trust_types) for each one "
+            "only if you trust the file's author to run that code",
+            field="trust_types",
+            types=refused,
+        )
+
+
+def _untrusted_types(path: Path, trusted: list[str]) -> list[str]:
+    """Types in the skops file at ``path`` that skops' defaults and ``trusted`` lack.
+
+    Only ``schema.json`` is read: nothing is imported or built.
+    """
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ArtifactError(f"{path.name} is not a readable skops file: {exc}") from exc
+    return [name for name in untrusted if name not in trusted]
 
 
 def _load_estimator(path: Path, loader: dict[str, Any]) -> Any:
@@ -32,9 +79,16 @@ def _load_estimator(path: Path, loader: dict[str, Any]) -> Any:
         except Exception as exc:
             raise ArtifactError(f"cannot unpickle {path.name}: {exc}") from exc
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
+    trusted = list(loader.get("trusted_types", []))
+    # The list stored at registration, audited before skops builds anything; refused
+    # with the same error as at registration, naming the types.
+    _refuse_untrusted(path, _untrusted_types(path, trusted))
     try:
-        return sio.load(path, trusted=list(loader.get("trusted_types", [])))
+        return sio.load(path, trusted=trusted)
+    except UntrustedTypesFoundException as exc:
+        raise UntrustedTypes(f"{path.name}: {exc}", field="trust_types") from exc
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise ArtifactError(
             f"{path.name} is not a readable skops file ({exc}); joblib/pickle files need "
@@ -171,22 +225,9 @@ class SklearnFlavor(Flavor):
             raise ArtifactError("the sklearn flavor needs an artifact file")
         loader: dict[str, Any]
         if zipfile.is_zipfile(path):
-            import skops.io as sio
-
-            try:
-                untrusted = sio.get_untrusted_types(file=path)
-            except Exception as exc:
-                raise ArtifactError(f"{path.name} is not a readable skops file: {exc}") from exc
-            allowed = set(options.get("trusted_types") or [])
-            refused = [
-                t for t in untrusted if not t.startswith(_SAFE_MODULE_PREFIXES) and t not in allowed
-            ]
-            if refused:
-                raise ArtifactError(
-                    f"{path.name} contains types skops does not trust: {', '.join(refused)}; "
-                    "pass --trust-type for each if you trust them"
-                )
-            loader = {"format": "skops", "trusted_types": list(untrusted)}
+            trusted = trusted_type_names(options.get("trusted_types") or [])
+            _refuse_untrusted(path, _untrusted_types(path, trusted))
+            loader = {"format": "skops", "trusted_types": trusted}
         elif options.get("trust_pickle"):
             loader = {"format": "pickle"}
         else:
