@@ -6,8 +6,8 @@ For each log size, in a temporary project: register a churn-like classifier
 (LogisticRegression on tenure, charges, plan) as ``churn``:1 with endpoint ``churn``,
 then write the log *directly*, as the server would have: ``rows`` one-row requests with
 random 128-bit request ids, one Parquet segment per day spread over ``days`` days that
-end three days ago, and their rows in the ``request_index`` table (through
-:func:`modelport.predlog.index.insert_rows`, the indexer's own insert). Then start
+end three days ago, and their rows in the ``request_index`` table (the rows the
+server's indexer would insert; SQLite only). Then start
 ``modelport serve`` on 127.0.0.1 and time, one at a time from one client:
 
 * **logged**: ``POST /v1/feedback`` for ``labels`` request ids drawn at random from the
@@ -30,6 +30,7 @@ import os
 import random
 import secrets
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -115,12 +116,14 @@ def project(folder: Path, model_path: Path, reference_path: Path) -> None:
 def generate_log(folder: Path, rows: int, days: int, sample: int) -> tuple[list[str], float]:
     """Write ``rows`` logged one-row requests and their index rows; returns ``sample``
     request ids drawn from all of them, and the seconds it took."""
-    from modelport.predlog.index import insert_rows
-    from modelport.store.db import Database
-
     started = time.perf_counter()
     home = folder / ".modelport"
-    db = Database(f"sqlite:///{home / 'modelport.db'}")
+    index = sqlite3.connect(home / "modelport.db")
+    # Bulk load: no journal, and the whole index B-tree in cache (random keys).
+    index.execute("PRAGMA journal_mode=DELETE")
+    index.execute("PRAGMA journal_mode=OFF")
+    index.execute("PRAGMA synchronous=OFF")
+    index.execute("PRAGMA cache_size=-1000000")
     rng = np.random.default_rng(1)
     days = max(1, min(days, rows))
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
@@ -165,27 +168,21 @@ def generate_log(folder: Path, rows: int, days: int, sample: int) -> tuple[list[
                 table, target / f"{int(ts[0] * 1000):013d}-1-{day_index:06d}.parquet",
                 compression="zstd",
             )  # fmt: skip
-            logged_at = pd.to_datetime(ts, unit="s", utc=True).to_pydatetime()
-            for start in range(0, count, 100_000):
-                stop = min(start + 100_000, count)
-                insert_rows(
-                    db,
-                    [
-                        {
-                            "request_id": ids[i],
-                            "endpoint": "churn",
-                            "model": "churn",
-                            "version": 1,
-                            "rows": 1,
-                            "logged_at": logged_at[i],
-                        }
-                        for i in range(start, stop)
-                    ],
-                )
+            # The rows the indexer would insert, in SQLAlchemy's SQLite spelling of a
+            # UTC datetime (sqlite3 directly: ten times faster than through the ORM).
+            stamps = pd.to_datetime(ts, unit="s", utc=True).strftime("%Y-%m-%d %H:%M:%S.%f")
+            index.executemany(
+                "INSERT OR IGNORE INTO request_index "
+                "(request_id, endpoint, model, version, rows, logged_at) "
+                "VALUES (?, 'churn', 'churn', 1, 1, ?)",
+                sorted(zip(ids, stamps, strict=True)),
+            )
             picked = rng.random(count) < keep * 1.2
             chosen.extend(ids[i] for i in np.flatnonzero(picked))
+        index.commit()
+        index.execute("PRAGMA journal_mode=WAL")
     finally:
-        db.dispose()
+        index.close()
     random.Random(2).shuffle(chosen)
     return chosen[:sample], time.perf_counter() - started
 

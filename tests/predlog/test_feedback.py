@@ -139,9 +139,13 @@ def logged(
     )
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'modelport.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'modelport.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = Database(url)
     try:
         yield database
     finally:
@@ -226,6 +230,22 @@ def test_a_label_for_an_unknown_request_is_kept_and_joins_later(
     assert (early.matched, early.unmatched) == (0, ["late"])
     assert (again.matched, again.replaced) == (1, 0)
     assert label_map(feedback.labels()) == {("late", 0): "1"}
+
+
+def test_a_pending_label_that_does_not_fit_is_withdrawn_when_its_request_is_indexed(
+    db: Database, log: ParquetPredictionLog
+) -> None:
+    feedback = store(db, log)
+    feedback.ingest([FeedbackItem("p1", "banana"), FeedbackItem("p2", 1)], actor="mallory")
+    log.write([logged("p1"), logged("p2")])
+
+    feedback.index.catch_up()
+
+    assert label_map(feedback.labels()) == {("p2", 0): "1"}
+    (withdrawn,) = feedback.history("p1")
+    assert withdrawn["label"] == "banana" and withdrawn["actor"] == "mallory"
+    assert str(withdrawn["replaced_by"]).startswith("refused: churn:1 knows the classes 0, 1")
+    assert feedback.labels()["label_endpoint"].to_pylist() == ["churn"]  # p2's, learnt
 
 
 def test_an_overwrite_keeps_the_earlier_label_its_time_and_who_gave_it(

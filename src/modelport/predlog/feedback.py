@@ -8,13 +8,15 @@ is. The join with logged rows is made at read time, so a label that arrives befo
 prediction is indexed (or even logged) still joins.
 
 A known request's label must fit the version that answered it (a class it knows; a
-number for a regressor). A different label for a row already labelled is kept with the
+number for a regressor); one stored before its request was known is checked when the
+index learns the request, and withdrawn to the history if it does not fit. A different label for a row already labelled is kept with the
 earlier one in ``feedback_history`` or refused, by ``feedback.overwrite``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,11 @@ from modelport.schema import OutputSpec, label_text
 from modelport.store.db import Database
 from modelport.store.tables import FeedbackHistoryRow, FeedbackRow, utcnow
 
+logger = logging.getLogger(__name__)
+
 MAX_ITEMS = 100_000
 _CHUNK = 5_000
+_LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,9 @@ class FeedbackStore:
     (by key; the log is neither flushed nor scanned). When the request is known, the
     label must fit the version that answered it (``output_of``): one of its classes,
     or a number for a regressor (422 otherwise), and ``row`` must be one of its rows. A
-    label for a request not known yet is stored as it is and joins at read time.
+    label for a request not known yet is stored as it is and joins at read time; when
+    the index learns the request, :meth:`recheck` withdraws it to the history if it
+    does not fit.
 
     A second, different label for the same ``(request_id, row)`` either replaces the
     first and moves it, with its time and who gave it, to ``feedback_history``
@@ -151,6 +158,7 @@ class FeedbackStore:
         self.index = index if index is not None else RequestIndex(db, log)
         self.output_of = output_of
         self.overwrite = overwrite
+        self.index.on_indexed.append(self.recheck)
 
     def ingest(self, items: Sequence[FeedbackItem], *, actor: str = "cli") -> FeedbackResult:
         """Check every label, then store them all in one transaction (or none)."""
@@ -196,20 +204,66 @@ class FeedbackStore:
                 f"{where}.row is {item.row} but request {item.request_id} had {rows} row(s)",
                 field=f"{where}.row",
             )
-        if self.output_of is None:
-            return
+        problem = self._misfit(item.label, served)
+        if problem is not None:
+            raise ValidationFailed(
+                f"{where}.label {json.dumps(item.label)} does not fit the model that answered "
+                f"request {item.request_id}: {problem}",
+                field=f"{where}.label",
+            )
+
+    def _misfit(self, label: Any, served: list[Served]) -> str | None:
+        """Why ``label`` fits none of the versions in ``served`` (None: it fits one)."""
+        if self.output_of is None or not served:
+            return None
         problems = []
         for s in served:
             output = self.output_of(s.model, s.version)
-            problem = None if output is None else _misfit(item.label, output)
+            problem = None if output is None else _misfit(label, output)
             if problem is None:
-                return
+                return None
             problems.append(f"{s.model}:{s.version} {problem}")
-        raise ValidationFailed(
-            f"{where}.label {json.dumps(item.label)} does not fit the model that answered "
-            f"request {item.request_id}: {'; '.join(problems)}",
-            field=f"{where}.label",
-        )
+        return "; ".join(problems)
+
+    def recheck(self, served: Sequence[Served]) -> int:
+        """Check the labels stored while their requests were unknown, now that the index
+        knows them: one that fits no answering version (or names a row the request did
+        not have) leaves the labels and goes to the history, ``replaced_by`` saying why.
+        Returns how many were withdrawn. The index calls this after each batch."""
+        by_id: dict[str, list[Served]] = {}
+        for item in served:
+            by_id.setdefault(item.request_id, []).append(item)
+        ids = sorted(by_id)
+        withdrawn = 0
+        now = utcnow()
+        with self.db.session() as session:
+            for start in range(0, len(ids), _LOOKUP_CHUNK):
+                query = select(FeedbackRow).where(
+                    FeedbackRow.request_id.in_(ids[start : start + _LOOKUP_CHUNK])
+                )
+                for stored in session.scalars(query):
+                    candidates = [
+                        s
+                        for s in by_id[stored.request_id]
+                        if stored.endpoint is None or s.endpoint == stored.endpoint
+                    ]
+                    if not candidates:
+                        continue
+                    problem = self._misfit(json.loads(stored.label), candidates)
+                    if problem is None and all(stored.row >= s.rows for s in candidates):
+                        problem = f"row {stored.row} is beyond the request's rows"
+                    if problem is None:
+                        if stored.endpoint is None:
+                            stored.endpoint = _endpoint_of(candidates)
+                        continue
+                    session.add(
+                        _history(stored, replaced_at=now, replaced_by=f"refused: {problem}"[:200])
+                    )
+                    session.delete(stored)
+                    withdrawn += 1
+        if withdrawn:
+            logger.warning("withdrew %d stored labels that fit no answering version", withdrawn)
+        return withdrawn
 
     def _store(self, rows: dict[tuple[str, int], dict[str, Any]], where: dict[Any, int]) -> int:
         """Insert new labels, then deal with keys that already had one; returns how many
@@ -245,17 +299,7 @@ class FeedbackStore:
                             row=stored.row,
                         )
                     session.add(
-                        FeedbackHistoryRow(
-                            request_id=stored.request_id,
-                            row=stored.row,
-                            label=stored.label,
-                            label_value=stored.label_value,
-                            endpoint=stored.endpoint,
-                            received_at=stored.received_at,
-                            actor=stored.actor,
-                            replaced_at=new["received_at"],
-                            replaced_by=new["actor"],
-                        )
+                        _history(stored, replaced_at=new["received_at"], replaced_by=new["actor"])
                     )
                     stored.label = new["label"]
                     stored.label_value = new["label_value"]
@@ -364,6 +408,20 @@ def _misfit(label: Any, output: OutputSpec) -> str | None:
     if output.classes and label_text(label) not in output.classes:
         return f"knows the classes {', '.join(output.classes)}"
     return None
+
+
+def _history(stored: FeedbackRow, *, replaced_at: datetime, replaced_by: str) -> FeedbackHistoryRow:
+    return FeedbackHistoryRow(
+        request_id=stored.request_id,
+        row=stored.row,
+        label=stored.label,
+        label_value=stored.label_value,
+        endpoint=stored.endpoint,
+        received_at=stored.received_at,
+        actor=stored.actor,
+        replaced_at=replaced_at,
+        replaced_by=replaced_by,
+    )
 
 
 def _candidates(served: list[Served], item: FeedbackItem) -> list[Served]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +107,9 @@ class RequestIndex:
         self._catch_up_lock = threading.Lock()
         self.indexed_rows = 0
         self.skipped: list[tuple[str, str]] = []
+        # Called with each batch of newly indexed requests (labels stored while their
+        # request was unknown are checked then).
+        self.on_indexed: list[Callable[[list[Served]], object]] = []
 
     # -- the request path ---------------------------------------------------------------
     def listen(self, event: PredictionEvent) -> None:
@@ -198,6 +201,9 @@ class RequestIndex:
             except FileNotFoundError:
                 continue  # merged meanwhile: the merged file comes in a later round
             self._insert(served)
+            for callback in self.on_indexed:
+                if served:
+                    callback(served)
             read += len(served)
             follow.consumed.add(path)
             follow.consumed.update(replaced)
