@@ -9,8 +9,9 @@ prediction is indexed (or even logged) still joins.
 
 A known request's label must fit the version that answered it (a class it knows; a
 number for a regressor); one stored before its request was known is checked when the
-index learns the request, and withdrawn to the history if it does not fit. A different label for a row already labelled is kept with the
-earlier one in ``feedback_history`` or refused, by ``feedback.overwrite``.
+index learns the request, and withdrawn to the history if it does not fit. A different
+label for a row already labelled either replaces it, the earlier one kept in
+``feedback_history``, or is refused: ``feedback.overwrite``.
 """
 
 from __future__ import annotations
