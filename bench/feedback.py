@@ -294,7 +294,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         model = train(Path(scratch))
         results = [run_size(rows, args, model) for rows in sizes]
-    smallest, largest = results[0], results[-1]
+    smallest = min(results, key=lambda r: r["rows"])
+    largest = max(results, key=lambda r: r["rows"])
     ratio = largest["logged"]["p99_ms"] / smallest["logged"]["p99_ms"]
     report = {
         "machine": machine_info(),
