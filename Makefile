@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,7 +39,7 @@ $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
 	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
 	touch $@
 
-bench: bench-serving bench-drift bench-shadow
+bench: bench-serving bench-drift bench-shadow bench-feedback
 
 bench-serving: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -51,6 +51,11 @@ bench-drift: $(STAMP) $(EVIDENTLY)/.installed
 bench-shadow: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/shadow_overhead.py
+
+# Quick run: make bench-feedback FEEDBACK_ROWS=10000,1000000
+FEEDBACK_ROWS ?= 10000,10000000
+bench-feedback: $(STAMP)
+	$(BIN)/python bench/feedback.py --rows $(FEEDBACK_ROWS) $(BENCH_ARGS)
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results

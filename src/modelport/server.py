@@ -20,7 +20,9 @@ the reverse one:
 4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
 5. hourly log compaction (if ``monitoring.compact_log``), by one process per store at a
    time: the one holding the ``log-compaction`` lease in the control-plane database;
-6. log retention at start and hourly (if ``log.retention`` is set).
+6. log retention at start and hourly (if ``log.retention`` is set);
+7. the request index: remembers answered requests, follows the log into SQL, so a
+   label finds its prediction by key (``predlog/index.py``).
 
 On the way down nothing new starts, the collector bins what arrived since its last
 tick, the data plane waits for its background copies, and the recorder writes every
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -43,12 +46,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from modelport.config import Settings
+from modelport.errors import NotFound
 from modelport.monitoring.live import queries
 from modelport.monitoring.live.collector import Collector
 from modelport.monitoring.live.series import SeriesStore
 from modelport.monitoring.reports.service import MonitoringService
 from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
-from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.feedback import FeedbackStore, OutputOf
+from modelport.predlog.index import RequestIndex
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.privacy import FieldRules
 from modelport.predlog.recorder import Recorder
@@ -60,6 +65,7 @@ from modelport.rollout.controller import Controller
 from modelport.rollout.metrics import RolloutMetrics
 from modelport.rollout.service import RolloutService
 from modelport.rollout.state import RolloutStore
+from modelport.schema import OutputSpec
 from modelport.serving.dataplane import DataPlane
 from modelport.store.db import Database
 from modelport.store.locks import StoreLock
@@ -83,6 +89,10 @@ def restrict_file_modes() -> None:
     os.umask(UMASK)
 
 
+# The request index reads new log segments at most this often.
+INDEX_EVERY_S = 1.0
+
+
 @dataclass
 class Services:
     """Every plane object of one process, built once."""
@@ -93,6 +103,7 @@ class Services:
     endpoints: EndpointStore
     log: ParquetPredictionLog
     feedback: FeedbackStore
+    index: RequestIndex
     telemetry: Telemetry
     recorder: Recorder
     plane: DataPlane
@@ -113,7 +124,14 @@ class Services:
         registry = Registry(db, ArtifactStore(settings.artifacts_dir))
         endpoints = EndpointStore(db, registry)
         log = ParquetPredictionLog(settings.log_dir)
-        feedback = FeedbackStore(db, log)
+        index = RequestIndex(db, log, recent=settings.monitoring.recent_predictions)
+        feedback = FeedbackStore(
+            db,
+            log,
+            index=index,
+            output_of=_output_of(registry),
+            overwrite=settings.feedback.overwrite,
+        )
         telemetry = Telemetry()
         recorder = Recorder(
             log,
@@ -188,6 +206,7 @@ class Services:
             endpoints=endpoints,
             log=log,
             feedback=feedback,
+            index=index,
             telemetry=telemetry,
             recorder=recorder,
             plane=plane,
@@ -228,6 +247,7 @@ class Services:
                 await stack.enter_async_context(
                     _background(_every(RETENTION_EVERY_S, self.prune_log, at_start=True))
                 )
+            await stack.enter_async_context(self._following_index())
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks
             # millions of objects and stalls requests for tens of milliseconds.
@@ -235,6 +255,20 @@ class Services:
             gc.freeze()
             logger.info("modelport ready: %d endpoints", len(self.plane.statuses()))
             yield self
+
+    @contextlib.asynccontextmanager
+    async def _following_index(self) -> AsyncIterator[None]:
+        """Remember answered requests and index the log in the background."""
+        index = self.index
+        self.plane.listeners.append(index.listen)
+        index.following = True
+        interval = max(self.settings.log.flush_interval_s, INDEX_EVERY_S)
+        try:
+            async with _background(_every(interval, index.catch_up, at_start=True)):
+                yield
+        finally:
+            index.following = False
+            self.plane.listeners.remove(index.listen)
 
     async def _stop_collector(self, collector: Collector) -> None:
         self.plane.listeners.remove(collector.listen)
@@ -309,6 +343,20 @@ def _renewing(lock: StoreLock) -> Callable[[], bool]:
         return lock.renew()
 
     return keep_going
+
+
+def _output_of(registry: Registry) -> OutputOf:
+    """A version's outputs (classes or regression), read once per version: versions
+    never change once registered."""
+
+    @functools.lru_cache(maxsize=4096)
+    def output_of(model: str, version: int) -> OutputSpec | None:
+        try:
+            return registry.get(model, version).output
+        except NotFound:
+            return None
+
+    return output_of
 
 
 async def _every(interval_s: float, work: Callable[[], object], *, at_start: bool = False) -> None:

@@ -25,7 +25,13 @@ from modelport.predlog.compaction import compact_endpoint, replaced_segments
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.records import PredictionRecord
 from modelport.store.db import Database
-from modelport.store.tables import AuditRow, FeedbackRow, MonitoringEventRow
+from modelport.store.tables import (
+    AuditRow,
+    FeedbackHistoryRow,
+    FeedbackRow,
+    MonitoringEventRow,
+    RequestIndexRow,
+)
 from support import LiveServer, register_churn, run_cli
 
 ADMIN = "admin-" + uuid.uuid4().hex
@@ -83,6 +89,37 @@ def _add_label(folder: Path, request_id: str, received_at: datetime) -> None:
                     endpoint="churn",
                     received_at=received_at,
                 )
+            )
+            # An earlier label it replaced, and the request's entry in the request index.
+            session.add(
+                FeedbackHistoryRow(
+                    request_id=request_id,
+                    label="0",
+                    endpoint="churn",
+                    received_at=received_at,
+                    replaced_by="test",
+                )
+            )
+            session.add(
+                RequestIndexRow(
+                    request_id=request_id,
+                    endpoint="churn",
+                    model="churn",
+                    version=1,
+                    logged_at=received_at,
+                )
+            )
+    finally:
+        db.dispose()
+
+
+def _history_and_index(folder: Path) -> tuple[set[str], set[str]]:
+    db = _db(folder)
+    try:
+        with db.session() as session:
+            return (
+                set(session.scalars(select(FeedbackHistoryRow.request_id))),
+                set(session.scalars(select(RequestIndexRow.request_id))),
             )
     finally:
         db.dispose()
@@ -180,6 +217,8 @@ def test_a_server_prunes_old_days_and_labels_and_keeps_recent_ones(
     assert _logged_ids(folder) == {"recent-request"}
     assert _labels(folder) == {"recent-request"}
     assert _events(folder) == {"recent-request"}
+    history, index = _history_and_index(folder)
+    assert "old-request" not in history | index and "recent-request" in history
     (audit,) = _audit(folder, "prune")
     assert audit.actor == "retention"
     assert audit.details["days_removed"] == 1 and audit.details["labels_removed"] == 1
@@ -263,7 +302,12 @@ def test_forget_over_http_erases_rows_labels_and_events_everywhere(served: LiveS
     # y-forget sits in the merged file and in the segment it replaces (kept for the
     # compaction grace period): every physical copy is erased.
     assert result["rows_removed"] == 3
-    assert result["records_removed"] == {"feedback": 1, "monitoring_events": 1}
+    # The request index learnt forget_me as it was answered: it goes too.
+    assert result["records_removed"] == {
+        "feedback": 1,
+        "monitoring_events": 1,
+        "request_index": 1,
+    }
     assert result["unreadable"] == []
 
     assert {forget_me, "y-forget"}.isdisjoint(_ids_in_every_file(folder))
@@ -324,7 +368,7 @@ def test_the_cli_forgets_repeated_request_ids(
     )
     body = json.loads(result.stdout)
     assert body["rows_removed"] == 2 and body["files_rewritten"] == 1
-    assert body["records_removed"] == {"feedback": 2}
+    assert body["records_removed"] == {"feedback": 2, "feedback_history": 2, "request_index": 2}
     assert _ids_in_every_file(folder) == {"b"}
     assert _labels(folder) == {"b"}
     (audit,) = _audit(folder, "forget")

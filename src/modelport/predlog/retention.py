@@ -38,7 +38,14 @@ from sqlalchemy import Column, Table, delete, text
 from modelport.errors import ValidationFailed
 from modelport.predlog import columns as col
 from modelport.store.db import Database
-from modelport.store.tables import AuditRow, Base, FeedbackRow, MonitoringEventRow
+from modelport.store.tables import (
+    AuditRow,
+    Base,
+    FeedbackHistoryRow,
+    FeedbackRow,
+    MonitoringEventRow,
+    RequestIndexRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +60,11 @@ class PruneResult:
     cutoff: datetime
     days_removed: list[str] = field(default_factory=list)
     labels_removed: int = 0
+    # Earlier labels a later one replaced (feedback_history).
+    history_removed: int = 0
     events_removed: int = 0
+    # Rows of the request index (request id -> endpoint and version).
+    index_removed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -137,12 +148,25 @@ class LogRetention:
         with self.db.session() as session:
             _secure_delete(session)
             labels = session.execute(delete(FeedbackRow).where(FeedbackRow.received_at < cutoff))
+            earlier = session.execute(
+                delete(FeedbackHistoryRow).where(FeedbackHistoryRow.received_at < cutoff)
+            )
             events = session.execute(
                 delete(MonitoringEventRow).where(MonitoringEventRow.predicted_at < cutoff)
             )
-            result.labels_removed = int(getattr(labels, "rowcount", 0) or 0)
-            result.events_removed = int(getattr(events, "rowcount", 0) or 0)
-            if result.days_removed or result.labels_removed or result.events_removed:
+            indexed = session.execute(
+                delete(RequestIndexRow).where(RequestIndexRow.logged_at < cutoff)
+            )
+            result.labels_removed = _count(labels)
+            result.history_removed = _count(earlier)
+            result.events_removed = _count(events)
+            result.index_removed = _count(indexed)
+            if (
+                result.days_removed
+                or result.labels_removed
+                or result.history_removed
+                or result.events_removed
+            ):
                 details = result.to_dict()
                 details["days_removed"] = len(result.days_removed)
                 session.add(AuditRow(actor=actor, subject="log", action="prune", details=details))
@@ -177,7 +201,7 @@ class LogRetention:
                 for start in range(0, len(ids), _ID_CHUNK):
                     chunk = ids[start : start + _ID_CHUNK]
                     outcome = session.execute(delete(table).where(column.in_(chunk)))
-                    removed += int(getattr(outcome, "rowcount", 0) or 0)
+                    removed += _count(outcome)
                 if removed:
                     result.records_removed[str(table.name)] = removed
             details = result.to_dict()
@@ -277,3 +301,8 @@ def _locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _count(result: object) -> int:
+    """Rows a bulk DELETE removed (drivers that cannot tell say 0)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,10 +16,9 @@ that fails to load makes its endpoint not-ready; every other endpoint keeps serv
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,14 +124,11 @@ def _rollout_of(policy: Mapping[str, Any]) -> int | None:
     return rollout if isinstance(rollout, int) and not isinstance(rollout, bool) else None
 
 
-_ID_PREFIX = uuid.uuid4().hex[:16]
-_id_counter = itertools.count()
-
-
 def new_request_id() -> str:
-    """A unique id without a system call per request: a random per-process prefix and a
-    counter (uuid4 reads the OS entropy pool every time)."""
-    return f"{_ID_PREFIX}{next(_id_counter):016x}"
+    """32 hex digits, all 128 bits from the OS's cryptographic source: a request id is
+    what a label names, so nobody may guess another caller's (a prefix and a counter
+    would let anyone relabel every neighbour's predictions)."""
+    return secrets.token_hex(16)
 
 
 class DataPlane:

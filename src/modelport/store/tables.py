@@ -12,6 +12,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -130,6 +131,43 @@ class FeedbackRow(Base):
     label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Who gave the label (the token's name; "anonymous" on an open server, "cli").
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class FeedbackHistoryRow(Base):
+    """A label that a later one replaced: its value, when and by whom it was given, and
+    who replaced it when (``feedback.overwrite = "keep-history"``)."""
+
+    __tablename__ = "feedback_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), index=True)
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(Text)
+    label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replaced_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class RequestIndexRow(Base):
+    """Which endpoint and version answered a logged request, so a label finds its
+    prediction by one key lookup instead of a scan of the log (``predlog/index.py``)."""
+
+    __tablename__ = "request_index"
+    __table_args__ = (Index("ix_request_index_endpoint_logged_at", "endpoint", "logged_at"),)
+
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    # Rows (instances) the request had.
+    rows: Mapped[int] = mapped_column(Integer, default=1)
+    # When the request arrived (the ``ts`` of its logged rows).
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RolloutRow(Base):
