@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.api import admin, monitoring, rollout, v1, v2
+from modelport.api import admin, monitoring, openapi, rollout, v1, v2
 from modelport.api.context import services
 from modelport.api.responses import JSON, error_response
 from modelport.config import Settings
@@ -47,6 +47,7 @@ ROUTES: list[BaseRoute] = [
     *rollout.routes,
     *monitoring.routes,
     Route("/metrics", metrics, methods=["GET"]),
+    *openapi.routes,
 ]
 
 
