@@ -48,10 +48,13 @@ REFUSALS = {
 
 @dataclass(frozen=True)
 class Query:
+    """A query parameter (or, with ``location="header"``, a request header)."""
+
     name: str
     schema: dict[str, Any]
     description: str = ""
     repeated: bool = False
+    location: str = "query"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,14 @@ MONITORING_QUERY = (
     Query("format", {"type": "string", "enum": ["json", "html"]}, "answer as JSON or HTML"),
 )
 
+BINARY_HEADER = Query(
+    "Inference-Header-Content-Length",
+    {"type": "integer", "minimum": 0},
+    "binary tensor extension: the body's first N bytes are the JSON header, the rest the "
+    "raw data of inputs that declare parameters.binary_data_size",
+    location="header",
+)
+
 ROLLOUT_VERBS = {
     "promote": "Move the candidate to the next step (or make it the primary)",
     "rollback": "End the rollout and keep the primary",
@@ -144,10 +155,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "v2",
         s.InferResponse,
         body=s.InferRequest,
+        query=(BINARY_HEADER,),
         refusals=(503,),
     ),
     ("POST", "/v2/models/{name}/versions/{version}/infer"): Operation(
-        "Inference on a served version", "v2", s.InferResponse, body=s.InferRequest, refusals=(503,)
+        "Inference on a served version",
+        "v2",
+        s.InferResponse,
+        body=s.InferRequest,
+        query=(BINARY_HEADER,),
+        refusals=(503,),
     ),
     # registry
     ("GET", "/v1/models"): Operation("List models", "registry", s.ModelList),
@@ -324,7 +341,7 @@ def _parameters(route: Route, operation: Operation | None) -> list[dict[str, Any
         parameters.append(
             {
                 "name": query.name,
-                "in": "query",
+                "in": query.location,
                 "required": False,
                 "description": query.description,
                 "schema": schema,
