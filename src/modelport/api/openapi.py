@@ -41,7 +41,7 @@ REFUSALS = {
     413: "The body is larger than the server accepts.",
     415: "Mutations take application/json (uploads: multipart/form-data).",
     421: "The Host header does not name this server.",
-    422: "A field or parameter is invalid; `field` names it.",
+    422: "A field or parameter is invalid; the answer's field names it.",
     503: "The endpoint (or server) is not ready.",
 }
 
