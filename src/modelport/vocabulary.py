@@ -129,6 +129,8 @@ def parse_duration(value: str | float, *, field: str = "duration") -> float:
         raise _not_a_duration(field, value)
     if isinstance(value, int | float):
         seconds = float(value)
+    elif not isinstance(value, str):
+        raise _not_a_duration(field, value)
     else:
         match = _DURATION.match(value.strip().lower())
         if match is None:
@@ -160,6 +162,11 @@ def parse_count(value: str | int, unit: CountUnit, *, field: str = "count") -> i
         raise ValidationFailed(f"{field} must be a count like {example}", field=field)
     if isinstance(value, int):
         count = value
+    elif not isinstance(value, str):
+        # JSON numbers too large for 64 bits arrive as floats.
+        raise ValidationFailed(
+            f"{field} must be a count like {example}, got {value!r}", field=field
+        )
     else:
         text = value.strip().lower()
         match = _COUNTS[unit].match(text) or re.match(r"^(\d+)$", text)

@@ -55,9 +55,14 @@ def test_feedback_bad_input_names_the_field(server: LiveServer) -> None:
         )
         bad_id = client.post("/v1/feedback", json={"request_id": 5, "label": 1})
         empty = client.post("/v1/feedback", json=[])
+        # Rows are 32-bit in storage: a larger one would poison every later label read.
+        huge_row = client.post("/v1/feedback", json={"request_id": "a", "label": 1, "row": 2**31})
+        after = client.get("/v1/endpoints/churn/monitoring", params={"sections": "performance"})
     assert no_label.status_code == 422 and no_label.json()["field"] == "items[1].label"
     assert bad_id.status_code == 422 and bad_id.json()["field"] == "items[0].request_id"
     assert empty.status_code == 422
+    assert huge_row.status_code == 422 and huge_row.json()["field"] == "items[0].row"
+    assert after.status_code == 200, after.text
 
 
 def test_export_with_labels_and_cli_ingest(server: LiveServer) -> None:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.api import admin, logs, monitoring, rollout, v1, v2
+from modelport.api import admin, logs, monitoring, openapi, rollout, v1, v2
 from modelport.api.context import services
 from modelport.api.responses import JSON, error_response
 from modelport.config import Settings
@@ -48,6 +48,7 @@ ROUTES: list[BaseRoute] = [
     *monitoring.routes,
     *logs.routes,
     Route("/metrics", metrics, methods=["GET"]),
+    *openapi.routes,
 ]
 
 

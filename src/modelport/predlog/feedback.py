@@ -42,6 +42,8 @@ MAX_ITEMS = 100_000
 _CHUNK = 5_000
 _LOOKUP_CHUNK = 500
 
+MAX_ROW = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class FeedbackItem:
@@ -112,9 +114,10 @@ def parse_items(payload: Any) -> list[FeedbackItem]:
         if isinstance(label, float) and not math.isfinite(label):
             raise ValidationFailed(f"{where}.label must be finite", field=f"{where}.label")
         row = raw.get("row", 0)
-        if not isinstance(row, int) or isinstance(row, bool) or row < 0:
+        # Rows are stored and read as 32-bit integers.
+        if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row <= MAX_ROW:
             raise ValidationFailed(
-                f"{where}.row must be a non-negative integer", field=f"{where}.row"
+                f"{where}.row must be an integer from 0 to {MAX_ROW}", field=f"{where}.row"
             )
         endpoint = raw.get("endpoint")
         if endpoint is not None and not isinstance(endpoint, str):

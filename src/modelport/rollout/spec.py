@@ -31,6 +31,8 @@ def parse_steps(value: str | list[Any]) -> list[int]:
     ...
     modelport.errors.ValidationFailed: steps must increase: 25 follows 50
     """
+    if not isinstance(value, str | list):
+        raise ValidationFailed("steps must be a list or a string like 5,25,50,100", field="steps")
     parts = value.split(",") if isinstance(value, str) else list(value)
     steps: list[int] = []
     for part in parts:
