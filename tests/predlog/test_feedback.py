@@ -65,7 +65,7 @@ GOOD = {"request_id": "ok", "label": 1}
         ([GOOD, GOOD, {"request_id": "r3", "label": {"a": 1}}], "items[2].label", "string"),
         ([GOOD, GOOD, {"request_id": "r3", "label": float("nan")}], "items[2].label", "finite"),
         ([GOOD, GOOD, {"request_id": "r3", "label": float("inf")}], "items[2].label", "finite"),
-        ([GOOD, GOOD, {"request_id": "r3", "label": 1, "row": -1}], "items[2].row", "non-neg"),
+        ([GOOD, GOOD, {"request_id": "r3", "label": 1, "row": -1}], "items[2].row", "from 0 to"),
         ([GOOD, GOOD, {"request_id": "r3", "label": 1, "row": "0"}], "items[2].row", "integer"),
         ([GOOD, GOOD, {"request_id": "r3", "label": 1, "row": True}], "items[2].row", "integer"),
         ([GOOD, GOOD, {"request_id": "r3", "label": 1, "row": 1.5}], "items[2].row", "integer"),
