@@ -586,7 +586,7 @@ def test_a_python_predictor_cannot_be_uploaded_over_http(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://modelport"
+                transport=transport, base_url="http://127.0.0.1"
             ) as client:
                 return await client.post(
                     f"/v1/models/{case.name}/versions",

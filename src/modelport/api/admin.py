@@ -1,4 +1,4 @@
-"""Admin API: models and endpoints. Mutations need an admin token when tokens are set."""
+"""Admin API: models and endpoints (who may call what: ``api/auth.ROUTE_PERMISSIONS``)."""
 
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ from modelport.schema import InputSchema
 @guarded()
 async def list_models(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     return JSON({"models": await asyncio.to_thread(app.registry.list_models)})
 
 
 @guarded()
 async def show_model(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     versions = await asyncio.to_thread(app.registry.versions, request.path_params["name"])
     return JSON({"name": request.path_params["name"], "versions": [v.to_dict() for v in versions]})
 
@@ -41,7 +41,7 @@ async def show_model(request: Request) -> Response:
 @guarded()
 async def show_version(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     version = await asyncio.to_thread(app.registry.get, name, request.path_params["version"])
     with_profile = request.query_params.get("profile") in ("1", "true")
@@ -60,7 +60,7 @@ async def register_version(request: Request) -> Response:
     """multipart/form-data: artifact (file), reference (file, optional), flavor, target,
     description, tags (JSON object), schema (JSON), trust_pickle, strict_categories."""
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     declared = request.headers.get("content-length")
     limit = app.settings.server.max_body_bytes * 32
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -122,7 +122,7 @@ async def _register_upload(request: Request, actor: str, form: FormData) -> Mode
 @guarded()
 async def list_endpoints(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     endpoints = await asyncio.to_thread(app.endpoints.all)
     body = []
     for endpoint in endpoints:
@@ -151,7 +151,7 @@ def _model_field(payload: dict[str, Any]) -> tuple[str, int | None]:
 @guarded()
 async def create_endpoint(request: Request) -> Response:
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     payload = await _object(request)
     name = payload.get("name")
     if not isinstance(name, str):
@@ -165,7 +165,7 @@ async def create_endpoint(request: Request) -> Response:
 @guarded()
 async def show_endpoint(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     endpoint = await asyncio.to_thread(app.endpoints.get, request.path_params["name"])
     body = endpoint.to_dict()
     status = app.plane.find(endpoint.name)
@@ -180,7 +180,7 @@ async def show_endpoint(request: Request) -> Response:
 async def update_endpoint(request: Request) -> Response:
     """Point the endpoint at another version of its model: ``{"model": "churn:2"}``."""
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     name = request.path_params["name"]
     payload = await _object(request)
     current = await asyncio.to_thread(app.endpoints.get, name)
@@ -209,7 +209,7 @@ async def update_endpoint(request: Request) -> Response:
 @guarded()
 async def delete_endpoint(request: Request) -> Response:
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     await asyncio.to_thread(app.endpoints.delete, request.path_params["name"], actor)
     await app.plane.refresh()
     return Response(status_code=204)
@@ -218,7 +218,7 @@ async def delete_endpoint(request: Request) -> Response:
 @guarded()
 async def endpoint_history(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     await asyncio.to_thread(app.endpoints.get, name)
     return JSON({"endpoint": name, "history": await asyncio.to_thread(app.endpoints.history, name)})

@@ -24,7 +24,7 @@ async def predict(request: Request) -> Response:
     started = time.perf_counter()
     app = services(request)
     name = request.path_params["name"]
-    require(request, app.settings.auth, "client")
+    require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
@@ -43,7 +43,7 @@ async def predict(request: Request) -> Response:
 @guarded()
 async def feedback(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "client")
+    require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     items = parse_items(payload)
     # Labels may follow their predictions within milliseconds: flush first so they match.

@@ -44,7 +44,7 @@ def _status_for(request: Request) -> EndpointStatus:
 async def infer(request: Request) -> Response:
     started = time.perf_counter()
     app = services(request)
-    require(request, app.settings.auth, "client")
+    require(request)
     body = await read_body(request, app.settings.server.max_body_bytes)
     payload = parse_body(body, request.headers.get("inference-header-content-length"))
     request_id = request_id_from(request, payload) or new_request_id()
@@ -64,8 +64,7 @@ async def infer(request: Request) -> Response:
 
 @guarded(v2=True)
 async def show_model(request: Request) -> Response:
-    app = services(request)
-    require(request, app.settings.auth, "client")
+    require(request)
     status = _status_for(request)
     return JSON(model_metadata(status.name, status.primary, list(status.served_versions)))
 
