@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
+from modelport.api.auth import Identity, Keyring
 from modelport.config import DEFAULT_TOML, Settings
 from modelport.errors import ConfigError
 
@@ -150,3 +152,127 @@ def test_a_missing_file_named_by_environment_is_an_error(
 
     with pytest.raises(ConfigError, match="typo.toml does not exist"):
         Settings.load()
+
+
+# --- auth: named tokens, their sources, and what a server reads at start ---
+
+DEPLOYER_SHA = hashlib.sha256(b"deployer-secret").hexdigest()
+
+
+def test_named_tokens_from_every_source(bare: Path) -> None:
+    (bare / "tokens.toml").write_text('[tokens.shop]\nrole = "client"\ntoken = "client-secret"\n')
+    (bare / "modelport.toml").write_text(
+        '[auth]\ntokens_file = "tokens.toml"\nadmin_tokens = ["old-admin"]\n'
+        '[auth.tokens.ops]\nrole = "admin"\ntoken = "admin-secret"\n'
+        f'[auth.tokens.release-bot]\nrole = "deployer"\nsha256 = "{DEPLOYER_SHA}"\n'
+        '[auth.tokens.dashboard]\nrole = "reader"\nenv = "DASHBOARD_TOKEN"\n'
+    )
+    settings = Settings.load()
+    keyring = Keyring.from_settings(settings.auth, {"DASHBOARD_TOKEN": "reader-secret"})
+
+    assert settings.auth.tokens["release-bot"].sha256 == DEPLOYER_SHA
+    assert keyring.identify("admin-secret") == Identity("ops", "admin")
+    assert keyring.identify("deployer-secret") == Identity("release-bot", "deployer")
+    assert keyring.identify("reader-secret") == Identity("dashboard", "reader")
+    assert keyring.identify("client-secret") == Identity("shop", "client")
+    assert keyring.identify("old-admin") == Identity("admin-1", "admin")
+    assert keyring.identify(DEPLOYER_SHA) is None  # a digest is not a token
+    assert keyring.identify("nope") is None
+
+
+def test_no_tokens_means_an_open_server(bare: Path) -> None:
+    assert Keyring.from_settings(Settings.load().auth).empty
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ('role = "admin"', "auth.tokens.ops"),
+        ('role = "admin"\ntoken = "a"\nenv = "B"', "auth.tokens.ops"),
+        ('role = "root"\ntoken = "a"', "auth.tokens.ops.role"),
+        ('role = "admin"\nsha256 = "ABC"', "auth.tokens.ops.sha256"),
+        ('role = "admin"\ntoken = "a"\nscope = "all"', "auth.tokens.ops.scope"),
+    ],
+)
+def test_invalid_tokens_name_the_field(bare: Path, table: str, field: str) -> None:
+    (bare / "modelport.toml").write_text(f"[auth.tokens.ops]\n{table}\n")
+
+    with pytest.raises(ConfigError) as refused:
+        Settings.load()
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "field", "message"),
+    [
+        (
+            '[auth.tokens.ops]\nrole = "admin"\nenv = "OPS_TOKEN"\n',
+            {},
+            "auth.tokens.ops.env",
+            "OPS_TOKEN is not set",
+        ),
+        ('[auth.tokens.Ops]\nrole = "admin"\ntoken = "a"\n', {}, "auth.tokens.Ops", "Ops"),
+        ('[auth.tokens."a..b"]\nrole = "admin"\ntoken = "a"\n', {}, "auth.tokens.a..b", "'..'"),
+        (
+            '[auth.tokens.ops]\nrole = "admin"\ntoken = "t\u00f6ken"\n',
+            {},
+            "auth.tokens.ops",
+            "printable ASCII",
+        ),
+        ('[auth.tokens.ops]\nrole = "admin"\ntoken = "a b"\n', {}, "auth.tokens.ops", "ASCII"),
+        (
+            '[auth]\nclient_tokens = ["same"]\n[auth.tokens.ops]\nrole = "admin"\ntoken = "same"\n',
+            {},
+            "auth.client_tokens",
+            "same secret",
+        ),
+        (
+            '[auth]\nadmin_tokens = ["x"]\n[auth.tokens.admin-1]\nrole = "admin"\ntoken = "y"\n',
+            {},
+            "auth.tokens.admin-1",
+            "taken by auth.admin_tokens",
+        ),
+        ('[auth]\nadmin_tokens = [""]\n', {}, "auth.admin_tokens", "empty"),
+        ('[auth]\ntokens_file = "missing.toml"\n', {}, "auth.tokens_file", "missing.toml"),
+    ],
+)
+def test_tokens_a_server_cannot_use_stop_it_at_start(
+    bare: Path, toml: str, environ: dict[str, str], field: str, message: str
+) -> None:
+    (bare / "modelport.toml").write_text(toml)
+    settings = Settings.load()
+
+    with pytest.raises(ConfigError) as refused:
+        Keyring.from_settings(settings.auth, environ)
+    assert refused.value.field == field
+    assert message in refused.value.message
+    assert "t\u00f6ken" not in refused.value.message  # a secret is never shown
+
+
+@pytest.mark.parametrize(
+    ("tokens_file", "message"),
+    [
+        ('[tokens.shop]\nrole = "client"\n', "tokens.shop"),
+        ('[tokens.shop]\nrole = "boss"\ntoken = "x"\n', "tokens.shop.role"),
+        ('[auth.tokens.shop]\nrole = "client"\ntoken = "x"\n', "[tokens.<name>]"),
+        ('[tokens.shop\nrole = "client"\n', "not valid TOML"),
+        ('[tokens.ops]\nrole = "client"\ntoken = "x"\n', "defined in settings and in"),
+    ],
+)
+def test_a_bad_tokens_file_names_the_table(bare: Path, tokens_file: str, message: str) -> None:
+    (bare / "tokens.toml").write_text(tokens_file)
+    (bare / "modelport.toml").write_text(
+        '[auth]\ntokens_file = "tokens.toml"\n[auth.tokens.ops]\nrole = "admin"\ntoken = "a"\n'
+    )
+    with pytest.raises(ConfigError) as refused:
+        Keyring.from_settings(Settings.load().auth, {})
+    assert refused.value.field == "auth.tokens_file"
+    assert message in refused.value.message
+
+
+def test_tokens_from_the_environment_form(bare: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELPORT_AUTH__TOKENS__CI__ROLE", "deployer")
+    monkeypatch.setenv("MODELPORT_AUTH__TOKENS__CI__SHA256", DEPLOYER_SHA)
+
+    keyring = Keyring.from_settings(Settings.load().auth, {})
+    assert keyring.identify("deployer-secret") == Identity("ci", "deployer")

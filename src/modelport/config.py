@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +103,12 @@ class TokenSettings(BaseModel):
     token: str = ""
     sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
     env: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TokenSettings:
+        if sum(1 for source in (self.token, self.sha256, self.env) if source) != 1:
+            raise ValueError("set exactly one of token, sha256 or env")
+        return self
 
 
 class AuthSettings(BaseModel):

@@ -21,7 +21,10 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     ├── BodyTooLarge                    413 body_too_large
     ├── Unauthorized                    401 unauthorized
     ├── Forbidden                       403 forbidden
-    │   └── UploadNotAllowed            403 upload_not_allowed (pickle/code over HTTP)
+    │   ├── UploadNotAllowed            403 upload_not_allowed (pickle/code over HTTP)
+    │   └── CrossOrigin                 403 cross_origin  (a mutation from another origin)
+    ├── UnsupportedMediaType            415 unsupported_media_type
+    ├── MisdirectedRequest              421 misdirected_request (Host not served here)
     ├── NotFound                        404 not_found
     │   ├── ModelNotFound               404 model_not_found
     │   ├── VersionNotFound             404 version_not_found
@@ -135,6 +138,20 @@ class Unauthorized(ModelportError):
 class Forbidden(ModelportError):
     status = 403
     code = "forbidden"
+
+
+class CrossOrigin(Forbidden):
+    code = "cross_origin"
+
+
+class UnsupportedMediaType(ModelportError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MisdirectedRequest(ModelportError):
+    status = 421
+    code = "misdirected_request"
 
 
 class NotFound(ModelportError):

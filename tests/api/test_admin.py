@@ -64,7 +64,7 @@ def test_register_over_http_refuses_bad_artifacts_and_keeps_versions(server: Liv
             files={"artifact": ("model.skops", b"not a model at all")},
             data={"flavor": "sklearn"},
         )
-        no_file = client.post("/v1/models/churn/versions", data={"flavor": "sklearn"})
+        no_file = client.post("/v1/models/churn/versions", files={"flavor": (None, "sklearn")})
         after = client.get("/v1/models/churn").json()["versions"]
     assert garbage.status_code == 422 and garbage.json()["code"] == "artifact_error"
     assert no_file.status_code == 422 and no_file.json()["field"] == "artifact"

@@ -12,12 +12,14 @@ from .helpers import PREDICTORS, metric, register_python, scrape
 from .predictors import Recording, read_calls
 
 PREDICT = "/v1/endpoints/churn/predict"
+JSON_TYPE = {"content-type": "application/json"}
 
 
 def _post(server: LiveServer, body: Any, path: str = PREDICT, **kwargs: Any) -> Any:
     with server.client() as client:
         if isinstance(body, bytes | str):
-            return client.post(path, content=body, **kwargs)
+            headers = {**JSON_TYPE, **kwargs.pop("headers", {})}
+            return client.post(path, content=body, headers=headers, **kwargs)
         return client.post(path, json=body, **kwargs)
 
 
@@ -195,7 +197,7 @@ def test_invalid_requests_never_reach_the_model(recording: LiveServer) -> None:
     with server.client() as client:
         for path, body, _, _ in INVALID:
             if isinstance(body, bytes):
-                answers.append(client.post(paths[path], content=body))
+                answers.append(client.post(paths[path], content=body, headers=JSON_TYPE))
             else:
                 answers.append(client.post(paths[path], json=body))
     got = [(a.status_code, a.json().get("code", a.text)) for a in answers]

@@ -599,7 +599,7 @@ def test_a_python_predictor_cannot_be_uploaded_over_http_by_default(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://modelport"
+                transport=transport, base_url="http://127.0.0.1"
             ) as client:
                 return await client.post(
                     f"/v1/models/{case.name}/versions",

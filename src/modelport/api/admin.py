@@ -1,4 +1,4 @@
-"""Admin API: models and endpoints. Mutations need an admin token when tokens are set."""
+"""Admin API: models and endpoints (who may call what: ``api/auth.ROUTE_PERMISSIONS``)."""
 
 from __future__ import annotations
 
@@ -39,14 +39,14 @@ MAX_HISTORY = 1000
 @guarded()
 async def list_models(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     return JSON({"models": await asyncio.to_thread(app.registry.list_models)})
 
 
 @guarded()
 async def show_model(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     versions = await asyncio.to_thread(app.registry.versions, request.path_params["name"])
     return JSON({"name": request.path_params["name"], "versions": [v.to_dict() for v in versions]})
 
@@ -54,7 +54,7 @@ async def show_model(request: Request) -> Response:
 @guarded()
 async def show_version(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     version = await asyncio.to_thread(app.registry.get, name, request.path_params["version"])
     with_profile = request.query_params.get("profile") in ("1", "true")
@@ -95,8 +95,7 @@ async def register_version(request: Request) -> Response:
     """multipart/form-data: artifact (file), reference (file, optional), flavor, target,
     description, tags (JSON object), schema (JSON), trust_types (JSON list or
     comma-separated), trust_pickle, attr (python flavor), strict_categories."""
-    app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     limit = _upload_limit(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -238,7 +237,7 @@ async def _register_upload(request: Request, actor: str, form: FormData) -> Mode
 @guarded()
 async def list_endpoints(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     endpoints = await asyncio.to_thread(app.endpoints.all)
     body = []
     for endpoint in endpoints:
@@ -267,7 +266,7 @@ def _model_field(payload: dict[str, Any]) -> tuple[str, int | None]:
 @guarded()
 async def create_endpoint(request: Request) -> Response:
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     payload = await _object(request)
     name = check_name("endpoint", payload.get("name"), field="name")
     model, version = _model_field(payload)
@@ -279,7 +278,7 @@ async def create_endpoint(request: Request) -> Response:
 @guarded()
 async def show_endpoint(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     endpoint = await asyncio.to_thread(app.endpoints.get, request.path_params["name"])
     body = endpoint.to_dict()
     status = app.plane.find(endpoint.name)
@@ -326,7 +325,7 @@ async def update_endpoint(request: Request) -> Response:
     optionally ``"revision": N`` (409 if it changed since) and ``"force": true`` (roll
     back a rollout in progress first; without it such an endpoint answers 409)."""
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     name = request.path_params["name"]
     payload = await _object(request)
     revision = _revision_field(payload)
@@ -371,7 +370,7 @@ async def delete_endpoint(request: Request) -> Response:
     """Delete the endpoint; 409 while a rollout is in progress unless ``?force=true``
     (which rolls the rollout back first)."""
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     name = request.path_params["name"]
     force = _force(request)
     await asyncio.to_thread(app.endpoints.get, name)
@@ -387,7 +386,7 @@ async def delete_endpoint(request: Request) -> Response:
 async def endpoint_history(request: Request) -> Response:
     """The endpoint's audit trail, newest first: ``?limit=N`` (1-1000, default 100)."""
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     limit = int_param(request, "limit", maximum=MAX_HISTORY) or 100
     await asyncio.to_thread(app.endpoints.get, name)

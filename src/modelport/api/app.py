@@ -1,25 +1,32 @@
 """``create_app(settings, services)``: the HTTP adapter over the planes.
 
-It only maps routes to handlers; the planes and their background services come from
+It only maps routes to handlers, behind one guard (:mod:`modelport.api.guard`: Host,
+Origin, Content-Type, token and role); the planes and their background services come from
 :class:`modelport.server.Services`, started for as long as the app's lifespan.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelport.api import admin, logs, monitoring, openapi, rollout, v1, v2
+from modelport.api.auth import Keyring
 from modelport.api.context import services
+from modelport.api.guard import Guard, check_bind
 from modelport.api.responses import JSON, error_response
 from modelport.config import Settings
 from modelport.errors import NotFound
 from modelport.server import Services
+
+logger = logging.getLogger(__name__)
 
 
 async def metrics(request: Request) -> Response:
@@ -52,8 +59,18 @@ ROUTES: list[BaseRoute] = [
 ]
 
 
-def create_app(settings: Settings, built: Services | None = None) -> Starlette:
-    """The app serving ``built`` (or services built from ``settings`` when it starts)."""
+def create_app(
+    settings: Settings, built: Services | None = None, *, insecure: bool = False
+) -> Starlette:
+    """The app serving ``built`` (or services built from ``settings`` when it starts).
+
+    Reads every token now (a ConfigError names a bad one) and refuses an app with no
+    tokens for a non-loopback ``server.host`` unless ``insecure``.
+    """
+    keyring = Keyring.from_settings(settings.auth)
+    warning = check_bind(settings.server.host, keyring, insecure)
+    if warning is not None:
+        logger.warning(warning)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,4 +83,7 @@ def create_app(settings: Settings, built: Services | None = None) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
+        middleware=[
+            Middleware(Guard, settings=settings, keyring=keyring, routes=ROUTES, insecure=insecure)
+        ],
     )

@@ -21,7 +21,7 @@ async def forget(request: Request) -> Response:
     """``{"request_ids": ["..."]}``: erase those requests' logged rows, labels and
     records; answers what was removed (counts, never values)."""
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     if not isinstance(payload, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")

@@ -43,7 +43,7 @@ def _time(request: Request, key: str) -> datetime | None:
 @guarded()
 async def report(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     params = request.query_params
     output = params.get("format", "json")
@@ -74,7 +74,7 @@ async def report(request: Request) -> Response:
 @guarded()
 async def live(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     app.endpoints.get(name)  # 404 for an unknown endpoint
     if app.collector is not None:
@@ -95,7 +95,7 @@ async def live(request: Request) -> Response:
 @guarded()
 async def history(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     app.endpoints.get(name)
     params = request.query_params
@@ -115,7 +115,7 @@ async def history(request: Request) -> Response:
 @guarded()
 async def events(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     app.endpoints.get(name)
     found = await asyncio.to_thread(app.series.events, name, _time(request, "since"))

@@ -1,8 +1,8 @@
 """Rollout admin API: shadow, canary, blue-green.
 
-POST /v1/endpoints/{name}/rollout                     start   (admin)
+POST /v1/endpoints/{name}/rollout                     start   (deployer)
 GET  /v1/endpoints/{name}/rollout                     status  (?fresh=1 analyses now)
-POST /v1/endpoints/{name}/rollout/{promote|rollback|pause|resume}   (admin)
+POST /v1/endpoints/{name}/rollout/{promote|rollback|pause|resume}   (deployer)
 GET  /v1/endpoints/{name}/rollout/report              shadow report (?slice=FEATURE)
 GET  /v1/endpoints/{name}/rollout/history             audit trail with evidence
 """
@@ -49,7 +49,7 @@ async def _body(request: Request) -> dict[str, Any]:
 @guarded()
 async def start(request: Request) -> Response:
     app = services(request)
-    actor = require(request, app.settings.auth, "admin")
+    actor = require(request)
     name = request.path_params["name"]
     options = await _body(request)
     rollout = await asyncio.to_thread(app.rollouts.start, name, options, actor)
@@ -60,7 +60,7 @@ async def start(request: Request) -> Response:
 @guarded()
 async def status(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     fresh = request.query_params.get("fresh") in ("1", "true")
     body = await asyncio.to_thread(app.rollouts.status, name, fresh)
@@ -72,7 +72,7 @@ def _action(verb: str) -> Any:
     @guarded()
     async def act(request: Request) -> Response:
         app = services(request)
-        actor = require(request, app.settings.auth, "admin")
+        actor = require(request)
         name = request.path_params["name"]
         reason = str((await _body(request)).get("reason") or "")
         method = getattr(app.rollouts, verb)
@@ -87,7 +87,7 @@ def _action(verb: str) -> Any:
 @guarded()
 async def report(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     rollout_id = int_param(request, "rollout")
     slice_by = request.query_params.get("slice") or None
@@ -101,7 +101,7 @@ async def report(request: Request) -> Response:
 @guarded()
 async def history(request: Request) -> Response:
     app = services(request)
-    require(request, app.settings.auth, "read")
+    require(request)
     name = request.path_params["name"]
     events = await asyncio.to_thread(app.rollouts.history, name, int_param(request, "rollout"))
     return JSON({"endpoint": name, "history": events})

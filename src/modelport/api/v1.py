@@ -24,7 +24,7 @@ async def predict(request: Request) -> Response:
     started = time.perf_counter()
     app = services(request)
     name = request.path_params["name"]
-    require(request, app.settings.auth, "client")
+    require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
@@ -45,7 +45,7 @@ async def predict(request: Request) -> Response:
 @guarded()
 async def feedback(request: Request) -> Response:
     app = services(request)
-    actor = require(request, app.settings.auth, "client")
+    actor = require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     items = parse_items(payload)
     # No flush, no log scan: the request index knows recent answers from memory and

@@ -46,7 +46,7 @@ def _status_for(request: Request) -> EndpointStatus:
 async def infer(request: Request) -> Response:
     started = time.perf_counter()
     app = services(request)
-    require(request, app.settings.auth, "client")
+    require(request)
     body = await read_body(request, app.settings.server.max_body_bytes)
     limit = app.settings.serving.max_string_bytes
     payload = parse_body(
@@ -69,8 +69,7 @@ async def infer(request: Request) -> Response:
 
 @guarded(v2=True)
 async def show_model(request: Request) -> Response:
-    app = services(request)
-    require(request, app.settings.auth, "client")
+    require(request)
     status = _status_for(request)
     return JSON(model_metadata(status.name, status.primary, list(status.served_versions)))
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich.markup import escape
 
 from modelport import __version__
 from modelport.cli import endpoints, logs, models, monitor, rollout
@@ -77,11 +78,24 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve a non-loopback address with no auth tokens (anyone reaching it "
+            "can deploy models).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve every endpoint over HTTP until SIGTERM/SIGINT, then flush the log and stop."""
+    """Serve every endpoint over HTTP until SIGTERM/SIGINT, then flush the log and stop.
+
+    With no auth tokens configured it binds only a loopback address, unless --insecure.
+    """
     import uvicorn
 
     from modelport.api.app import create_app
+    from modelport.api.auth import Keyring
+    from modelport.api.guard import check_bind
     from modelport.predlog.privacy import FieldRules
 
     current = settings()
@@ -91,11 +105,14 @@ def serve(
         current.server.host = host
     if port is not None:
         current.server.port = port
+    warning = check_bind(current.server.host, Keyring.from_settings(current.auth), insecure)
+    if warning is not None:
+        errors.print(f"[bold red]WARNING[/] {escape(warning)}", highlight=False, soft_wrap=True)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(
-        create_app(current),
+        create_app(current, insecure=insecure),
         host=current.server.host,
         port=current.server.port,
         log_level=log_level,
