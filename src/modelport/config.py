@@ -254,8 +254,13 @@ queue_size = 100000
 flush_interval_s = 1.0
 
 [auth]
+# No token: the server is open and binds loopback only. Give tokens names and roles
+# (admin, deployer, reader, client), never only in plain text here (docs/security.md).
 admin_tokens = []
 client_tokens = []
+# [auth.tokens.ops]
+# role = "admin"
+# env = "MODELPORT_OPS_TOKEN"      # or sha256 = "<hex digest>"; or auth.tokens_file
 
 [monitoring]
 window = "1h"          # live drift/quality/performance series: 15m, 1h, 1d or "10000rows"
