@@ -60,6 +60,7 @@ import pyarrow.parquet as pq
 
 from modelport.names import inside
 from modelport.predlog.files import fsync_folder, write_durably
+from modelport.predlog.tables import conflicting_columns
 
 logger = logging.getLogger(__name__)
 
@@ -223,18 +224,7 @@ def _merged_schema(schemas: list[pa.Schema]) -> pa.Schema:
         return pa.unify_schemas(plain, promote_options="permissive")
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         pass
-    types: dict[str, list[pa.DataType]] = {}
-    for schema in plain:
-        for field in schema:
-            types.setdefault(field.name, []).append(field.type)
-    conflicting = set()
-    for name, found in types.items():
-        try:
-            pa.unify_schemas(
-                [pa.schema([pa.field(name, t)]) for t in found], promote_options="permissive"
-            )
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            conflicting.add(name)
+    conflicting = conflicting_columns(plain)
     as_text = [
         pa.schema([f.with_type(pa.string()) if f.name in conflicting else f for f in schema])
         for schema in plain

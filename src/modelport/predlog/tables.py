@@ -19,10 +19,23 @@ def concat(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         pass
-    types: dict[str, list[pa.DataType]] = {}
+    conflicting = conflicting_columns([table.schema for table in tables])
+    as_text = []
     for table in tables:
-        for column in table.schema:
-            types.setdefault(column.name, []).append(column.type)
+        for name in conflicting.intersection(table.column_names):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.cast(table[name], pa.string()))
+        as_text.append(table)
+    return pa.concat_tables(as_text, promote_options="permissive")
+
+
+def conflicting_columns(schemas: list[pa.Schema]) -> set[str]:
+    """Columns whose types differ across ``schemas`` in a way pyarrow cannot promote
+    (e.g. float64 in one segment, string in another): those are read as text."""
+    types: dict[str, list[pa.DataType]] = {}
+    for schema in schemas:
+        for field in schema:
+            types.setdefault(field.name, []).append(field.type)
     conflicting = set()
     for name, found in types.items():
         try:
@@ -31,10 +44,4 @@ def concat(tables: list[pa.Table]) -> pa.Table:
             )
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             conflicting.add(name)
-    as_text = []
-    for table in tables:
-        for name in conflicting.intersection(table.column_names):
-            index = table.schema.get_field_index(name)
-            table = table.set_column(index, name, pc.cast(table[name], pa.string()))
-        as_text.append(table)
-    return pa.concat_tables(as_text, promote_options="permissive")
+    return conflicting
