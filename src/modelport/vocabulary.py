@@ -222,8 +222,10 @@ def parse_moment(text: str, *, now: datetime | None = None, field: str = "since"
 class PredictionEvent:
     """One answered request, as the data plane hands it to its caller and listeners.
 
-    ``batch`` and ``prediction`` are the very arrays the model saw and produced (no copy);
-    ``arrived`` is when the request arrived, in seconds since the epoch.
+    ``prediction`` is the very array the model produced (no copy); ``batch`` is what the
+    model saw, or on an endpoint with privacy rules the view monitoring may see (hashed,
+    redacted and dropped features as missing); ``arrived`` is when the request arrived,
+    in seconds since the epoch.
     """
 
     request_id: str
