@@ -78,8 +78,15 @@ def test_a_constant_start_has_no_scale_and_the_warm_up_waits_for_a_change(name: 
     assert fired and 1_500 <= fired[0] < 1_700, fired[:3]
 
 
-def test_ddm_is_not_rescaled_and_a_warm_up_below_two_values_is_refused() -> None:
+def test_ddm_counts_errors_whatever_their_value_and_waits_for_its_warm_start() -> None:
     ddm = make_detector("ddm")
-    assert not ddm.warming_up and ddm.params["warm_start"] == 1_000
+    assert ddm.params["warm_start"] == 1_000 and ddm.needs == 1_001 and ddm.warming_up
+    stream = bernoulli(3, np.where(np.arange(4_000) < 2_000, 0.1, 0.5))
+    fired = ddm.update_many(stream)
+    assert not ddm.warming_up and fired and 2_000 <= fired[0] < 2_400
+    assert make_detector("ddm").update_many([x * 1_000 for x in stream]) == fired
+
+
+def test_a_warm_up_below_two_values_is_refused() -> None:
     with pytest.raises(ValueError, match="warm_up"):
         make_detector("adwin", warm_up=1)

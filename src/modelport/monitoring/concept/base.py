@@ -91,6 +91,11 @@ class RiverDriftDetector:
         """Whether the detector is still collecting its warm-up (it cannot fire yet)."""
         return self._warm is not None
 
+    @property
+    def needs(self) -> int:
+        """Values it needs before it can fire (more while the stream stays constant)."""
+        return self.warm_up
+
     def update(self, x: float) -> None:
         self._fired = self._warm_or_feed(float(x))
         if self._fired:

@@ -52,5 +52,14 @@ class DDM(RiverDriftDetector):
         return bool(self._detector.drift_detected)
 
     @property
+    def warming_up(self) -> bool:
+        """Whether it is still within ``warm_start`` (it cannot fire yet)."""
+        return self.n_ < self.needs
+
+    @property
+    def needs(self) -> int:
+        return int(self.params["warm_start"]) + 1
+
+    @property
     def warning_detected(self) -> bool:
         return bool(self._detector.warning_detected)
