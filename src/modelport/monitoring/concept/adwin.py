@@ -9,8 +9,8 @@ is, and a real-valued one gives the same alarms in any unit (see :mod:`.base`).
 
 ADWIN is the default detector (first in ``monitoring.detectors``, so shown first): with
 River's ``delta=0.002`` it raised no alarm on 200 stationary 50,000-point Bernoulli(0.1)
-streams and caught a step 0.1 → 0.2 with a median delay of about 280 and a 90th
-percentile of about 410 values (``bench/calibrate_detectors.py``, docs/statistics.md).
+streams and caught a step 0.1 → 0.2 with a median delay of 279 values and a 90th
+percentile of 471 (``bench/calibrate_detectors.py``, figures in docs/statistics.md).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
