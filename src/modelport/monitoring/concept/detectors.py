@@ -1,7 +1,10 @@
 """Concept-drift detectors by name: ``make_detector("adwin")`` (this imports River).
 
+Parameters override the detector's defaults; ``warm_up`` (see :mod:`.base`) is the
+wrapper's, the rest are River's:
+
 >>> make_detector("page_hinkley", threshold=20.0).params
-{'threshold': 20.0}
+{'delta': 0.1, 'threshold': 20.0, 'alpha': 1.0}
 """
 
 from __future__ import annotations

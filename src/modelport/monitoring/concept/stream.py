@@ -5,12 +5,16 @@ Each labelled prediction contributes one value: ``1``/``0`` for a wrong/right cl
 absolute error for a regression. Values enter the detectors in the order their labels
 arrived (ties: by prediction time, then request id and row), as they would in a live
 server, and every firing names the prediction it fired on. DDM needs a 0/1 stream, so
-for regressions it reports ``not_applicable``.
+for regressions it reports ``not_applicable``. Each detector first fixes the stream's
+scale from a warm-up (:mod:`.base`); on a shorter stream it says so.
 
->>> stream = np.array([0.0] * 1_000 + [1.0] * 200)
+>>> rng = np.random.default_rng(0)
+>>> stream = (rng.random(3_000) < np.where(np.arange(3_000) < 2_000, 0.1, 0.5)).astype(float)
 >>> events = run_detectors(stream, ["page_hinkley"])["page_hinkley"]["positions"]
->>> 1_000 <= events[0] < 1_100
+>>> 2_000 <= events[0] < 2_100
 True
+>>> run_detectors(stream[:300], ["adwin"])["adwin"]["message"]
+'warming up: cannot fire before 1000 labelled predictions (n=300)'
 """
 
 from __future__ import annotations
@@ -64,7 +68,13 @@ def run_detectors(
                 "message": f"{name} needs a 0/1 error stream (classification)",
             }
             continue
-        results[name] = {"status": "ok", "positions": detector.update_many(errors.tolist())}
+        positions = detector.update_many(errors.tolist())
+        results[name] = {"status": "ok", "positions": positions}
+        if detector.warming_up:
+            results[name]["message"] = (
+                f"warming up: cannot fire before {detector.needs} labelled predictions "
+                f"(n={len(errors)})"
+            )
     return results
 
 
