@@ -144,9 +144,7 @@ class CategoricalComparator:
         histogram = state.histogram()
         names = settings.names("categorical")
         results = compute_stats(histogram, names, settings.thresholds_for(self.name))
-        drift = summarise(
-            self.name, histogram, results, settings.decision["categorical"], settings
-        )
+        drift = summarise(self.name, histogram, results, settings.decision["categorical"], settings)
         present = {k: v for k, v in self.profile.frequencies.items() if v}
         quality = categorical_quality(
             self.name, counts, missing, self.known, self.profile.missing_rate, len(present) == 1

@@ -50,7 +50,8 @@ CACHE_ENTRIES = 256
 
 def _shares(counts: FloatArray) -> FloatArray:
     totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    shares: FloatArray = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    return shares
 
 
 def _psi_rows(reference: FloatArray, current: FloatArray) -> FloatArray:
