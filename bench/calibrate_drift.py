@@ -37,7 +37,7 @@ from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.drift import FeatureDrift, summarise
 from modelport.monitoring.stats.histogram import Histogram
 from modelport.monitoring.stats.settings import DriftSettings
-from modelport.registry.profile import profile_categorical, profile_numeric
+from modelport.registry.profile import profile_numeric
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 FEATURES = 20
@@ -107,7 +107,7 @@ def no_drift_at_a_million(windows: int) -> list[list[str]]:
         f"stated bound: family-wise {SETTINGS.alpha} per window = "
         f"{SETTINGS.level:.4%} per check\n"
     )
-    print("| feature | largest no-drift PSI (materiality 0.05) |\n|---|---|")
+    print("| feature | largest no-drift PSI (materiality 0.04) |\n|---|---|")
     for row in rows:
         print(f"| {row[0]} | {row[1]} |")
     return rows
@@ -170,19 +170,17 @@ def tail_scenarios(repetitions: int) -> None:
 def categorical(repetitions: int) -> None:
     rng = np.random.default_rng(20261203)
     shares = np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.03, 0.01])
-    labels = np.array([f"c{i}" for i in range(len(shares))], dtype=object)
-    reference_counts = rng.multinomial(100_000, shares)
-    profile = profile_categorical(np.repeat(labels, reference_counts), 200)
     homogeneity = goodness = flags = 0
     for _ in range(repetitions):
+        # Both samples are fresh draws of one distribution in every repetition.
+        reference = rng.multinomial(100_000, shares)
         current = rng.multinomial(1_000_000, shares)
-        state = BinnedCounts().fit(profile)
-        state.update_counts(dict(zip(labels, current.tolist(), strict=True)))
-        histogram = state.histogram()
+        histogram = Histogram(
+            "categorical", np.append(reference, [0, 0]), np.append(current, [0, 0])
+        )
         homogeneity += chi_square(histogram.reference, histogram.current)[1] < 0.05
-        observed = histogram.current[:-2]
-        expected = observed.sum() * reference_counts / reference_counts.sum()
-        goodness += stats.chisquare(observed, expected).pvalue < 0.05
+        expected = current.sum() * reference / reference.sum()
+        goodness += stats.chisquare(current, expected).pvalue < 0.05
         flags += bool(decide(histogram, SETTINGS, "cramers_v").drifted)
     print(f"\n### Categorical, no drift, 100k reference vs 1M current, {repetitions} repetitions\n")
     print("| test | rejection rate at 0.05 |\n|---|---|")
@@ -192,6 +190,8 @@ def categorical(repetitions: int) -> None:
         f"| default decision (Cramér's V, calibrated, level {SETTINGS.level}) | "
         f"{flags / repetitions:.2%} |"
     )
+    se = np.sqrt(0.05 * 0.95 / repetitions)
+    print(f"\n(binomial standard error of a 5 % rate over {repetitions}: {se:.2%})")
 
 
 def calibrated_level(windows: int) -> None:

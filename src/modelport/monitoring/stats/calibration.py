@@ -13,12 +13,18 @@ rows of the reference sample, without the rows. A numeric profile's ``below_min`
 beyond the extremes of ``n`` reference values with probability ``1 / (n + 1)`` per side,
 so they get that share in ``p̂``.
 
-``m`` is rounded *down* to a power of two (the window-size bucket): the null quantiles
-shrink as ``m`` grows, so the bucket's critical value is slightly conservative, and one
-computation serves every window of that size. Replicates are cached per reference
-counts, statistic, bucket and count in a bounded in-process cache, so the live collector
-and reports pay for them once per profile and bucket. The random stream is seeded from
-the bucket, so the same data always gets the same verdict.
+``m`` is rounded down to a power of two (the window-size bucket), so one computation
+serves every window of that size, and the replicates are then carried to the exact
+``m`` by the large-sample law of these statistics: under no drift a quadratic bucket
+statistic (PSI, ``V²``, ``JS²``) is ``(1/n + 1/m)`` times a fixed chi-square-like variable
+(e.g. PSI ≈ ``(1/n + 1/m) χ²_{k-1}``), so the bucket's replicates are multiplied by
+``((1/n + 1/m) / (1/n + 1/m_b))^γ``, ``γ = 1`` for PSI and ``½`` for the distances that
+are square roots (Jensen–Shannon, Cramér's V, total variation). Without that step a
+window of 1.9× the bucket would be judged against the noise of half its rows.
+Replicates are cached per reference counts, statistic, bucket and count in a bounded
+in-process cache, so the live collector and reports pay for them once per profile and
+bucket. The random stream is seeded from the bucket, so the same data always gets the
+same verdict.
 
 The p-value is ``(1 + #{null ≥ observed}) / (B + 1)`` (Davison & Hinkley 1997, eq. 4.11),
 and ``B`` is chosen so that at least 20 replicates lie beyond the level asked for.
@@ -85,6 +91,15 @@ CALIBRATED: dict[str, Callable[[FloatArray, FloatArray], FloatArray]] = {
     "jensenshannon": _js_rows,
     "total_variation": _tv_rows,
     "cramers_v": _cramers_v_rows,
+}
+
+
+# How each calibrated statistic's no-drift spread scales with (1/n + 1/m).
+SCALE_POWER: dict[str, float] = {
+    "psi": 1.0,
+    "jensenshannon": 0.5,
+    "total_variation": 0.5,
+    "cramers_v": 0.5,
 }
 
 
@@ -194,8 +209,14 @@ def calibrate(
 ) -> Calibrated:
     """The bootstrap p-value of ``statistic`` and the critical value at ``level``."""
     null = null_statistics(name, reference_counts, n_current, numeric, level)
-    beyond = len(null) - int(np.searchsorted(null, statistic, side="left"))
+    n_reference = max(float(np.sum(reference_counts)), 1.0)
+    rows = size_bucket(n_current)
+    spread = (1.0 / n_reference + 1.0 / max(n_current, 1)) / (1.0 / n_reference + 1.0 / rows)
+    scale = spread ** SCALE_POWER[name]
+    # Comparing statistic / scale with the bucket's replicates is comparing the statistic
+    # with replicates carried to the window's own size.
+    beyond = len(null) - int(np.searchsorted(null, statistic / scale, side="left"))
     p_value = (1.0 + beyond) / (len(null) + 1.0)
     # The smallest replicate value whose exceedance p-value is at most ``level``.
     index = min(max(math.ceil((1.0 - level) * (len(null) + 1.0)), 0), len(null) - 1)
-    return Calibrated(p_value, float(null[index]), size_bucket(n_current), len(null))
+    return Calibrated(p_value, float(null[index] * scale), rows, len(null))

@@ -10,7 +10,7 @@ drifts only when the deciding statistic passes **both**:
   the window's size (:mod:`.calibration`) is at most the per-column level, ``alpha``
   divided by the number of columns judged together (Bonferroni 1936; valid under any
   dependence between features) — this keeps small and noisy windows quiet;
-* its **materiality threshold** (``psi`` 0.05, ``cramers_v`` 0.1 by default, settable
+* its **materiality threshold** (``psi`` 0.04, ``cramers_v`` 0.1 by default, settable
   per statistic and per feature) — this keeps negligible changes quiet on large samples.
 
 ``decided_by`` names the bar that decided: for a drifted feature the higher of the two

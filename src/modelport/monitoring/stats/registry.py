@@ -1,7 +1,7 @@
 """Every named statistic, so configuration can say ``"psi"`` or ``"ks"``.
 
 >>> get_stat("psi").default_threshold, get_stat("ks").test_type
-(0.05, 'p_value')
+(0.04, 'p_value')
 >>> sorted(stats_for("categorical"))
 ['chisquare', 'cramers_v', 'jensenshannon', 'psi', 'total_variation']
 """
