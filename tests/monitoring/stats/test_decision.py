@@ -158,6 +158,10 @@ def test_a_tiny_shift_on_a_million_rows_is_significant_but_not_material() -> Non
     assert drift.drifted is False and drift.decided_by == "materiality"
     fields = feature_fields(drift, exact=False)
     assert fields["materiality"] == 0.04 and fields["critical_value"] < fields["statistic"]
+    # The deciding statistic's own entry (what the live series stores) agrees.
+    psi = drift.results["psi"]
+    assert psi.drifted is False and psi.p_value == drift.p_value
+    assert psi.details["critical_value"] == drift.critical_value
 
 
 def test_on_a_small_window_the_calibrated_critical_value_is_the_higher_bar() -> None:

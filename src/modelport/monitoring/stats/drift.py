@@ -13,7 +13,10 @@ drifts only when the deciding statistic passes **both**:
 * its **materiality threshold** (``psi`` 0.04, ``cramers_v`` 0.1 by default, settable
   per statistic and per feature) — this keeps negligible changes quiet on large samples.
 
-``decided_by`` names the bar that decided: for a drifted feature the higher of the two
+The deciding statistic's own entry in ``results`` carries the verdict (``drifted``), the
+calibrated p-value and, in ``details``, the critical value and the level, so a live
+point stored per statistic agrees with the feature. ``decided_by`` names the bar that
+decided: for a drifted feature the higher of the two
 (critical value or materiality), otherwise the one not passed (``"both"`` when neither
 was). A deciding statistic without a bucket form (Wasserstein, KS) is not calibrated:
 a p-value test then compares its own p-value with the level, a distance only its
@@ -28,7 +31,7 @@ materiality. docs/statistics.md gives the measured false-alarm rate.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -103,6 +106,19 @@ def summarise(
     materiality, see the module docstring) and add the missing/unseen shares."""
     decisive = results[decision]
     verdict = _decide(decisive, histogram, settings or DriftSettings())
+    if verdict.drifted is not None:
+        # The deciding statistic's own entry carries the verdict and the calibrated test,
+        # so a stored point or a report's ``results`` agree with the feature.
+        details = dict(decisive.details)
+        if verdict.critical_value is not None:
+            details["critical_value"] = verdict.critical_value
+        if verdict.level is not None:
+            details["level"] = verdict.level
+        p_value = decisive.p_value if verdict.p_value is None else verdict.p_value
+        results = {
+            **results,
+            decision: replace(decisive, drifted=verdict.drifted, p_value=p_value, details=details),
+        }
     n_reference, n_current = histogram.n_reference, histogram.n_current
     return FeatureDrift(
         feature=feature,
