@@ -20,7 +20,7 @@ from modelport.monitoring.stats.chisquare import chi_square
 from modelport.monitoring.stats.cramers_v import cramers_v
 from modelport.monitoring.stats.drift import FeatureDrift, summarise
 from modelport.monitoring.stats.settings import DriftSettings
-from modelport.monitoring.stats.summary import feature_fields
+from modelport.monitoring.stats.summary import feature_fields, severity
 from modelport.registry.profile import profile_categorical, profile_numeric
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -176,6 +176,8 @@ def test_on_a_small_window_the_calibrated_critical_value_is_the_higher_bar() -> 
     assert small.null_rows == size_bucket(700) == 512
     large = live(reference, rng.normal(0.3, 1.0, 700), SETTINGS)
     assert large.drifted is True and large.decided_by == "calibration"
+    # Severity is measured against the higher bar, so only drifted features reach 1.
+    assert severity(small) < 1.0 <= severity(large)
 
 
 def test_materiality_can_be_set_per_feature() -> None:
