@@ -5,8 +5,8 @@ Named statistics live in :mod:`.registry` (``"psi"``, ``"ks"``, ``"wasserstein"`
 ``"jensenshannon"``, ``"chisquare"``, ``"total_variation"``, ``"cramers_v"``);
 :mod:`.settings` says which one decides; :mod:`.calibration` estimates its no-drift
 distribution at the window's size; :mod:`.drift` turns them into a per-feature verdict
-and :mod:`.summary` into report entries; :mod:`.multivariate` catches drift in the joint distribution that
-no single feature shows.
+and :mod:`.summary` into report entries; :mod:`.multivariate` catches drift in the joint
+distribution that no single feature shows.
 """
 
 from modelport.monitoring.stats.binned import BinnedCounts
