@@ -59,6 +59,7 @@ bench-feedback: $(STAMP)
 
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate_detectors.py
+	$(BIN)/python bench/calibrate_drift.py
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results

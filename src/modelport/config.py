@@ -78,8 +78,15 @@ class MonitoringSettings(BaseModel):
     # What a window is compared with: the version's reference profile, or the window
     # before it (on the same bins).
     baseline: Literal["reference", "previous"] = "reference"
-    # Threshold overrides by statistic name, e.g. {psi = 0.25}.
+    # Materiality thresholds by statistic name, e.g. {psi = 0.1}: a feature drifts only
+    # when its deciding statistic reaches this and its calibrated no-drift quantile.
     thresholds: dict[str, float] = Field(default_factory=dict)
+    # The same per feature, over the ones above: {age = {psi = 0.3}}.
+    feature_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Family-wise error level of the calibrated drift test over one window's columns,
+    # and its correction across them (docs/statistics.md, "Default decision").
+    drift_alpha: float = Field(default=0.05, gt=0, lt=1)
+    drift_correction: Literal["bonferroni", "none"] = "bonferroni"
     # Concept-drift detectors run on the per-prediction error stream as labels arrive.
     detectors: list[str] = Field(default_factory=lambda: ["adwin", "ddm", "page_hinkley"])
     # A version registered without reference data is compared with a profile of its own

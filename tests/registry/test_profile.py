@@ -25,7 +25,7 @@ def make_frame(rows: int, numeric: int, categorical: int, seed: int = 0) -> pd.D
 
 def test_numeric_profile_has_quantile_bins_with_open_outer_bins() -> None:
     frame = make_frame(10_000, 1, 0)
-    profile = ReferenceProfile(n_bins=10).fit(frame, make_schema(1, 0))
+    profile = ReferenceProfile(n_bins=10, tails=False).fit(frame, make_schema(1, 0))
     feature = profile.features_["x0"]
     assert feature.kind == "numeric"
     assert feature.count == 10_000 and feature.missing == 0
@@ -35,6 +35,32 @@ def test_numeric_profile_has_quantile_bins_with_open_outer_bins() -> None:
     assert all(abs(c - 1_000) <= 1 for c in feature.bin_counts)
     assert feature.mean == pytest.approx(frame["x0"].mean())
     assert feature.std == pytest.approx(frame["x0"].std(ddof=0))
+
+
+def test_numeric_profile_has_tail_bins_and_bins_beyond_the_range() -> None:
+    frame = make_frame(100_000, 1, 0)
+    feature = ReferenceProfile(n_bins=10).fit(frame, make_schema(1, 0)).features_["x0"]
+    values = frame["x0"].to_numpy()
+    # min, 0.1 %, 1 %, the 9 interior deciles, 99 %, 99.9 %, just above the max
+    assert len(feature.cut_points) == 15
+    assert feature.cut_points[0] == values.min()
+    assert feature.cut_points[-1] == np.nextafter(values.max(), np.inf)
+    assert feature.cut_points[1] == pytest.approx(np.quantile(values, 0.001))
+    assert feature.cut_points[-2] == pytest.approx(np.quantile(values, 0.999))
+    counts = feature.bin_counts
+    assert counts[0] == 0 and counts[-1] == 0  # below the minimum, above the maximum
+    assert counts[1:3] == [100, 900] and counts[-3:-1] == [900, 100]
+    assert sum(counts) == 100_000
+
+
+def test_profile_round_trip_keeps_the_tail_setting_and_old_profiles_stay_as_fitted() -> None:
+    frame = make_frame(1_000, 1, 0)
+    profile = ReferenceProfile(n_bins=5).fit(frame, make_schema(1, 0))
+    again = ReferenceProfile.from_dict(profile.to_dict())
+    assert again.tails and again.features_["x0"].cut_points == profile.features_["x0"].cut_points
+    stored = profile.to_dict()
+    del stored["tails"]  # a profile stored before tail bins existed
+    assert ReferenceProfile.from_dict(stored).tails is False
 
 
 def test_missing_values_are_counted_not_binned() -> None:
@@ -53,8 +79,8 @@ def test_constant_and_all_missing_columns() -> None:
     frame = pd.DataFrame({"x0": np.full(100, 7.0), "x1": np.full(100, np.nan)})
     profile = ReferenceProfile().fit(frame, make_schema(2, 0))
     constant = profile.features_["x0"]
-    assert constant.cut_points == [7.0]
-    assert constant.bin_counts == [0, 100]
+    assert constant.cut_points == [7.0, float(np.nextafter(7.0, np.inf))]
+    assert constant.bin_counts == [0, 100, 0]
     assert constant.std == 0.0
     empty = profile.features_["x1"]
     assert empty.count == 0 and empty.missing == 100 and empty.missing_rate == 1.0

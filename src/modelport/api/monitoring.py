@@ -85,7 +85,7 @@ async def live(request: Request) -> Response:
         app.series,
         name,
         parse_window(settings.window),
-        DriftSettings(thresholds=settings.thresholds),
+        DriftSettings.from_config(settings),
         settings.baseline == "previous",
         int_param(request, "version"),
     )

@@ -170,7 +170,7 @@ def live(
         series,
         endpoint,
         parse_window(current.window),
-        DriftSettings(thresholds=current.thresholds),
+        DriftSettings.from_config(current),
         current.baseline == "previous",
         version,
     )

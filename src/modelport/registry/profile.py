@@ -3,8 +3,11 @@ fitted when a version is registered (and by monitoring on a version's own traffi
 
 Monitoring compares live traffic with this profile rather than with the raw reference
 data, so a profile must stay a few kilobytes however large the reference is. Each
-numeric feature keeps ``n_bins`` reference-quantile bins whose outer bins are
-open-ended (``-inf``/``+inf``), so every live value lands in some bin; each categorical
+numeric feature keeps ``n_bins`` reference-quantile bins plus **tail bins**: cuts at the
+0.1, 1, 99 and 99.9 percentiles and at the reference minimum and just above its maximum,
+so mass moved into or beyond the reference's outer 5 % lands in buckets of its own
+(``below_min``, ``above_max``) instead of vanishing in a wide outer bin. The outer bins
+are open-ended (``-inf``/``+inf``), so every live value lands in some bin; each categorical
 feature keeps the counts of its ``max_categories`` most frequent values and lumps the
 rest into ``"__other__"``.
 
@@ -32,6 +35,8 @@ from modelport.schema import InputSchema, OutputSpec
 
 ProfileKind = Literal["numeric", "categorical"]
 OTHER = "__other__"
+# Percentiles that get cuts of their own besides the ``n_bins`` quantile bins.
+TAIL_LEVELS = (0.001, 0.01, 0.99, 0.999)
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
@@ -71,8 +76,14 @@ class FeatureProfile:
         return cls(**data)
 
 
-def profile_numeric(values: FloatArray, n_bins: int) -> FeatureProfile:
-    """Profile one float column (NaN = missing) on ``n_bins`` reference-quantile bins."""
+def profile_numeric(values: FloatArray, n_bins: int, tails: bool = True) -> FeatureProfile:
+    """Profile one float column (NaN = missing) on ``n_bins`` reference-quantile bins.
+
+    With ``tails`` (the default) the cuts also hold the :data:`TAIL_LEVELS` percentiles,
+    the minimum and the float just above the maximum: bin ``0`` then counts values below
+    the reference minimum and the last bin values above its maximum (both empty in the
+    reference itself).
+    """
     values = np.asarray(values, dtype=np.float64)
     present = values[~np.isnan(values)]
     missing = len(values) - len(present)
@@ -80,7 +91,13 @@ def profile_numeric(values: FloatArray, n_bins: int) -> FeatureProfile:
         return FeatureProfile("numeric", 0, missing, _rate(missing, len(values)), bin_counts=[0])
     # Interior quantiles only: the outer bins stay open so no live value falls outside.
     levels = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
-    cut_points = np.unique(np.quantile(present, levels))
+    if tails:
+        levels = np.union1d(levels, TAIL_LEVELS)
+    cut_points = np.quantile(present, levels)
+    if tails:
+        above_max = np.nextafter(present.max(), np.inf)
+        cut_points = np.concatenate(([present.min()], cut_points, [above_max]))
+    cut_points = np.unique(cut_points)
     bin_counts = np.bincount(
         np.searchsorted(cut_points, present, side="right"), minlength=len(cut_points) + 1
     )
@@ -131,9 +148,10 @@ class ReferenceProfile:
     prediction_: FeatureProfile | None
     probabilities_: dict[str, FeatureProfile] | None
 
-    def __init__(self, n_bins: int = 20, max_categories: int = 200) -> None:
+    def __init__(self, n_bins: int = 20, max_categories: int = 200, tails: bool = True) -> None:
         self.n_bins = n_bins
         self.max_categories = max_categories
+        self.tails = tails
 
     def fit(
         self,
@@ -164,7 +182,7 @@ class ReferenceProfile:
             floats = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
-            return profile_numeric(floats, self.n_bins)
+            return profile_numeric(floats, self.n_bins, self.tails)
         return profile_categorical(values, self.max_categories)
 
     def _profile_predictions(
@@ -196,7 +214,7 @@ class ReferenceProfile:
                 f"probabilities have {matrix.shape[1]} columns but {len(labels)} classes"
             )
         return {
-            label: profile_numeric(matrix[:, index], self.n_bins)
+            label: profile_numeric(matrix[:, index], self.n_bins, self.tails)
             for index, label in enumerate(labels)
         }
 
@@ -208,6 +226,7 @@ class ReferenceProfile:
         return {
             "n_bins": self.n_bins,
             "max_categories": self.max_categories,
+            "tails": self.tails,
             "n_rows": self.n_rows_,
             "features": {name: p.to_dict() for name, p in self.features_.items()},
             "prediction": None if self.prediction_ is None else self.prediction_.to_dict(),
@@ -218,7 +237,12 @@ class ReferenceProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceProfile:
-        profile = cls(n_bins=data["n_bins"], max_categories=data["max_categories"])
+        # Profiles stored before tail bins existed keep the cuts they were fitted with.
+        profile = cls(
+            n_bins=data["n_bins"],
+            max_categories=data["max_categories"],
+            tails=bool(data.get("tails", False)),
+        )
         profile.n_rows_ = data["n_rows"]
         profile.features_ = {
             name: FeatureProfile.from_dict(p) for name, p in data["features"].items()

@@ -56,7 +56,7 @@ def backfill(
     end = min(parse_moment(until, now=now, field="until") if until else now, now)
     record = service.endpoints.get(endpoint)
     versions = [version] if version is not None else _versions(service, endpoint, start, end)
-    drift = DriftSettings(thresholds=settings.thresholds)
+    drift = DriftSettings.from_config(settings)
     labels = service.feedback.labels(endpoint=endpoint)
     stored: list[str] = []
     for number in versions:

@@ -81,7 +81,7 @@ class Collector:
         self.series = series
         self.settings = settings
         self.size: WindowSize = parse_window(settings.window)
-        self.drift = DriftSettings(thresholds=settings.thresholds)
+        self.drift = DriftSettings.from_config(settings)
         self.process = process or f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
         self.queue: deque[PredictionEvent] = deque()
         self.dropped = 0

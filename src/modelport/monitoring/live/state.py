@@ -193,6 +193,8 @@ class WindowState:
     ) -> dict[str, tuple[FeatureDrift, Histogram]]:
         """Per column verdicts against the profile, or against ``previous`` (same bins)."""
         verdicts = {}
+        # Every column of the window is judged together (one family for the correction).
+        settings = settings.with_family(len(self.columns))
         for name, counts in self.columns.items():
             histogram = counts.histogram()
             if previous is not None and name in previous.columns:
@@ -208,9 +210,10 @@ class WindowState:
                     histogram.unseen,
                 )
             kind = counts.kind_
-            results = compute_stats(histogram, settings.names(kind), settings.thresholds)
+            limits = settings.thresholds_for(name)
+            results = compute_stats(histogram, settings.names(kind), limits)
             verdicts[name] = (
-                summarise(name, histogram, results, settings.decision[kind]),
+                summarise(name, histogram, results, settings.decision[kind], settings),
                 histogram,
             )
         return verdicts

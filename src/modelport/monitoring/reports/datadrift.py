@@ -18,6 +18,8 @@ statistics of another.
 >>> result = comparator.compare(rng.normal(0.5, 1.0, size=2_000), DriftSettings())
 >>> result.drift.drifted, result.exact, sorted(result.drift.results)
 (True, True, ['jensenshannon', 'ks', 'psi', 'wasserstein'])
+>>> result.drift.decided_by, result.drift.p_value < 0.05
+('materiality', True)
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class NumericComparator:
         """Statistics and quality of ``values``; ``overwrite`` lets it sort them in place."""
         rows = len(values)
         names = settings.names("numeric")
+        limits = settings.thresholds_for(self.name)
         if self.reference is None:
             # Binned statistics count the raw values; sorting comes after.
             state = self.state.fresh()
@@ -94,11 +97,11 @@ class NumericComparator:
         if self.reference is not None:
             histogram = numeric_histogram(self.reference, ordered, missing)
             alignment = align(self.reference.sorted_, ordered)
-            results = compute_stats(histogram, names, settings.thresholds, alignment)
+            results = compute_stats(histogram, names, limits, alignment)
         else:
             histogram = state.histogram()
-            results = compute_stats(histogram, names, settings.thresholds)
-        drift = summarise(self.name, histogram, results, settings.decision["numeric"])
+            results = compute_stats(histogram, names, limits)
+        drift = summarise(self.name, histogram, results, settings.decision["numeric"], settings)
         quality = numeric_quality(
             self.name,
             ordered,
@@ -140,8 +143,8 @@ class CategoricalComparator:
         state.update_counts(counts, missing)
         histogram = state.histogram()
         names = settings.names("categorical")
-        results = compute_stats(histogram, names, settings.thresholds)
-        drift = summarise(self.name, histogram, results, settings.decision["categorical"])
+        results = compute_stats(histogram, names, settings.thresholds_for(self.name))
+        drift = summarise(self.name, histogram, results, settings.decision["categorical"], settings)
         present = {k: v for k, v in self.profile.frequencies.items() if v}
         quality = categorical_quality(
             self.name, counts, missing, self.known, self.profile.missing_rate, len(present) == 1

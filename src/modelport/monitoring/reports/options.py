@@ -9,6 +9,12 @@ options build the very same :class:`~modelport.monitoring.reports.service.Report
 >>> request = report_request(window="1h", thresholds=["psi=0.25"], sections="drift,quality")
 >>> request.window.label, dict(request.drift.thresholds), request.sections
 ('1h', {'psi': 0.25}, ('drift', 'quality'))
+
+A threshold may name one feature, ``age:psi=0.3``; it overrides the one by statistic for
+that feature only (``monitoring.feature_thresholds`` in the settings does the same).
+
+>>> report_request(thresholds=["psi=0.1,age:psi=0.3"]).drift.thresholds_for("age")
+{'psi': 0.3}
 """
 
 from __future__ import annotations
@@ -47,6 +53,30 @@ def parse_thresholds(items: Iterable[str] | Mapping[str, float] | None) -> dict[
                     f"threshold must look like psi=0.25, got {part!r}", field="threshold"
                 ) from None
     return found
+
+
+def split_thresholds(
+    limits: Mapping[str, float],
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """``{"psi": 0.1, "age:psi": 0.3}`` as by statistic and per feature.
+
+    >>> split_thresholds({"psi": 0.1, "age:psi": 0.3})
+    ({'psi': 0.1}, {'age': {'psi': 0.3}})
+    """
+    by_stat: dict[str, float] = {}
+    by_feature: dict[str, dict[str, float]] = {}
+    for key, value in limits.items():
+        feature, sep, stat = key.rpartition(":")
+        if sep and not feature:
+            raise ValidationFailed(
+                f"threshold must look like psi=0.25 or age:psi=0.3, got {key}={value}",
+                field="threshold",
+            )
+        if sep:
+            by_feature.setdefault(feature.strip(), {})[stat.strip()] = value
+        else:
+            by_stat[stat.strip()] = value
+    return by_stat, by_feature
 
 
 def parse_decision(items: Iterable[str] | Mapping[str, str] | None) -> dict[Kind, str]:
@@ -114,9 +144,19 @@ def report_request(
     chosen = sections or SECTIONS
     if isinstance(chosen, str):
         chosen = [s.strip() for s in chosen.split(",") if s.strip()]
-    limits = {**settings.thresholds, **parse_thresholds(thresholds)}
+    by_stat, by_feature = split_thresholds(parse_thresholds(thresholds))
+    features = {
+        name: {**settings.feature_thresholds.get(name, {}), **limits}
+        for name, limits in {**settings.feature_thresholds, **by_feature}.items()
+    }
     try:
-        drift = DriftSettings(decision=parse_decision(decision), thresholds=limits)
+        drift = DriftSettings(
+            decision=parse_decision(decision),
+            thresholds={**settings.thresholds, **by_stat},
+            features=features,
+            alpha=settings.drift_alpha,
+            correction=settings.drift_correction,
+        )
     except ValidationFailed:
         raise
     except Exception as exc:  # an unknown statistic name is a ConfigError

@@ -111,6 +111,9 @@ class MonitoringService:
             "settings": {
                 "decision": dict(request.drift.decision),
                 "thresholds": dict(request.drift.thresholds),
+                "feature_thresholds": {k: dict(v) for k, v in request.drift.features.items()},
+                "alpha": request.drift.alpha,
+                "correction": request.drift.correction,
                 "dataset_share": request.drift.dataset_share,
             },
         }
@@ -222,6 +225,7 @@ class MonitoringService:
         if "prediction" in wanted:
             names += [n for n in comparators.names if col.is_series_output(n)]
         kind = version.output.kind
+        settings = settings.with_family(len(names))
         tasks = [_task(window, name, kind, comparators, settings) for name in names]
         return compare_columns(tasks, self.workers)
 

@@ -2,16 +2,18 @@
 
 Shared by the report (exact, on raw values) and the live series (on bin counts).
 Named statistics live in :mod:`.registry` (``"psi"``, ``"ks"``, ``"wasserstein"``,
-``"jensenshannon"``, ``"chisquare"``, ``"total_variation"``); :mod:`.settings` says which
-one decides; :mod:`.drift` turns them into a per-feature verdict and :mod:`.summary`
-into report entries; :mod:`.multivariate` catches drift in the joint distribution that
-no single feature shows.
+``"jensenshannon"``, ``"chisquare"``, ``"total_variation"``, ``"cramers_v"``);
+:mod:`.settings` says which one decides; :mod:`.calibration` estimates its no-drift
+distribution at the window's size; :mod:`.drift` turns them into a per-feature verdict
+and :mod:`.summary` into report entries; :mod:`.multivariate` catches drift in the joint
+distribution that no single feature shows.
 """
 
 from modelport.monitoring.stats.binned import BinnedCounts
 from modelport.monitoring.stats.categorical import categorical_drift
 from modelport.monitoring.stats.chisquare import chi_square
 from modelport.monitoring.stats.compute import compute_stats
+from modelport.monitoring.stats.cramers_v import cramers_v
 from modelport.monitoring.stats.drift import FeatureDrift
 from modelport.monitoring.stats.histogram import Histogram
 from modelport.monitoring.stats.jensenshannon import js_distance
@@ -43,6 +45,7 @@ __all__ = [
     "categorical_drift",
     "chi_square",
     "compute_stats",
+    "cramers_v",
     "get_stat",
     "js_distance",
     "ks_2samp",

@@ -1,19 +1,18 @@
-"""Chi-square goodness of fit of the current counts to the reference shares.
+"""Pearson chi-square test of homogeneity: are the reference and current counts two
+samples of one distribution?
 
-``χ² = Σ (O_i - E_i)² / E_i`` with ``O`` the current counts and
-``E_i = m · p_i`` from the reference shares, ``k - 1`` degrees of freedom (Pearson 1900).
-With every bucket seen in the reference it equals
-``scipy.stats.chisquare(O, f_exp=E)``. A bucket the reference never saw (an unseen
-category, or newly missing values) would have ``E = 0`` and an infinite statistic, so
-such buckets get a reference pseudo-count of 0.5 before the shares are taken; buckets
-empty on both sides are dropped.
-
-As a p-value test it flags negligible differences on large samples: it is reported,
-not used for the default decision.
+The two samples form a ``2 × k`` contingency table (rows: reference, current; columns:
+buckets). Expected counts come from the pooled shares,
+``E_ij = row_i · col_j / N``, and ``χ² = Σ (O_ij - E_ij)² / E_ij`` has ``k - 1`` degrees of
+freedom (Pearson 1900/1922; Agresti 2013, *Categorical Data Analysis*, §3.2). Unlike a
+goodness-of-fit test it does not take the reference shares as exact, so its size stays at
+α whatever the ratio of the two sample sizes (docs/statistics.md measures it). Buckets
+empty on both sides are dropped. It equals
+``scipy.stats.chi2_contingency([reference, current], correction=False)``.
 
 >>> statistic, p_value = chi_square([50, 50], [60, 40])
 >>> round(statistic, 3), round(p_value, 4)
-(4.0, 0.0455)
+(2.02, 0.1552)
 """
 
 from __future__ import annotations
@@ -27,22 +26,24 @@ from modelport.monitoring.stats.histogram import Histogram, IntArray
 from modelport.monitoring.stats.result import Measurement
 from modelport.monitoring.stats.spec import StatSpec
 
-UNSEEN_PSEUDO_COUNT = 0.5
-
 
 def chi_square(
     reference_counts: Sequence[int] | IntArray, current_counts: Sequence[int] | IntArray
 ) -> tuple[float, float]:
-    """Statistic and p-value; see the module docstring for empty reference buckets."""
-    reference = np.asarray(reference_counts, dtype=np.float64)
-    observed = np.asarray(current_counts, dtype=np.float64)
-    used = (reference > 0) | (observed > 0)
-    reference, observed = reference[used], observed[used]
-    reference = np.where(reference > 0, reference, UNSEEN_PSEUDO_COUNT)
-    expected = observed.sum() * reference / reference.sum()
-    statistic = float(np.sum((observed - expected) ** 2 / expected))
-    degrees = len(observed) - 1
-    p_value = float(stats.chi2.sf(statistic, degrees)) if degrees > 0 else 1.0
+    """Statistic and p-value of the ``2 × k`` table of both samples' bucket counts."""
+    table = np.vstack(
+        (
+            np.asarray(reference_counts, dtype=np.float64),
+            np.asarray(current_counts, dtype=np.float64),
+        )
+    )
+    table = table[:, table.sum(axis=0) > 0]
+    rows = table.sum(axis=1)
+    if table.shape[1] < 2 or np.any(rows == 0):
+        return 0.0, 1.0
+    expected = np.outer(rows, table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    p_value = float(stats.chi2.sf(statistic, table.shape[1] - 1))
     return statistic, p_value
 
 
@@ -60,5 +61,5 @@ SPEC = StatSpec(
     min_rows=20,
     min_rows_per_bin=5,
     binned=binned,
-    summary="Pearson chi-square goodness of fit to the reference shares.",
+    summary="Pearson chi-square test of homogeneity of the two samples' bucket counts.",
 )

@@ -7,9 +7,12 @@ a missing bucket. An empty bucket has share 0 and ``ln 0`` is undefined, so ever
 below ``epsilon = 1e-4`` is raised to ``epsilon`` (the usual convention): a bucket that is
 empty on one side then adds at most ``q · ln(q / 1e-4)``.
 
-Rule of thumb: < 0.1 stable, 0.1–0.2 moderate shift, >= 0.2 significant shift (the
-default threshold). Under no drift PSI is about ``(k - 1) · (1/n + 1/m)`` for ``k``
-buckets, hence the 25-rows-per-bin minimum.
+Rule of thumb: < 0.1 stable, 0.1–0.2 moderate shift, >= 0.2 significant shift. The
+default materiality threshold is 0.04 (PSI of a normal whose mean moved 0.2 std is
+about 0.2² = 0.04; 2 % of the rows moved beyond the reference's range give 0.07–0.1):
+the calibrated no-drift quantile (:mod:`.calibration`), not the threshold, keeps small
+samples from crying wolf. Under no drift PSI is about ``(k - 1) · (1/n + 1/m)`` for
+``k`` buckets.
 
 >>> round(psi([50, 50], [60, 40]), 4)
 0.0405
@@ -48,7 +51,7 @@ SPEC = StatSpec(
     name="psi",
     kinds=frozenset({"numeric", "categorical"}),
     test_type="distance",
-    default_threshold=0.2,
+    default_threshold=0.04,
     direction="above",
     min_rows=100,
     min_rows_per_bin=25,

@@ -1,9 +1,9 @@
 """Every named statistic, so configuration can say ``"psi"`` or ``"ks"``.
 
 >>> get_stat("psi").default_threshold, get_stat("ks").test_type
-(0.2, 'p_value')
+(0.04, 'p_value')
 >>> sorted(stats_for("categorical"))
-['chisquare', 'jensenshannon', 'psi', 'total_variation']
+['chisquare', 'cramers_v', 'jensenshannon', 'psi', 'total_variation']
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from modelport.errors import ConfigError
 from modelport.monitoring.stats import (
     chisquare,
+    cramers_v,
     jensenshannon,
     ks,
     psi,
@@ -20,12 +21,12 @@ from modelport.monitoring.stats import (
 from modelport.monitoring.stats.histogram import Kind
 from modelport.monitoring.stats.spec import StatSpec
 
-# The default decision is a distance with a fixed threshold (see docs/statistics.md):
-# p-value tests are computed beside it but flag negligible changes on large samples.
-DEFAULT_DECISION: dict[Kind, str] = {"numeric": "psi", "categorical": "jensenshannon"}
+# The default decision is a distance that must pass both its calibrated no-drift
+# quantile and a materiality threshold (see docs/statistics.md, "Default decision").
+DEFAULT_DECISION: dict[Kind, str] = {"numeric": "psi", "categorical": "cramers_v"}
 DEFAULT_STATS: dict[Kind, tuple[str, ...]] = {
     "numeric": ("psi", "ks", "wasserstein", "jensenshannon"),
-    "categorical": ("jensenshannon", "psi", "chisquare", "total_variation"),
+    "categorical": ("cramers_v", "jensenshannon", "psi", "chisquare", "total_variation"),
 }
 
 REGISTRY: dict[str, StatSpec] = {
@@ -37,6 +38,7 @@ REGISTRY: dict[str, StatSpec] = {
         jensenshannon.SPEC,
         chisquare.SPEC,
         total_variation.SPEC,
+        cramers_v.SPEC,
     )
 }
 

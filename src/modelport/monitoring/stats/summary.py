@@ -34,14 +34,17 @@ def clean(value: Any) -> Any:
 
 
 def severity(drift: FeatureDrift) -> float:
-    """How far past (or short of) its threshold the deciding statistic is: drifted
-    features sort first, then the closest calls; no verdict sorts last."""
+    """How far past (or short of) its higher bar the deciding statistic is (materiality
+    threshold or calibrated critical value): drifted features sort first, then the
+    closest calls; no verdict sorts last."""
     if drift.status != "ok" or drift.statistic is None or not drift.threshold:
         return -1.0
     if get_stat(drift.stat).direction == "below":
         p_value = drift.results[drift.stat].p_value or 0.0
-        return float(drift.threshold / max(p_value, 1e-300)) if p_value else 1e300
-    return float(drift.statistic / drift.threshold)
+        level = drift.level if drift.level is not None else drift.threshold
+        return float(level / max(p_value, 1e-300)) if p_value else 1e300
+    bar = max(drift.threshold, drift.critical_value or 0.0)
+    return float(drift.statistic / bar)
 
 
 def feature_fields(drift: FeatureDrift, exact: bool) -> dict[str, Any]:
@@ -54,6 +57,14 @@ def feature_fields(drift: FeatureDrift, exact: bool) -> dict[str, Any]:
         "stat": drift.stat,
         "statistic": drift.statistic,
         "threshold": drift.threshold,
+        # The calibrated test beside the materiality threshold, and which one decided.
+        "materiality": drift.threshold,
+        "critical_value": drift.critical_value,
+        "p_value": drift.p_value,
+        "level": drift.level,
+        "decided_by": drift.decided_by,
+        "null_rows": drift.null_rows,
+        "replicates": drift.replicates,
         "severity": severity(drift),
         "message": drift.message,
         "n_reference": drift.n_reference,
