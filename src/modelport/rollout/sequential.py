@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from scipy import special
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +162,146 @@ def decide(estimate: MeanEstimate, *, upper: bool, alpha: float, tau2: float) ->
     else:
         verdict = "pass" if low >= 0.0 else "fail" if high < 0.0 else "inconclusive"
     return Decision(verdict, (low, high))
+
+
+# -- shares: Bernoulli confidence sequences valid at every sample size ----------------------
+#
+# For 0/1 observations with P(1) = p the conjugate mixture of likelihood ratios
+#
+#     M_n(p0) = int (q / p0)^S ((1 - q) / (1 - p0))^(n - S) pi(q) dq,
+#
+# with pi a Beta prior restricted to one side of p0, is a nonnegative supermartingale for
+# every p on the other side (Howard, Ramdas, McAuliffe, Sekhon 2021, "Time-uniform,
+# nonparametric, nonasymptotic confidence sequences", Ann. Statist. 49(2), the
+# beta-binomial conjugate mixture; Waudby-Smith & Ramdas 2023, "Estimating means of
+# bounded random variables by betting", JRSS B, for the betting view of the same
+# process). By Ville's inequality P(sup_n M_n >= 1 / alpha) <= alpha: rejecting once the
+# mixture reaches 1 / alpha is a one-sided test that may be repeated after every request,
+# exact for Bernoulli data at every n (no normal approximation, so it stays honest for
+# shares near 0 or 1). It depends on the data only through (S, n).
+
+# Prior concentration: Beta(C p0, C (1 - p0)) restricted to one side of p0; C = 50 puts
+# the prior's weight on effects of a few points, where gates are decided.
+CONCENTRATION = 50.0
+_TINY = 1e-6
+
+
+def _log_mixture(successes: int, n: int, p0: float, above: bool) -> float:
+    """log M_n(p0) for the alternative ``p > p0`` (``above``) or ``p < p0``."""
+    a = max(CONCENTRATION * p0, _TINY)
+    b = max(CONCENTRATION * (1.0 - p0), _TINY)
+    s, f = float(successes), float(n - successes)
+    # Mass of the posterior-like Beta(a + S, b + F) and of the prior on the alternative side.
+    if above:
+        tail_post = float(special.betaincc(a + s, b + f, p0))
+        tail_prior = float(special.betaincc(a, b, p0))
+    else:
+        tail_post = float(special.betainc(a + s, b + f, p0))
+        tail_prior = float(special.betainc(a, b, p0))
+    if tail_post <= 0.0 or tail_prior <= 0.0:
+        return -math.inf
+    log_marginal = float(special.betaln(a + s, b + f) - special.betaln(a, b))
+    log_null = s * math.log(p0) + f * math.log1p(-p0)
+    return log_marginal + math.log(tail_post) - math.log(tail_prior) - log_null
+
+
+def share_rejects(successes: int, n: int, p0: float, *, above: bool, alpha: float) -> bool:
+    """Is there evidence, valid at every look, that the share is above ``p0`` (``above``)
+    or below it? The error probability is at most ``alpha`` over all looks together.
+
+    >>> share_rejects(0, 500, 0.01, above=False, alpha=0.05)  # 0 errors in 500: p < 1 %
+    True
+    >>> share_rejects(0, 300, 0.01, above=False, alpha=0.05)  # not yet
+    False
+    >>> share_rejects(30, 100, 0.1, above=True, alpha=0.05)
+    True
+    """
+    if n <= 0:
+        return False
+    if above:
+        if p0 <= 0.0:
+            return successes > 0
+        if p0 >= 1.0:
+            return False
+    else:
+        if p0 >= 1.0:
+            return successes < n
+        if p0 <= 0.0:
+            return False
+    return _log_mixture(successes, n, p0, above) >= math.log(1.0 / alpha)
+
+
+def share_bound(successes: int, n: int, *, upper: bool, alpha: float) -> float:
+    """A one-sided always-valid bound on a share: every p0 beyond it is rejected.
+
+    >>> round(share_bound(0, 1000, upper=True, alpha=0.05), 4)
+    0.0032
+    >>> share_bound(0, 0, upper=True, alpha=0.05)
+    1.0
+    """
+    if n <= 0:
+        return 1.0 if upper else 0.0
+    low, high = (successes / n, 1.0) if upper else (0.0, successes / n)
+    # Rejection is monotone in p0: the further from the data, the easier.
+    if upper and not share_rejects(successes, n, high, above=False, alpha=alpha):
+        return 1.0
+    if not upper and not share_rejects(successes, n, low, above=True, alpha=alpha):
+        return 0.0
+    for _ in range(40):
+        middle = 0.5 * (low + high)
+        rejected = share_rejects(successes, n, middle, above=not upper, alpha=alpha)
+        if upper:
+            low, high = (low, middle) if rejected else (middle, high)
+        else:
+            low, high = (middle, high) if rejected else (low, middle)
+    return high if upper else low
+
+
+def count_range(n: int, p: float, alpha: float) -> tuple[int, int]:
+    """Counts of ``n`` Bernoulli(p) draws no test above rejects at level ``alpha`` per
+    side: with probability >= 1 - 2 alpha the count stays inside at every ``n``.
+
+    >>> count_range(1000, 0.5, 0.025)
+    (452, 548)
+    """
+    if n <= 0:
+        return (0, 0)
+
+    def first(predicate: Any, low: int, high: int) -> int:
+        # Smallest k in [low, high] with predicate(k) True (predicate monotone); high + 1
+        # when none.
+        while low <= high:
+            middle = (low + high) // 2
+            if predicate(middle):
+                high = middle - 1
+            else:
+                low = middle + 1
+        return low
+
+    centre = min(max(round(n * p), 0), n)
+    highest = first(lambda k: share_rejects(k, n, p, above=True, alpha=alpha), centre, n) - 1
+    lowest_ok = first(lambda k: not share_rejects(k, n, p, above=False, alpha=alpha), 0, centre)
+    return (lowest_ok, max(highest, lowest_ok))
+
+
+def quantile_bounds(values: np.ndarray[Any, Any], q: float, alpha: float) -> tuple[float, float]:
+    """Time-uniform one-sided bounds on the ``q``-quantile, each valid with probability
+    >= 1 - ``alpha`` at every sample size (Howard & Ramdas 2022, "Sequential estimation
+    of quantiles with applications to A/B-testing and best-arm identification",
+    Bernoulli 28(3)): the count of values below the true quantile is Binomial(n, q), so
+    order statistics at the ranks the count cannot leave bracket the quantile.
+    Values may be +inf (failed requests); ties are allowed.
+
+    >>> rng = np.random.default_rng(1)
+    >>> low, high = quantile_bounds(rng.lognormal(0.0, 1.0, 20000), 0.5, 0.025)
+    >>> low < 1.0 < high, round(high - low, 2)
+    (True, 0.06)
+    """
+    n = int(values.size)
+    if n == 0:
+        return (-math.inf, math.inf)
+    lowest, highest = count_range(n, q, alpha)
+    ordered = np.sort(values)
+    low = float(ordered[lowest - 1]) if lowest >= 1 else -math.inf
+    high = float(ordered[highest]) if highest < n else math.inf
+    return (low, high)
