@@ -72,11 +72,6 @@ def _outcomes(version: Version, rng: np.random.Generator, n: int) -> tuple[Array
     return failed, latency
 
 
-def _arm(failed: Array, latency: Array) -> Arm:
-    latencies = np.where(failed, np.inf, latency)  # as evidence.arm logs them
-    return Arm(requests=int(failed.size), errors=int(failed.sum()), latencies_ms=latencies)
-
-
 def _stage(
     plan: Plan, phase: str, weight: float, primary: Version, candidate: Version, rng: Any
 ) -> str:
@@ -89,23 +84,29 @@ def _stage(
     c_failed, c_latency = _outcomes(candidate, rng, n)
     agree = (rng.random(n) < candidate.agreement).astype(np.float64)
     to_candidate = np.ones(n, bool) if shadow else rng.random(n) < share
-    order = np.flatnonzero(to_candidate)
     gates = parse_gates(list(plan.gates))
     count = stages(plan.strategy, list(plan.steps))
     # Live primary requests of the same window; at 100 % its background answers to the
     # candidate's requests (errors only: their latency is not caller-facing).
     primary_live = shadow or weight < 100.0
-    for answered in range(plan.look_every, min(plan.max_requests, order.size) + 1, plan.look_every):
-        seen = int(order[answered - 1]) + 1
-        mine = to_candidate[:seen]
-        theirs = (np.ones(seen, bool) if shadow else ~mine) if primary_live else mine
-        paired = mine & ~c_failed[:seen] & ~p_failed[:seen]
+    mine = np.flatnonzero(to_candidate)
+    theirs = (np.arange(n) if shadow else np.flatnonzero(~to_candidate)) if primary_live else mine
+    # Paired rows: the candidate's requests both versions answered.
+    both = ~c_failed[mine] & ~p_failed[mine]
+    paired, paired_upto = agree[mine][both], np.cumsum(both)
+    # Each arm's requests in arrival order, failures as +inf (as evidence.arm logs them):
+    # a look at the first ``seen`` requests is then a prefix of each.
+    c_latency, c_failed = np.where(c_failed, np.inf, c_latency)[mine], c_failed[mine]
+    p_latency, p_failed = np.where(p_failed, np.inf, p_latency)[theirs], p_failed[theirs]
+    for answered in range(plan.look_every, min(plan.max_requests, mine.size) + 1, plan.look_every):
+        seen = int(mine[answered - 1]) + 1
+        k = int(np.searchsorted(theirs, seen))
         evidence = Evidence(
             kind="classification",
-            candidate=_arm(c_failed[:seen][mine], c_latency[:seen][mine]),
-            primary=_arm(p_failed[:seen][theirs], p_latency[:seen][theirs]),
+            candidate=Arm(answered, int(c_failed[:answered].sum()), c_latency[:answered]),
+            primary=Arm(k, int(p_failed[:k].sum()), p_latency[:k]),
             requests=seen,
-            agree=agree[:seen][paired],
+            agree=paired[: paired_upto[answered - 1]],
             primary_caller_facing=primary_live,
         )
         verdicts = evaluate(

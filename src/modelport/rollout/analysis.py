@@ -51,7 +51,7 @@ from modelport.rollout.gates import METRICS, Gate, latency_quantile
 from modelport.rollout.sequential import (
     MeanEstimate,
     decide,
-    quantile_bounds,
+    quantile_with_bounds,
     share_bound,
     share_rejects,
 )
@@ -262,7 +262,11 @@ def _latency(gate: Gate, quantile: float, context: Context) -> Verdict:
     candidate, primary = evidence.candidate.latencies_ms, evidence.primary.latencies_ms
     # A quantile bound can only be judged with a few expected exceedances behind it.
     needed = max(context.min_samples, math.ceil(5.0 / (1.0 - quantile)))
-    primary_value = _quantile(primary, quantile) if gate.relative else None
+    half = context.alpha / 2.0  # relative gates: one sequence per arm
+    primary_value: float | None = None
+    low_q, high_q = -math.inf, math.inf
+    if gate.relative and primary.size:
+        primary_value, low_q, high_q = quantile_with_bounds(primary, quantile, half)
     verdict = _base(
         gate,
         context,
@@ -300,8 +304,6 @@ def _latency(gate: Gate, quantile: float, context: Context) -> Verdict:
     if verdict.n < needed:
         verdict.reason = f"{verdict.n} of {needed} requests on each side needed"
         return verdict
-    half = context.alpha / 2.0  # one sequence per arm
-    low_q, high_q = quantile_bounds(primary, quantile, half)
     bound_low = gate.scale * low_q + gate.offset
     bound_high = gate.scale * high_q + gate.offset
     slower_than_high = int((candidate > bound_high).sum())

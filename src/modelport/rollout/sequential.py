@@ -329,12 +329,22 @@ def quantile_bounds(values: np.ndarray[Any, Any], q: float, alpha: float) -> tup
     >>> bool(low < 1.0 < high), round(high - low, 2)
     (True, 0.06)
     """
+    _, low, high = quantile_with_bounds(values, q, alpha)
+    return (low, high)
+
+
+def quantile_with_bounds(
+    values: np.ndarray[Any, Any], q: float, alpha: float
+) -> tuple[float, float, float]:
+    """The observed quantile (order statistic at rank ceil(q n), numpy's "inverted_cdf")
+    and :func:`quantile_bounds`, from one partial sort."""
     n = int(values.size)
     if n == 0:
-        return (-math.inf, math.inf)
+        return (math.nan, -math.inf, math.inf)
     lowest, highest = count_range(n, q, alpha)
-    ranks = [r for r in (lowest - 1, highest) if 0 <= r < n]
-    ordered = np.partition(values, ranks) if ranks else values
+    point = min(max(math.ceil(q * n) - 1, 0), n - 1)
+    ranks = sorted({r for r in (lowest - 1, point, highest) if 0 <= r < n})
+    ordered = np.partition(values, ranks)
     low = float(ordered[lowest - 1]) if lowest >= 1 else -math.inf
     high = float(ordered[highest]) if highest < n else math.inf
-    return (low, high)
+    return (float(ordered[point]), low, high)
