@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +30,9 @@ check: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench demo
 	$(BIN)/ruff format src tests bench demo
+
+calibrate: $(STAMP)
+	$(BIN)/python bench/calibrate_rollout.py
 
 EVIDENTLY := bench/.venv-evidently
 

@@ -1,19 +1,24 @@
-"""Always-valid inference: confidence intervals that may be looked at after every request.
+"""Always-valid inference: tests and bounds that may be looked at after every request.
 
 A rollout re-reads its evidence every second and acts as soon as it is sure. A fixed-n
 test looked at that often would "find" a difference in pure noise sooner or later; the
-mixture sequential probability ratio test (mSPRT) does not: its interval covers the
-truth at *every* look at once with probability >= 1 - alpha.
+tests here do not: each is a nonnegative (super)martingale under its null, so by Ville's
+inequality it crosses 1 / alpha at *any* look with probability at most alpha.
 
-Johari, Koomen, Pekelis, Walsh, "Peeking at A/B Tests: Why it matters, and what to do
-about it", KDD 2017 (normal mixture N(0, tau^2) over the effect; eq. for Lambda below).
-For an estimate ``x`` of theta with variance ``V``::
+- Shares (0/1 values): one-sided Bernoulli confidence sequences built by betting on a
+  grid of odds (Waudby-Smith & Ramdas 2023; Howard, Ramdas, McAuliffe & Sekhon 2021),
+  exact at every sample size: :func:`share_rejects`, :func:`share_bound`; quantiles by
+  inverting them at order statistics (Howard & Ramdas 2022): :func:`quantile_bounds`.
+- Means of unbounded values (loss, |difference|): the mixture sequential probability
+  ratio test (mSPRT) of Johari, Koomen, Pekelis, Walsh, "Peeking at A/B Tests: Why it
+  matters, and what to do about it", KDD 2017 (normal mixture N(0, tau^2) over the
+  effect). For an estimate ``x`` of theta with variance ``V``::
 
     Lambda(theta0) = sqrt(V / (V + tau^2)) * exp(tau^2 (x - theta0)^2 / (2 V (V + tau^2)))
 
-and the always-valid interval is every theta0 with ``Lambda(theta0) < 1 / alpha``.
-Estimates are normal approximations (proportions and means of many requests), so the
-test is asymptotically valid; a minimum sample per gate keeps it out of the tiny-n range.
+  and the always-valid interval is every theta0 with ``Lambda(theta0) < 1 / alpha``.
+  Those estimates are normal approximations, so that test is asymptotically valid; a
+  minimum sample per gate keeps it out of the tiny-n range.
 """
 
 from __future__ import annotations
