@@ -97,7 +97,7 @@ def test_bounds_cover_the_truth_at_every_look() -> None:
     assert missed / 100 <= 0.05
 
 
-def test_failed_stage_budget_does_not_borrow_other_traffic() -> None:
+def test_too_few_concurrent_primary_requests_make_relative_gates_wait() -> None:
     # A stage with too few concurrent primary requests waits, whatever the candidate.
     candidate = Arm(requests=500, errors=0, latencies_ms=np.full(500, 5.0))
     primary = Arm(requests=40, errors=0, latencies_ms=np.full(40, 5.0))
