@@ -27,7 +27,6 @@ def _collect(writer: LogWriter, phase: str = "canary", kind: str = "classificati
         candidate=2,
         baseline=1,
         phase=phase,
-        min_primary=10,
     )
 
 

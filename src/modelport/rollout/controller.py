@@ -25,15 +25,8 @@ from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.reader import LogCursor, PredictionLog
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
-from modelport.rollout.analysis import FAIL, INCONCLUSIVE, PASS, Verdict, evaluate
-from modelport.rollout.evidence import (
-    BASE_COLUMNS,
-    Arm,
-    arm,
-    collect,
-    labels_for,
-    step_columns,
-)
+from modelport.rollout.analysis import FAIL, INCONCLUSIVE, PASS, Verdict, evaluate, stages
+from modelport.rollout.evidence import collect, labels_for, step_columns
 from modelport.rollout.state import (
     ABORTED,
     ACTIVE,
@@ -45,7 +38,7 @@ from modelport.rollout.state import (
 )
 from modelport.serving.policies import CanarySpec, PrimarySpec
 from modelport.store.tables import utcnow
-from modelport.vocabulary import Phase, Role, RolloutStrategy
+from modelport.vocabulary import Phase, RolloutStrategy
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +109,6 @@ class Controller:
         self.tick_s = tick_s
         self._versions: dict[tuple[str, int], ModelVersion] = {}
         self._windows: dict[tuple[int, datetime, str], LogCursor] = {}
-        self._primary: dict[tuple[int, datetime], Arm] = {}
 
     # -- analysis -------------------------------------------------------------------------
     def version(self, model: str, number: int) -> ModelVersion:
@@ -150,11 +142,15 @@ class Controller:
             candidate=rollout.candidate,
             baseline=rollout.baseline,
             phase=rollout.phase,
-            min_primary=spec.min_samples,
-            wider_primary=lambda: self._primary_before_step(rollout),
+            primary_live=rollout.weight < 100.0,
         )
         analysis.verdicts = evaluate(
-            gates, evidence, spec.min_samples, spec.alpha, phase=rollout.phase
+            gates,
+            evidence,
+            spec.min_samples,
+            spec.alpha,
+            phase=rollout.phase,
+            stages=stages(rollout.strategy, spec.steps),
         )
         analysis.evidence = evidence.summary()
         shadow = rollout.phase == Phase.SHADOW
@@ -185,25 +181,10 @@ class Controller:
             self._windows[key] = window
         return window
 
-    def _primary_before_step(self, rollout: Rollout) -> Arm:
-        """The primary's requests since the rollout began; read once per step."""
-        key = (rollout.id, rollout.step_started_at)
-        if key not in self._primary:
-            rows = self.log.read(
-                rollout.endpoint,
-                columns=BASE_COLUMNS,
-                since=rollout.created_at,
-                role=Role.PRIMARY,
-            )
-            self._primary = {k: a for k, a in self._primary.items() if k[0] != rollout.id}
-            self._primary[key] = arm(rows.to_pandas(), Role.PRIMARY, rollout.baseline)
-        return self._primary[key]
-
     def forget(self, live: list[Rollout]) -> None:
         """Drop cached windows of rollouts that ended."""
         ids = {r.id for r in live}
         self._windows = {k: w for k, w in self._windows.items() if k[0] in ids}
-        self._primary = {k: a for k, a in self._primary.items() if k[0] in ids}
 
     # -- decisions ------------------------------------------------------------------------
     def decide(self, rollout: Rollout, analysis: Analysis) -> tuple[Change | None, str]:

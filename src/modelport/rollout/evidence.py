@@ -4,12 +4,16 @@ The candidate's rows (role ``shadow`` or ``canary``) are paired with the primary
 answer to the *same* request (role ``primary`` under shadow, ``baseline`` under canary)
 on ``(request_id, row)`` by :func:`pairs`, which the shadow report uses too; labels from
 feedback join on the same key (:func:`~modelport.predlog.reader.join_labels`). Error
-rate and latency compare the candidate's requests with the primary's own live requests.
+rate and latency compare the candidate's requests with the primary's own live requests
+of the same window, so both arms are concurrent; a failed or timed-out request counts
+as the worst latency (+inf), never as a missing one. When the primary answers no caller
+(a canary at 100 %), its background answers to the candidate's requests (role
+``baseline``) stand in for error rates, and latency is marked as not caller-facing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +51,10 @@ class Side:
 
 @dataclass
 class Arm:
-    """Requests one variant answered (one entry per request, not per row)."""
+    """Requests one variant answered (one entry per request, not per row).
+
+    ``latencies_ms`` has one entry per request: +inf for a failed one (a timeout is the
+    slowest answer there is; leaving it out would make a failing version look fast)."""
 
     requests: int = 0
     errors: int = 0
@@ -61,7 +68,11 @@ class Evidence:
     primary: Arm
     # Requests the endpoint answered in the window (what "--step-after 2000req" counts).
     requests: int = 0
+    # Where the primary arm comes from: its live requests of this window ("step") or,
+    # with none possible, its background answers to the candidate's requests
+    # ("baseline copies"), whose latency is not what callers see.
     primary_window: str = "step"
+    primary_caller_facing: bool = True
     # Paired rows: same request answered by both.
     agree: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
     abs_diff: np.ndarray[Any, Any] = field(default_factory=lambda: _EMPTY)
@@ -94,12 +105,10 @@ def arm(frame: pd.DataFrame, role: str | tuple[str, ...], version: int) -> Arm:
     requests = rows[rows[col.ROW] == 0]
     if requests.empty:
         return Arm()
-    ok = requests[col.STATUS] == col.STATUS_OK
-    return Arm(
-        requests=len(requests),
-        errors=int((~ok).sum()),
-        latencies_ms=requests.loc[ok, col.LATENCY_MS].to_numpy(dtype=np.float64),
-    )
+    ok = (requests[col.STATUS] == col.STATUS_OK).to_numpy()
+    latencies = requests[col.LATENCY_MS].to_numpy(dtype=np.float64, copy=True)
+    latencies[~ok] = np.inf
+    return Arm(requests=len(requests), errors=int((~ok).sum()), latencies_ms=latencies)
 
 
 def answered(frame: pd.DataFrame, side: Side) -> pd.DataFrame:
@@ -175,11 +184,13 @@ def collect(
     candidate: int,
     baseline: int,
     phase: str,
-    min_primary: int,
-    wider_primary: Callable[[], Arm] | None = None,
+    primary_live: bool = True,
 ) -> Evidence:
     """Everything the gates need from a window of log rows (a cursor's ``rows()`` of
-    :func:`step_columns`) and the labels received meanwhile (None: none needed)."""
+    :func:`step_columns`) and the labels received meanwhile (None: none needed).
+
+    ``primary_live`` False: no caller is routed to the primary (a canary at 100 %); its
+    background answers to the candidate's requests are then the primary arm."""
     labelled = labels is not None and labels.num_rows > 0
     if labels is not None and labelled:
         rows = join_labels(rows, labels, keep_unlabelled=True)
@@ -193,13 +204,12 @@ def collect(
         primary=arm(frame, Role.PRIMARY, baseline),
         requests=int(live[col.REQUEST_ID].nunique()),
     )
-    if evidence.primary.requests < min_primary and wider_primary is not None:
-        # At high canary weights the step sees few primary requests; the primary's
-        # behaviour over the whole rollout is the better yardstick then.
-        wider = wider_primary()
-        if wider.requests > evidence.primary.requests:
-            evidence.primary = wider
-            evidence.primary_window = "rollout"
+    if not primary_live and phase != Phase.SHADOW:
+        # Never borrow older traffic: the primary's answers to the very same requests,
+        # in the same window, are the concurrent yardstick.
+        evidence.primary = arm(frame, Role.BASELINE, baseline)
+        evidence.primary_window = "baseline copies"
+        evidence.primary_caller_facing = False
     paired = pairs(frame, mine, theirs, keep=LABEL_COLUMNS if labelled else ())
     evidence.agree, evidence.abs_diff = agreement(paired, kind)
     if not labelled:

@@ -1,19 +1,24 @@
-"""Always-valid inference: confidence intervals that may be looked at after every request.
+"""Always-valid inference: tests and bounds that may be looked at after every request.
 
 A rollout re-reads its evidence every second and acts as soon as it is sure. A fixed-n
 test looked at that often would "find" a difference in pure noise sooner or later; the
-mixture sequential probability ratio test (mSPRT) does not: its interval covers the
-truth at *every* look at once with probability >= 1 - alpha.
+tests here do not: each is a nonnegative (super)martingale under its null, so by Ville's
+inequality it crosses 1 / alpha at *any* look with probability at most alpha.
 
-Johari, Koomen, Pekelis, Walsh, "Peeking at A/B Tests: Why it matters, and what to do
-about it", KDD 2017 (normal mixture N(0, tau^2) over the effect; eq. for Lambda below).
-For an estimate ``x`` of theta with variance ``V``::
+- Shares (0/1 values): one-sided Bernoulli confidence sequences built by betting on a
+  grid of odds (Waudby-Smith & Ramdas 2023; Howard, Ramdas, McAuliffe & Sekhon 2021),
+  exact at every sample size: :func:`share_rejects`, :func:`share_bound`; quantiles by
+  inverting them at order statistics (Howard & Ramdas 2022): :func:`quantile_bounds`.
+- Means of unbounded values (loss, |difference|): the mixture sequential probability
+  ratio test (mSPRT) of Johari, Koomen, Pekelis, Walsh, "Peeking at A/B Tests: Why it
+  matters, and what to do about it", KDD 2017 (normal mixture N(0, tau^2) over the
+  effect). For an estimate ``x`` of theta with variance ``V``::
 
     Lambda(theta0) = sqrt(V / (V + tau^2)) * exp(tau^2 (x - theta0)^2 / (2 V (V + tau^2)))
 
-and the always-valid interval is every theta0 with ``Lambda(theta0) < 1 / alpha``.
-Estimates are normal approximations (proportions and means of many requests), so the
-test is asymptotically valid; a minimum sample per gate keeps it out of the tiny-n range.
+  and the always-valid interval is every theta0 with ``Lambda(theta0) < 1 / alpha``.
+  Those estimates are normal approximations, so that test is asymptotically valid; a
+  minimum sample per gate keeps it out of the tiny-n range.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -160,3 +166,190 @@ def decide(estimate: MeanEstimate, *, upper: bool, alpha: float, tau2: float) ->
     else:
         verdict = "pass" if low >= 0.0 else "fail" if high < 0.0 else "inconclusive"
     return Decision(verdict, (low, high))
+
+
+# -- shares: Bernoulli confidence sequences valid at every sample size ----------------------
+#
+# To test H0: p <= p0 on 0/1 observations, bet a fixed fraction of one's wealth on each
+# observation coming out 1 (Waudby-Smith & Ramdas 2023, "Estimating means of bounded
+# random variables by betting", JRSS B 86(1)): wealth after n observations with S ones is
+#
+#     W_n(q) = (q / p0)^S ((1 - q) / (1 - p0))^(n - S)      (q > p0: the bet's odds),
+#
+# a nonnegative supermartingale for every p <= p0. Spreading the initial wealth evenly over
+# a grid of bets (their "diversified Kelly" strategy; a discrete mixture in the sense of
+# Howard, Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic
+# confidence sequences", Ann. Statist. 49(2)) keeps that property, and by Ville's
+# inequality P(sup_n W_n >= 1 / alpha) <= alpha: rejecting once the wealth reaches
+# 1 / alpha is a one-sided test that may be repeated after every request, exact for
+# Bernoulli data at every n (no normal approximation: honest for shares near 0 or 1).
+# H0: p >= p0 is the mirror image (q < p0). The wealth depends on the data only through
+# (S, n), so re-reading a window in any order gives the same verdict.
+
+# The bets: alternatives p0 + (1 - p0) g above p0 and p0 (1 - g) below it, g from 1e-4 to
+# 0.999 (24 points, geometric): tiny effects at large n and gross ones at small n.
+BET_GRID: np.ndarray[Any, Any] = np.geomspace(1e-4, 0.999, 24)
+_LOG_BETS = math.log(BET_GRID.size)
+_LOG_KEEP: np.ndarray[Any, Any] = np.log1p(-BET_GRID)
+_FINE = 24  # points per refinement of the bound searches
+
+
+def _log_wealth(
+    successes: np.ndarray[Any, Any] | float,
+    n: int,
+    p0: np.ndarray[Any, Any] | float,
+    above: bool,
+) -> np.ndarray[Any, Any]:
+    """log W_n, broadcast over ``successes`` and ``p0`` (0 < p0 < 1)."""
+    null = np.asarray(p0, dtype=np.float64)[..., None]
+    ones = np.asarray(successes, dtype=np.float64)[..., None]
+    zeros = n - ones
+    # Written so that nothing cancels: (q / p0, (1 - q) / (1 - p0)) for q above p0 is
+    # (1 + (1 - p0) g / p0, 1 - g); for q below it, (1 - g, 1 + p0 g / (1 - p0)).
+    if above:
+        log_ratio = ones * np.log1p((1.0 - null) * BET_GRID / null) + zeros * _LOG_KEEP
+    else:
+        log_ratio = ones * _LOG_KEEP + zeros * np.log1p(null * BET_GRID / (1.0 - null))
+    top = log_ratio.max(axis=-1)
+    spread = np.log(np.exp(log_ratio - top[..., None]).sum(axis=-1))
+    result: np.ndarray[Any, Any] = top + spread - _LOG_BETS
+    return result
+
+
+def _rejects(
+    successes: np.ndarray[Any, Any] | float,
+    n: int,
+    p0: np.ndarray[Any, Any] | float,
+    above: bool,
+    alpha: float,
+) -> np.ndarray[Any, Any]:
+    """Vectorised :func:`share_rejects` (p0 strictly between 0 and 1)."""
+    result: np.ndarray[Any, Any] = _log_wealth(successes, n, p0, above) >= math.log(1.0 / alpha)
+    return result
+
+
+def share_rejects(successes: int, n: int, p0: float, *, above: bool, alpha: float) -> bool:
+    """Is there evidence, valid at every look, that the share is above ``p0`` (``above``)
+    or below it? The error probability is at most ``alpha`` over all looks together.
+
+    >>> share_rejects(0, 700, 0.01, above=False, alpha=0.05)  # 0 errors in 700: p < 1 %
+    True
+    >>> share_rejects(0, 300, 0.01, above=False, alpha=0.05)  # not yet
+    False
+    >>> share_rejects(30, 100, 0.1, above=True, alpha=0.05)
+    True
+    """
+    if n <= 0:
+        return False
+    if above:
+        if p0 <= 0.0:
+            return successes > 0
+        if p0 >= 1.0:
+            return False
+    else:
+        if p0 >= 1.0:
+            return successes < n
+        if p0 <= 0.0:
+            return False
+    return bool(_rejects(successes, n, p0, above, alpha))
+
+
+def _first(rejected: Any, low: float, high: float, integer: bool) -> float | None:
+    """Smallest x in [low, high] with ``rejected(x)`` (vectorised, monotone: False then
+    True), by grids of _FINE points; reals to 1e-5 (the upper end: conservative); None
+    when none is."""
+    for _ in range(6):
+        if integer:
+            grid = np.unique(np.linspace(low, high, _FINE).round())
+        else:
+            grid = np.linspace(low, high, _FINE)
+        hits = np.flatnonzero(rejected(grid))
+        if hits.size == 0:
+            return None
+        first = int(hits[0])
+        if first == 0:
+            return float(grid[0])
+        low, high = float(grid[first - 1]), float(grid[first])
+        if (integer and high - low <= 1.0) or (not integer and high - low <= 1e-5):
+            return high
+    return high
+
+
+def share_bound(successes: int, n: int, *, upper: bool, alpha: float) -> float:
+    """A one-sided always-valid bound on a share: every p0 beyond it is rejected
+    (found to within 1e-5, rounded outwards).
+
+    >>> round(share_bound(0, 1000, upper=True, alpha=0.05), 4)
+    0.0059
+    >>> share_bound(0, 0, upper=True, alpha=0.05)
+    1.0
+    """
+    if n <= 0:
+        return 1.0 if upper else 0.0
+    # The lower bound on a share is 1 - the upper bound on the share of zeros.
+    ones = successes if upper else n - successes
+    observed = ones / n
+    edge = 1e-12
+    low = min(max(observed, edge), 1.0 - edge)
+    # A Bernstein-like guess at the bound narrows the search; checked before use.
+    spread = math.log(BET_GRID.size / alpha)
+    guess = observed + 3.0 * math.sqrt(2.0 * spread * (observed + 1.0 / n) / n) + 2 * spread / n
+    high = 1.0 - edge
+    if guess < high and _rejects(ones, n, guess, False, alpha):
+        high = guess
+    found = _first(lambda p: _rejects(ones, n, p, False, alpha), low, high, False)
+    bound = 1.0 if found is None else min(found, 1.0)
+    return bound if upper else max(1.0 - bound, 0.0)
+
+
+def count_range(n: int, p: float, alpha: float) -> tuple[int, int]:
+    """Counts of ``n`` Bernoulli(p) draws the tests above do not reject at level
+    ``alpha`` per side: each side's limit holds at every ``n`` with probability
+    >= 1 - ``alpha``.
+
+    >>> count_range(1000, 0.5, 0.025)
+    (445, 555)
+    """
+    if n <= 0 or not 0.0 < p < 1.0:
+        return (0, n)
+    centre = float(min(max(round(n * p), 0), n))
+    too_many = _first(lambda k: _rejects(k, n, p, True, alpha), centre, float(n), True)
+    # Too few: rejected for every count up to some k; search from the top down.
+    too_few = _first(lambda k: _rejects(centre - k, n, p, False, alpha), 0.0, centre, True)
+    highest = n if too_many is None else int(too_many) - 1
+    lowest = 0 if too_few is None else int(centre - too_few) + 1
+    return (lowest, max(highest, lowest))
+
+
+def quantile_bounds(values: np.ndarray[Any, Any], q: float, alpha: float) -> tuple[float, float]:
+    """Time-uniform one-sided bounds on the ``q``-quantile, each valid with probability
+    >= 1 - ``alpha`` at every sample size (Howard & Ramdas 2022, "Sequential estimation
+    of quantiles with applications to A/B-testing and best-arm identification",
+    Bernoulli 28(3)): the count of values below the true quantile is Binomial(n, q), so
+    order statistics at the ranks the count cannot leave bracket the quantile.
+    Values may be +inf (failed requests); ties are allowed.
+
+    >>> rng = np.random.default_rng(1)
+    >>> low, high = quantile_bounds(rng.lognormal(0.0, 1.0, 20000), 0.5, 0.025)
+    >>> bool(low < 1.0 < high), round(high - low, 2)
+    (True, 0.06)
+    """
+    _, low, high = quantile_with_bounds(values, q, alpha)
+    return (low, high)
+
+
+def quantile_with_bounds(
+    values: np.ndarray[Any, Any], q: float, alpha: float
+) -> tuple[float, float, float]:
+    """The observed quantile (order statistic at rank ceil(q n), numpy's "inverted_cdf")
+    and :func:`quantile_bounds`, from one partial sort."""
+    n = int(values.size)
+    if n == 0:
+        return (math.nan, -math.inf, math.inf)
+    lowest, highest = count_range(n, q, alpha)
+    point = min(max(math.ceil(q * n) - 1, 0), n - 1)
+    ranks = sorted({r for r in (lowest - 1, point, highest) if 0 <= r < n})
+    ordered = np.partition(values, ranks)
+    low = float(ordered[lowest - 1]) if lowest >= 1 else -math.inf
+    high = float(ordered[highest]) if highest < n else math.inf
+    return (float(ordered[point]), low, high)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +49,11 @@ from modelport.vocabulary import MIRROR_ROLES, PredictionEvent, Role
 logger = logging.getLogger(__name__)
 
 MAX_MIRRORS_IN_FLIGHT = 256
+# From this many copies in flight on, each new copy is dropped with a probability rising
+# linearly to 1 at MAX_MIRRORS_IN_FLIGHT (random early detection, Floyd & Jacobson 1993):
+# which copies are dropped depends on a coin, not on the request or its role, so the
+# copies kept are a uniformly random subset and comparisons on them stay unbiased.
+MIRRORS_DROP_FROM = MAX_MIRRORS_IN_FLIGHT // 2
 # Shadow copies wait up to this long for company before their model call, so that under
 # light load many one-row calls become one batched call (a shadow's CPU cost is mostly
 # per call); they are off the request path, so no caller waits for it.
@@ -156,6 +162,8 @@ class DataPlane:
         # Run after each answered request, in the request's task: each must be O(1) and
         # hand real work to the background (the monitoring collector queues the event).
         self.listeners: list[Listener] = []
+        # The coin that decides which background copies to drop when behind.
+        self.mirror_coin = random.Random()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -390,8 +398,8 @@ class DataPlane:
         request_id: str,
         arrived: float,
     ) -> None:
-        """Run a copy in the background; drop (and count) it when too many are pending."""
-        if runtime.mirrors_in_flight >= MAX_MIRRORS_IN_FLIGHT:
+        """Run a copy in the background; when behind, drop (and count) copies at random."""
+        if not keep_mirror(runtime.mirrors_in_flight, self.mirror_coin.random()):
             runtime.mirrors_dropped += 1
             self.telemetry.error(
                 runtime.endpoint.name, route.runner.version.version, route.role, "mirror_dropped"
@@ -459,3 +467,19 @@ def _placeholder(endpoint: Endpoint) -> ModelVersion:
         output=OutputSpec(kind="regression"),
         created_at=datetime.now(UTC),
     )
+
+
+def keep_mirror(in_flight: int, draw: float) -> bool:
+    """Whether a new background copy runs, given the copies in flight and a uniform
+    ``draw`` in [0, 1): always below MIRRORS_DROP_FROM, never at MAX_MIRRORS_IN_FLIGHT,
+    with a probability falling linearly in between.
+
+    >>> keep_mirror(0, 0.99), keep_mirror(MAX_MIRRORS_IN_FLIGHT, 0.0)
+    (True, False)
+    >>> keep_mirror(192, 0.49), keep_mirror(192, 0.51)  # half-way: a fair coin
+    (True, False)
+    """
+    if in_flight < MIRRORS_DROP_FROM:
+        return True
+    room = MAX_MIRRORS_IN_FLIGHT - MIRRORS_DROP_FROM
+    return draw < (MAX_MIRRORS_IN_FLIGHT - in_flight) / room
