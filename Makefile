@@ -63,6 +63,7 @@ bench-feedback: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate_detectors.py
 	$(BIN)/python bench/calibrate_drift.py
+	$(BIN)/python bench/calibrate_rollout.py --reps 500 --seed 20261201
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results
