@@ -31,9 +31,6 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench demo
 	$(BIN)/ruff format src tests bench demo
 
-calibrate: $(STAMP)
-	$(BIN)/python bench/calibrate_rollout.py
-
 EVIDENTLY := bench/.venv-evidently
 
 $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
