@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -56,6 +56,9 @@ bench-shadow: $(STAMP)
 FEEDBACK_ROWS ?= 10000,10000000
 bench-feedback: $(STAMP)
 	$(BIN)/python bench/feedback.py --rows $(FEEDBACK_ROWS) $(BENCH_ARGS)
+
+calibrate: $(STAMP)
+	$(BIN)/python bench/calibrate_multivariate.py
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results
