@@ -61,6 +61,7 @@ calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate_detectors.py
 	$(BIN)/python bench/calibrate_drift.py
 	$(BIN)/python bench/calibrate_rollout.py --reps 500 --seed 20261201
+	$(BIN)/python bench/calibrate_multivariate.py
 
 clean:
 	rm -rf .modelport .pytest_cache .mypy_cache .ruff_cache bench/results

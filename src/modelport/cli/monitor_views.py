@@ -109,10 +109,13 @@ def _multivariate(section: dict[str, Any]) -> None:
         console.print(f"multivariate drift: {section['message']}", highlight=False)
         return
     verdict = "[bold red]drift[/]" if section["drifted"] else "[green]ok[/]"
+    leaned = ", ".join(f"{f['feature']} {_pct(f['share'])}" for f in section["top_features"])
     console.print(
         f"multivariate drift: {verdict}, domain classifier AUC {_num(section['auc'], 3)} "
-        f"(threshold {_num(section['threshold'])}; {section['n_reference']} baseline, "
-        f"{section['n_current']} window rows)",
+        f"({section['classifier']}), p-value {_num(section['p_value'], 4)}, "
+        f"alpha {_num(section['alpha'])}, decided by {section['decided_by']} "
+        f"({section['n_reference']} baseline, {section['n_current']} window rows)"
+        + (f"; leaned on {leaned}" if leaned else ""),
         highlight=False,
     )
 

@@ -79,9 +79,12 @@ def test_sections_multivariate_scores_shifted_traffic_high_and_unshifted_low(
     assert low["status"] == high["status"] == "ok"
     assert low["features"] == ["tenure", "charges", "plan"]
     assert (low["n_reference"], low["n_current"]) == (2_000, 1_500)
-    assert low["auc"] < 0.6 and low["drifted"] is False
-    assert high["auc"] > 0.8 and high["drifted"] is True
+    assert low["auc"] < 0.6 and low["drifted"] is False and low["p_value"] >= 0.05
+    assert high["auc"] > 0.8 and high["drifted"] is True and high["p_value"] < 1e-10
+    assert high["top_features"][0]["feature"] == "charges"
     assert "multivariate" not in default.json() and "features" not in same.json()
     assert comparable(json.loads(from_cli.stdout)) == comparable(moved.json())
     assert "multivariate drift: ok, domain classifier AUC" in table.stdout
+    assert "decided by p_value" in table.stdout
     assert "Multivariate drift" in page.text and "the rows as a whole drifted" in page.text
+    assert "the classifier leaned on" in page.text and "<td>charges</td>" in page.text

@@ -412,7 +412,33 @@ def test_the_multivariate_section_is_asked_for_and_tells_moved_rows_apart(world:
         assert section["status"] == "ok" and section["features"] == SCHEMA.names
         assert (section["n_reference"], section["n_current"]) == (5_000, 2_000)
     assert same["multivariate"]["auc"] < 0.55 and same["multivariate"]["drifted"] is False
-    assert shifted["multivariate"]["auc"] > 0.7 and shifted["multivariate"]["drifted"] is True
+    assert same["multivariate"]["p_value"] >= 0.05 and same["multivariate"]["alpha"] == 0.05
+    moved_section = shifted["multivariate"]
+    assert moved_section["auc"] > 0.7 and moved_section["drifted"] is True
+    assert moved_section["p_value"] < 1e-10 and moved_section["decided_by"] == "p_value"
+    assert moved_section["top_features"][0]["feature"] == "a"
+    assert moved_section["top_features"][0]["share"] > 0.5
+
+
+def test_the_multivariate_alpha_is_the_requests_and_shown_with_what_decided(world: World) -> None:
+    moved = shop_frame(2_000, seed=44)
+    moved["a"] += 0.5  # a quarter of its standard deviation
+    world.log_frame(moved)
+
+    default = report(world, sections=("multivariate",))
+    strict = report(world, sections=("multivariate",), multivariate_alpha=1e-30)
+    page = render_html(default)
+
+    section = default["multivariate"]
+    assert section["drifted"] is True and section["p_value"] < 0.05
+    assert strict["multivariate"]["drifted"] is False
+    assert strict["multivariate"]["alpha"] == 1e-30
+    assert strict["multivariate"]["p_value"] == section["p_value"]
+    assert "no drift" in strict["multivariate"]["message"]
+    assert "decided by p-value" in page and "the classifier leaned on" in page
+    with pytest.raises(ValidationFailed) as refused:
+        ReportRequest(window=DAY, sections=("multivariate",), multivariate_alpha=1.5)
+    assert refused.value.field == "multivariate_alpha"
 
 
 def test_the_multivariate_section_needs_raw_baseline_rows(world: World) -> None:

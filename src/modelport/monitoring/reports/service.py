@@ -57,8 +57,15 @@ class ReportRequest:
     slice: str | None = None
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
     drift: DriftSettings = field(default_factory=DriftSettings)
+    # Significance level of the multivariate section's classifier two-sample test.
+    multivariate_alpha: float = 0.05
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.multivariate_alpha < 1.0:
+            raise ValidationFailed(
+                f"multivariate_alpha must be in (0, 1), got {self.multivariate_alpha}",
+                field="multivariate_alpha",
+            )
         known = (*SECTIONS, *OPTIONAL_SECTIONS)
         unknown = set(self.sections) - set(known)
         if unknown:
@@ -134,7 +141,9 @@ class MonitoringService:
             outputs = [r for r in results if col.is_series_output(r.name)]
             report["prediction"] = sort_by_severity(drift_entry(r) for r in outputs)
         if "multivariate" in wanted:
-            section = multivariate_section(baseline, window, version.input_schema)
+            section = multivariate_section(
+                baseline, window, version.input_schema, alpha=request.multivariate_alpha
+            )
             report["multivariate"] = clean(section)
         if "performance" in wanted or "concept" in wanted:
             rows = self._labelled(endpoint, window, version, request.slice)
