@@ -243,7 +243,7 @@ def main() -> None:
     summarize(answers, metrics, outcome)
 
 
-def roll_out(client: httpx.Client, rows: pd.DataFrame, budget: int = 10000) -> tuple[str, int]:
+def roll_out(client: httpx.Client, rows: pd.DataFrame, budget: int = 25000) -> tuple[str, int]:
     """Send traffic until the rollout is decided (or the budget is spent)."""
     features = rows.drop(columns=["benign"])
     state = "active"
