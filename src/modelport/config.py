@@ -260,9 +260,9 @@ max_batch_wait_ms = 0.0
 queue_size = 100000
 flush_interval_s = 1.0
 
-[auth]
 # No token: the server is open and binds loopback only. Give tokens names and roles
 # (admin, deployer, reader, client), never only in plain text here (docs/security.md).
+[auth]
 admin_tokens = []
 client_tokens = []
 # [auth.tokens.ops]
