@@ -269,3 +269,6 @@ def test_alerts_and_transitions_survive_json() -> None:
     stored = json.loads(json.dumps(run.transitions[-1].to_dict()))
     assert stored["to_state"] == "firing"
     assert stored["band"]["upper"] is not None and stored["value"] == 0.9
+    assert Transition.from_dict(stored) == run.transitions[-1]
+    silence = Silence(rule="p99", until=START, reason="deploy", by="bob", labels=LABELS)
+    assert Silence.from_dict(json.loads(json.dumps(silence.to_dict()))) == silence

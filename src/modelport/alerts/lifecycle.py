@@ -76,6 +76,27 @@ class Silence:
             return False
         return all(labels.get(name) == value for name, value in self.labels.items())
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "until": self.until.isoformat(),
+            "reason": self.reason,
+            "by": self.by,
+            "labels": dict(self.labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Silence:
+        until = _time(data["until"])
+        assert until is not None
+        return cls(
+            rule=data["rule"],
+            until=until,
+            reason=data.get("reason", ""),
+            by=data.get("by", ""),
+            labels=dict(data.get("labels", {})),
+        )
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -177,6 +198,26 @@ class Transition:
             "by": self.by,
             "severity": self.severity,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        at = _time(data["at"])
+        assert at is not None
+        return cls(
+            key=data["key"],
+            rule=data["rule"],
+            labels=dict(data["labels"]),
+            from_state=AlertState(data["from_state"]),
+            to_state=AlertState(data["to_state"]),
+            at=at,
+            value=data.get("value"),
+            band=Band.from_dict(data.get("band", {})),
+            silenced=bool(data.get("silenced", False)),
+            notify=bool(data.get("notify", False)),
+            event=data.get("event", ""),
+            by=data.get("by"),
+            severity=data.get("severity", "warning"),
+        )
 
 
 @dataclass(frozen=True)

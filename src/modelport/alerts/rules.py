@@ -55,7 +55,7 @@ def _catalogue() -> dict[str, MetricInfo]:
         MetricInfo("quality.out_of_range_rate", "input", True, "share outside the range"),
         MetricInfo("quality.unseen_categories", "input", True, "categories never seen"),
         MetricInfo("quality.schema_violations", "input", description="rejected requests"),
-        MetricInfo("output.class_share", "output", True, "share of each predicted class"),
+        MetricInfo("output.class_share", "output", True, "share of a class; feature names it"),
         MetricInfo("performance.accuracy", "performance"),
         MetricInfo("performance.f1", "performance"),
         MetricInfo("performance.log_loss", "performance"),
