@@ -272,3 +272,17 @@ def test_alerts_and_transitions_survive_json() -> None:
     assert Transition.from_dict(stored) == run.transitions[-1]
     silence = Silence(rule="p99", until=START, reason="deploy", by="bob", labels=LABELS)
     assert Silence.from_dict(json.loads(json.dumps(silence.to_dict()))) == silence
+
+
+def test_an_adaptive_rule_resolves_inside_its_narrower_resolve_band() -> None:
+    rng = np.random.default_rng(13)
+    run = Run(_adaptive(sigma=4, resolve_sigma=1, adapt_rate=0.05))
+    run.feed(list(0.1 + rng.normal(0.0, 0.01, size=200)))
+    assert run.alert.state is AlertState.INACTIVE
+    run.feed([0.3])
+    assert run.alert.state is AlertState.FIRING
+    run.feed([0.125] * 20)  # back inside sigma=4 but still beyond resolve_sigma=1
+    assert run.alert.band.breached_by(0.125) is None
+    assert run.alert.state is AlertState.FIRING
+    resolved = run.feed([0.1])
+    assert [t.to_state for t in resolved] == [AlertState.RESOLVED]
