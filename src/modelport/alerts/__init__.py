@@ -1,0 +1,1 @@
+"""Alerts: rules over monitoring figures, thresholds, lifecycle, notifiers."""
