@@ -1,0 +1,7 @@
+"""Alerts: notifications about monitoring figures and where they are delivered.
+
+``notifiers`` holds the :class:`~modelport.alerts.notifiers.Notification` contract and
+its receivers (JSON/Slack webhook, Alertmanager v2, the server log); ``delivery`` sends
+them in the background, one queue and one worker thread per receiver, with retries.
+Nothing here starts by being imported: the composition root builds and starts it.
+"""
