@@ -16,7 +16,8 @@ error (what alert history stores).
 ``stop(deadline_s)`` drains what is queued until the deadline; then the workers give up
 what remains (each reported as failed, ``error="shut down before delivery"``) and the
 backoff waits end at once. A request already in flight ends by its notifier's timeout
-on a daemon thread, so shutdown never waits on a hung receiver.
+on a daemon thread, so shutdown never waits on a hung receiver; each worker closes its
+notifier (its HTTP client) when it ends.
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ class _Worker:
         while True:
             item = self.queue.get()
             if item is _STOP:
+                self._close()
                 return
             assert isinstance(item, Notification)
             self.delivery.deliver(self.notifier, item)
+
+    def _close(self) -> None:
+        close = getattr(self.notifier, "close", None)
+        if callable(close):
+            close()
 
 
 class Delivery:
@@ -141,10 +148,6 @@ class Delivery:
         for worker in self._workers:
             if worker.thread.is_alive():
                 logger.warning("notifier %s: still busy at shutdown", worker.notifier.name)
-                continue
-            close = getattr(worker.notifier, "close", None)
-            if callable(close):
-                close()
 
     def deliver(self, notifier: Notifier, notification: Notification) -> Outcome:
         """Send with retries and backoff; report and return the outcome."""
