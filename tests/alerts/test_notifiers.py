@@ -23,7 +23,10 @@ from modelport.alerts.notifiers import (
     AlertmanagerNotifier,
     LogNotifier,
     Notification,
+    NotifierError,
     WebhookNotifier,
+    build_notifier,
+    notifier_from_dict,
 )
 from modelport.errors import ValidationFailed
 from support import free_port
@@ -156,7 +159,8 @@ def test_a_receiver_failing_twice_gets_exactly_one_notification(serve: Any) -> N
     assert receiver.bodies[0]["link"].endswith("/churn/report")
     assert [(o.notifier, o.delivered, o.attempts) for o in record.outcomes] == [("ops", True, 3)]
     assert [name for name, _ in record.failures] == ["ops", "ops"]
-    assert "500" in record.failures[0][1]
+    assert "HTTP 500" in record.failures[0][1]
+    assert "/hook" not in record.failures[0][1]  # a webhook path may hold a secret token
 
 
 def test_a_receiver_that_always_fails_is_reported_after_every_attempt(serve: Any) -> None:
@@ -280,6 +284,57 @@ def test_an_unknown_webhook_format_is_refused() -> None:
         WebhookNotifier("https://example.com/hook", format="xml")
     assert error.value.field == "format"
     assert "json, slack" in error.value.message
+
+
+def test_an_unreachable_receiver_fails_without_showing_its_path() -> None:
+    url = f"http://user:secret@127.0.0.1:{free_port()}/services/T000/B000/XXXX"
+    with pytest.raises(NotifierError) as error:
+        WebhookNotifier(url).send(notification())
+    assert "ConnectError from http://127.0.0.1:" in str(error.value)
+    assert "XXXX" not in str(error.value) and "secret" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ({"name": "ops", "kind": "webhook", "url": "https://hooks.example/x"}, WebhookNotifier),
+        ({"name": "am", "kind": "alertmanager", "url": "http://am:9093"}, AlertmanagerNotifier),
+        ({"name": "server-log", "kind": "log"}, LogNotifier),
+    ],
+)
+def test_notifiers_are_built_from_their_declared_fields(spec: dict[str, str], kind: type) -> None:
+    notifier = notifier_from_dict(spec)
+    assert isinstance(notifier, kind)
+    assert notifier.name == spec["name"]
+
+
+def test_slack_format_is_declared_with_the_webhook() -> None:
+    notifier = build_notifier("ops", "webhook", url="https://hooks.example/x", format="slack")
+    assert isinstance(notifier, WebhookNotifier)
+    assert set(notifier.body(notification())) == {"text"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field_name"),
+    [
+        ({"name": "Ops!", "kind": "webhook", "url": "https://hooks.example/x"}, "name"),
+        ({"name": "ops", "kind": "pager", "url": "https://hooks.example/x"}, "kind"),
+        ({"name": "ops", "kind": "webhook"}, "url"),
+        ({"name": "ops", "kind": "webhook", "url": "mailto:ops@example.com"}, "url"),
+        ({"name": "ops", "kind": "log", "url": "https://hooks.example/x"}, "url"),
+        ({"name": "am", "kind": "alertmanager", "url": "http://am", "format": "slack"}, "format"),
+        ({"name": "ops", "kind": "webhook", "url": "https://h.example", "format": "xml"}, "format"),
+        ({"name": "ops", "kind": "webhook", "url": "https://h.example", "token": "t"}, "token"),
+        ({"kind": "log"}, "name"),
+        ({"name": "ops"}, "kind"),
+        ({"name": "ops", "kind": 3}, "kind"),
+    ],
+)
+def test_a_bad_notifier_declaration_names_its_field(spec: dict[str, Any], field_name: str) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        notifier_from_dict(spec)
+    assert error.value.field == field_name
+    assert error.value.status == 422
 
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"

@@ -1,8 +1,9 @@
 """Where alert notifications go: a tiny protocol and its receivers.
 
 A :class:`Notifier` has one method, ``send(notification)``, which returns when the
-receiver has accepted the notification and raises otherwise (any exception is a failed
-attempt; retries belong to :mod:`modelport.alerts.delivery`). The receivers are
+receiver has accepted the notification (a 2xx answer; redirects are not followed) and
+raises otherwise (:class:`NotifierError` for the HTTP receivers; any exception is a
+failed attempt, and retries belong to :mod:`modelport.alerts.delivery`). The receivers are
 synchronous (``httpx.Client``) with explicit timeouts, because each runs on its own
 delivery thread and a slow one must only ever hold up itself.
 
@@ -11,11 +12,16 @@ delivery thread and a slow one must only ever hold up itself.
 - :class:`AlertmanagerNotifier` POSTs ``[alert]`` to ``{url}/api/v2/alerts`` (the
   Alertmanager v2 API); a resolved notification carries ``endsAt``.
 - :class:`LogNotifier` writes one line to the server log.
+
+:func:`build_notifier` / :func:`notifier_from_dict` make one from the fields the CLI,
+``modelport.toml`` and the admin API share (``name``, ``kind``, ``url``, ``format``),
+refusing bad input with a ``ValidationFailed`` that names the field.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -24,12 +30,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from modelport.errors import ValidationFailed
+from modelport.names import check_name
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["firing", "resolved"]
 WebhookFormat = Literal["json", "slack"]
 WEBHOOK_FORMATS: tuple[str, ...] = ("json", "slack")
+NOTIFIER_KINDS: tuple[str, ...] = ("webhook", "alertmanager", "log")
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -117,15 +125,27 @@ def validate_format(value: str) -> WebhookFormat:
     )
 
 
+class NotifierError(RuntimeError):
+    """A receiver did not accept a notification. The message names only the receiver's
+    origin (scheme, host, port): webhook paths often carry a secret token."""
+
+
 class _HttpNotifier:
     def __init__(self, name: str, url: str, timeout_s: float) -> None:
         self.name = name
         self.url = validate_url(url)
+        parts = urlsplit(self.url)
+        self.origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
 
     def _post(self, url: str, body: Any) -> None:
-        response = self._client.post(url, json=body)
-        response.raise_for_status()
+        try:
+            response = self._client.post(url, json=body)
+        except httpx.HTTPError as exc:
+            reason = str(exc).replace(url, self.origin) or "no detail"
+            raise NotifierError(f"{type(exc).__name__} from {self.origin}: {reason}") from None
+        if not response.is_success:
+            raise NotifierError(f"HTTP {response.status_code} from {self.origin}")
 
     def close(self) -> None:
         self._client.close()
@@ -206,6 +226,56 @@ class LogNotifier:
     def send(self, notification: Notification) -> None:
         level = logging.WARNING if notification.status == "firing" else logging.INFO
         logger.log(level, "alert %s", notification.summary())
+
+
+def build_notifier(
+    name: str,
+    kind: str,
+    *,
+    url: str | None = None,
+    format: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> WebhookNotifier | AlertmanagerNotifier | LogNotifier:
+    """The notifier ``kind`` called ``name``; a ``ValidationFailed`` names the bad field."""
+    check_name("name", name, field="name")
+    if kind == "log":
+        if url is not None:
+            raise ValidationFailed("url: a log notifier takes no url", field="url")
+        if format is not None:
+            raise ValidationFailed("format: only a webhook notifier has a format", field="format")
+        return LogNotifier(name=name)
+    if kind not in NOTIFIER_KINDS:
+        raise ValidationFailed(
+            f"kind must be one of {', '.join(NOTIFIER_KINDS)}, got {kind!r}", field="kind"
+        )
+    if not url:
+        raise ValidationFailed(f"url: a {kind} notifier needs an http(s) url", field="url")
+    if kind == "webhook":
+        return WebhookNotifier(url, format or "json", name=name, timeout_s=timeout_s)
+    if format is not None:
+        raise ValidationFailed("format: only a webhook notifier has a format", field="format")
+    return AlertmanagerNotifier(url, name=name, timeout_s=timeout_s)
+
+
+def notifier_from_dict(
+    data: Mapping[str, object],
+) -> WebhookNotifier | AlertmanagerNotifier | LogNotifier:
+    """``{"name": "ops", "kind": "webhook", "url": "https://...", "format": "slack"}``."""
+    allowed = ("name", "kind", "url", "format")
+    for key, value in data.items():
+        if key not in allowed:
+            raise ValidationFailed(
+                f"unknown notifier field {key!r}; use {', '.join(allowed)}", field=key
+            )
+        if not isinstance(value, str):
+            raise ValidationFailed(f"{key} must be a string", field=key)
+    for key in ("name", "kind"):
+        if key not in data:
+            raise ValidationFailed(f"{key} is required", field=key)
+    strings = {key: str(value) for key, value in data.items()}
+    return build_notifier(
+        strings["name"], strings["kind"], url=strings.get("url"), format=strings.get("format")
+    )
 
 
 def _rfc3339(moment: datetime) -> str:
