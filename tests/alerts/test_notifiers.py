@@ -376,14 +376,13 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
         process.communicate(timeout=WAIT_S)
 
 
-def test_a_real_alertmanager_lists_the_firing_alert(alertmanager: str) -> None:
+def test_a_real_alertmanager_lists_the_firing_alert_until_it_resolves(alertmanager: str) -> None:
     record = Record()
     sender = delivery([AlertmanagerNotifier(alertmanager)], record)
     sender.start()
-    sender.submit(notification(starts_at=datetime.now(UTC)))
+    started = datetime.now(UTC)
+    sender.submit(notification(starts_at=started))
     record.wait(1)
-    sender.stop()
-    assert [o.delivered for o in record.outcomes] == [True]
 
     alerts = httpx.get(f"{alertmanager}/api/v2/alerts").json()
     [alert] = [a for a in alerts if a["labels"]["alertname"] == "churn-drift"]
@@ -391,3 +390,10 @@ def test_a_real_alertmanager_lists_the_firing_alert(alertmanager: str) -> None:
     assert alert["labels"]["endpoint"] == "churn"
     assert alert["annotations"]["threshold"] == "0.2"
     assert alert["status"]["state"] == "active"
+
+    sender.submit(notification("resolved", starts_at=started, ends_at=datetime.now(UTC)))
+    record.wait(2)
+    sender.stop()
+    assert [o.delivered for o in record.outcomes] == [True, True]
+    alerts = httpx.get(f"{alertmanager}/api/v2/alerts").json()
+    assert [a for a in alerts if a["labels"]["alertname"] == "churn-drift"] == []
