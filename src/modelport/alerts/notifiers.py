@@ -61,7 +61,13 @@ class Notification:
     link: str | None = None
 
     def summary(self) -> str:
-        """One readable line: ``[FIRING] churn-drift: drift.psi{feature=tenure} ...``."""
+        """One readable line, the Slack ``text`` and the Alertmanager ``summary``.
+
+        >>> from datetime import datetime, UTC
+        >>> Notification("churn-drift", "firing", "churn", "drift.psi", 0.31, 0.2,
+        ...              datetime(2026, 1, 5, tzinfo=UTC), feature="tenure").summary()
+        '[FIRING] churn-drift: drift.psi{feature=tenure} on churn = 0.31 (threshold 0.2, warning)'
+        """
         scope = f"{{feature={self.feature}}}" if self.feature else ""
         version = f" v{self.version}" if self.version is not None else ""
         line = (
