@@ -75,12 +75,12 @@ class _Worker:
         while True:
             item = self.queue.get()
             if item is _STOP:
-                self._close()
+                self.close()
                 return
             assert isinstance(item, Notification)
             self.delivery.deliver(self.notifier, item)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         close = getattr(self.notifier, "close", None)
         if callable(close):
             close()
@@ -138,6 +138,8 @@ class Delivery:
     def stop(self, deadline_s: float = 5.0) -> None:
         """Drain the queues until ``deadline_s``, then give up what remains."""
         if not self._started:
+            for worker in self._workers:
+                worker.close()
             return
         for worker in self._workers:
             worker.queue.put(_STOP)
