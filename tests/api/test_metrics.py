@@ -195,6 +195,12 @@ def test_shadow_copies_are_counted_apart_from_served_requests_and_canary_weight_
         # Background copies never reach the served-request counter.
         assert metric(after, "modelport_requests_total", role="shadow") is None
         assert metric(after, "modelport_mirror_requests_total", role="primary") is None
+        # The controller publishes the rollout series on its next tick.
+        server.wait_for(
+            lambda: metric(scrape(server), "modelport_rollout_active", endpoint="churn") == 1,
+            timeout=30,
+        )
+        after = scrape(server)
         assert metric(after, "modelport_rollout_active", endpoint="churn", phase="shadow") == 1
         active = [
             s
