@@ -12,12 +12,19 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
 
+from modelport import __version__
+
 # The *_created series double the exposition for no use on a dashboard.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Roles whose rows are background copies of a request another role answered.
+MIRROR_ROLES = frozenset({"shadow", "baseline"})
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
@@ -28,8 +35,27 @@ class Telemetry:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         labels = ["endpoint", "version", "role"]
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.build_info = Gauge(
+            "modelport_build_info",
+            "Always 1; the version label is the running modelport's",
+            ["version"],
+            registry=self.registry,
+        )
+        self.build_info.labels(__version__).set(1)
         self.requests = Counter(
-            "modelport_requests", "Prediction requests answered", labels, registry=self.registry
+            "modelport_requests",
+            "Prediction requests answered to a caller (background copies are "
+            "modelport_mirror_requests_total)",
+            labels,
+            registry=self.registry,
+        )
+        self.mirror_requests = Counter(
+            "modelport_mirror_requests",
+            "Background copies of answered requests (shadow, baseline) a model predicted",
+            labels,
+            registry=self.registry,
         )
         self.errors = Counter(
             "modelport_errors",
@@ -42,7 +68,7 @@ class Telemetry:
         )
         self.latency = Histogram(
             "modelport_request_latency_seconds",
-            "Time from request decoded to prediction ready",
+            "Time from request decoded to prediction ready (the model call, by role)",
             labels,
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
@@ -95,14 +121,22 @@ class Telemetry:
             ["endpoint"],
             registry=self.registry,
         )
+        self.http_duration = Histogram(
+            "modelport_http_request_duration_seconds",
+            "Time from HTTP request received to response sent, by route template",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
 
     def observe(self, endpoint: str, version: int, role: str, seconds: float, rows: int) -> None:
         key = (endpoint, str(version), role)
         children = self._children.get(key)
         if children is None:
+            counter = self.mirror_requests if role in MIRROR_ROLES else self.requests
             children = (
-                self.requests.labels(*key),
+                counter.labels(*key),
                 self.latency.labels(*key),
                 self.rows.labels(*key),
             )
@@ -110,6 +144,10 @@ class Telemetry:
         children[0].inc()
         children[1].observe(seconds)
         children[2].inc(rows)
+
+    def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP exchange on ``route`` (the path template, never the raw path)."""
+        self.http_duration.labels(method, route, str(status)).observe(seconds)
 
     def error(self, endpoint: str, version: int | str, role: str, code: str) -> None:
         self.errors.labels(endpoint, str(version), role, code).inc()

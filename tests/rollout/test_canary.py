@@ -163,7 +163,7 @@ def test_too_little_traffic_makes_the_rollout_wait(traffic: Traffic) -> None:
     verdict = 'modelport_rollout_gate_verdict{endpoint="churn",gate="error_rate<=0.1"} 0.0'
     traffic.wait_until(lambda _: verdict in traffic.client.get("/metrics").text)
     metrics = traffic.client.get("/metrics").text
-    assert 'modelport_rollout_canary_weight_percent{endpoint="churn"} 50.0' in metrics
+    assert 'modelport_rollout_canary_weight_ratio{endpoint="churn"} 0.5' in metrics
     shown = run_cli("rollout", "status", "churn", "--stored", cwd=traffic.server.cwd).stdout
     assert "waiting for" in shown and "of 50 candidate requests needed" in shown
     # Later ticks with no more traffic still do not promote.

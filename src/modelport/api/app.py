@@ -22,6 +22,7 @@ from modelport.api.auth import Keyring
 from modelport.api.context import services
 from modelport.api.guard import Guard, check_bind
 from modelport.api.responses import JSON, error_response
+from modelport.api.timing import Timing
 from modelport.config import Settings
 from modelport.errors import NotFound
 from modelport.server import Services
@@ -84,6 +85,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
         middleware=[
-            Middleware(Guard, settings=settings, keyring=keyring, routes=ROUTES, insecure=insecure)
+            Middleware(Timing, routes=ROUTES),
+            Middleware(Guard, settings=settings, keyring=keyring, routes=ROUTES, insecure=insecure),
         ],
     )
