@@ -41,6 +41,11 @@ def test_the_default_file_means_the_defaults(bare: Path) -> None:
     assert Settings.load().model_dump() == Settings().model_dump()
 
 
+def test_the_template_keeps_the_auth_lines_projects_replace() -> None:
+    """Projects (and this suite) swap these exact lines for their own tokens."""
+    assert "[auth]\nadmin_tokens = []\nclient_tokens = []\n" in DEFAULT_TOML
+
+
 def test_values_from_the_toml_file(bare: Path) -> None:
     (bare / "modelport.toml").write_text(
         '[store]\nhome = "/srv/modelport"\n'
