@@ -183,14 +183,16 @@ def predict(client: Any, endpoint: str = "churn", **headers: str) -> str:
 
 
 def test_labels_match_at_once_without_flushing_the_log(quiet: LiveServer) -> None:
+    before = set(segments(quiet))
     with quiet.client() as client:
         ids = [predict(client) for _ in range(5)]
         answers = [client.post("/v1/feedback", json={"request_id": i, "label": 1}) for i in ids]
 
     assert [a.json()["matched"] for a in answers] == [1] * 5
-    # The log is written once a minute and no label made it write: not one segment yet,
-    # let alone one per label.
-    assert segments(quiet) == []
+    # The log is written once a minute and no label made it write: at most the one timed
+    # flush that may fall inside the test (the module's server runs for minutes), never
+    # one segment per label.
+    assert len(set(segments(quiet)) - before) <= 1
 
 
 def test_a_label_outside_the_classes_is_refused_and_nothing_is_stored(quiet: LiveServer) -> None:
