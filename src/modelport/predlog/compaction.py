@@ -346,10 +346,7 @@ def _remove(paths: list[Path]) -> None:
 
 
 def _remove_one(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)
 
 
 def compact_endpoint(

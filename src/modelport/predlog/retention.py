@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import shutil
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from sqlalchemy import Column, Table, delete, text
 
 from modelport.errors import ValidationFailed
 from modelport.predlog import columns as col
+from modelport.predlog.files import fsync_folder, write_durably
 from modelport.store.db import Database
 from modelport.store.tables import (
     AuditRow,
@@ -143,7 +143,7 @@ class LogRetention:
                     continue
                 with _locked(day_folder):
                     shutil.rmtree(day_folder, ignore_errors=True)
-                _fsync_folder(endpoint_folder)
+                fsync_folder(endpoint_folder)
                 result.days_removed.append(f"{endpoint_folder.name}/{day_folder.name}")
         with self.db.session() as session:
             _secure_delete(session)
@@ -261,28 +261,14 @@ def _rewrite_without(path: Path, wanted: pa.Array) -> int:
     row_group_rows = max(
         (metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)), default=1
     )
-    temporary = path.with_name(f".{path.name}.forget.tmp")
     # The schema keeps its metadata (a merged file's list of the files it replaces).
-    pq.write_table(kept, temporary, compression="zstd", row_group_size=max(row_group_rows, 1))
-    _fsync_file(temporary)
-    os.replace(temporary, path)
-    _fsync_folder(path.parent)
+    write_durably(
+        path,
+        lambda handle: pq.write_table(
+            kept, handle, compression="zstd", row_group_size=max(row_group_rows, 1)
+        ),
+    )
     return removed
-
-
-def _fsync_file(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        _fsync_file(folder)
-    except OSError:  # a folder cannot be opened for fsync on every platform
-        pass
 
 
 def _day_of(folder: Path) -> date | None:

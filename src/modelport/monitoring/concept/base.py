@@ -29,6 +29,7 @@ The false-alarm rates and detection delays these defaults give are measured by
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
@@ -51,7 +52,7 @@ class ConceptDriftDetector(Protocol):
     def reset(self) -> None: ...
 
 
-class RiverDriftDetector:
+class RiverDriftDetector(ABC):
     """Shared wrapper around a River drift detector; subclasses say which one and how
     the warm-up maps values (``_fit_scale``, ``_map``)."""
 
@@ -65,12 +66,15 @@ class RiverDriftDetector:
         self.params = params
         self.reset()
 
+    @abstractmethod
     def _make(self) -> Any:
-        raise NotImplementedError
+        """A fresh River detector with this detector's parameters."""
 
     def _fit_scale(self, values: list[float]) -> tuple[float, float]:
-        """``(shift, divisor)`` from the warm-up (which holds two distinct values)."""
-        raise NotImplementedError
+        """``(shift, divisor)`` from the warm-up (which holds two distinct values); by
+        default values pass unchanged (a detector that overrides ``_feed``, as DDM does,
+        never asks)."""
+        return 0.0, 1.0
 
     def _map(self, x: float) -> float:
         return (x - self._shift) / self._divisor
