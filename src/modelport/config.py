@@ -98,6 +98,29 @@ class MonitoringSettings(BaseModel):
     compact_log: bool = True
 
 
+class AlertSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Alert rules are evaluated by one server process per store at a time (docs/alerts.md).
+    enabled: bool = True
+    # How often every rule is evaluated against the newest figures.
+    interval_s: float = Field(default=15.0, gt=0)
+    # Service figures (request rate, error rate, latency quantiles) are taken over the
+    # last this-many seconds of the prediction log.
+    service_window_s: float = Field(default=300.0, gt=0)
+    # Where notification links point, e.g. "https://modelport.example.com"; empty: the
+    # server's own address.
+    link_base: str = ""
+    # Delivery: attempts per notification and the first wait between them (doubling).
+    attempts: int = Field(default=4, ge=1)
+    backoff_s: float = Field(default=1.0, ge=0)
+    # Rules and notifiers declared here are stored at server start (the same fields as
+    # ``modelport alerts add`` / ``modelport notifiers add``), e.g.
+    # [[alerts.rules]] name = "churn-drift" endpoint = "churn" metric = "drift.psi" ...
+    # [alerts.notifiers.ops] kind = "webhook" url = "https://..." format = "slack"
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 Role = Literal["admin", "deployer", "reader", "client"]
 
 
@@ -176,6 +199,7 @@ class Settings(BaseSettings):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     _toml_file: Path | None = None
 
@@ -272,4 +296,18 @@ client_tokens = []
 [monitoring]
 window = "1h"          # live drift/quality/performance series: 15m, 1h, 1d or "10000rows"
 baseline = "reference" # or "previous": each window against the one before
+
+[alerts]
+interval_s = 15.0      # evaluate every rule this often (one server per store does)
+# [[alerts.rules]]
+# name = "churn-drift"
+# endpoint = "churn"
+# metric = "drift.psi"
+# feature = "tenure"
+# above = 0.2
+# for = "15m"
+# [alerts.notifiers.ops]
+# kind = "webhook"      # or "alertmanager", "log"
+# url = "https://hooks.example.com/modelport"
+# format = "json"       # or "slack"
 """

@@ -45,6 +45,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
+from modelport.alerts.service import AlertService
 from modelport.config import Settings
 from modelport.errors import NotFound
 from modelport.monitoring.live import queries
@@ -114,6 +115,7 @@ class Services:
     # None when live monitoring is switched off (``monitoring.enabled = false``).
     collector: Collector | None
     retention: LogRetention
+    alerts: AlertService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -216,6 +218,7 @@ class Services:
             monitoring=monitoring,
             collector=collector,
             retention=LogRetention(settings.log_dir, db),
+            alerts=AlertService(),
         )
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from modelport import __version__
-from modelport.cli import endpoints, logs, models, monitor, rollout
+from modelport.cli import alerts, endpoints, exports, logs, models, monitor, rollout
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
 from modelport.config import CONFIG_FILE, DEFAULT_TOML
 from modelport.errors import ModelportError
@@ -30,6 +30,9 @@ app.add_typer(logs.logs_app, name="logs")
 app.add_typer(logs.feedback_app, name="feedback")
 app.add_typer(rollout.app, name="rollout")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(alerts.notifiers_app, name="notifiers")
+app.command("grafana-dashboard")(exports.grafana_dashboard)
 
 
 def _version(value: bool) -> None:
