@@ -415,8 +415,10 @@ class AlertService:
         for observation in observations:
             key = alert_key(rule.name, observation.labels)
             alert = outcome.alerts[key]
-            touched.append(alert)
-            if _counted(rule, observation.value, observation.samples):
+            counted = _counted(rule, observation.value, observation.samples)
+            if key in before or counted:  # a label set with no figure yet stores nothing
+                touched.append(alert)
+            if counted:
                 assert observation.value is not None
                 points.append(
                     Point(key, at, float(observation.value), alert.band.lower, alert.band.upper)
