@@ -1,5 +1,5 @@
-"""The Observer on stored figures: points and window states in a real SQLite store, a
-real Parquet log, real rollouts and a real Telemetry; no server."""
+"""The Observer on stored figures: points and window states in a real SQLite or
+PostgreSQL store, a real Parquet log, real rollouts and a real Telemetry; no server."""
 
 from __future__ import annotations
 
@@ -160,8 +160,9 @@ class Store:
         self.log.write(records)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same figures on every supported database."""
     (tmp_path / "scorer.py").write_text(SCORER)
     config = tmp_path / "modelport.toml"
     config.write_text(
@@ -170,7 +171,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
         )
     )
     settings = Settings.load(config)
-    db = Database(f"sqlite:///{tmp_path / 'modelport.db'}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'modelport.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url)
     registry = Registry(db, ArtifactStore(tmp_path / "artifacts"))
     reference = tmp_path / "reference.parquet"
     frame(2000, seed=1).to_parquet(reference)

@@ -18,7 +18,7 @@ import pytest
 
 from modelport.alerts.lifecycle import AlertState, Observation, evaluate
 from modelport.alerts.observe import Observer
-from modelport.alerts.rules import parse_rule
+from modelport.alerts.rules import METRICS, parse_rule
 from modelport.config import Settings
 from modelport.monitoring.live.series import SeriesStore
 from modelport.predlog.parquet import ParquetPredictionLog
@@ -281,6 +281,21 @@ def test_every_window_family_from_real_traffic(served: tuple[LiveServer, Reader]
     assert 0 < p50.value <= p99.value and p50.samples == 20
     # Per-process counters need the serving process's telemetry.
     assert reader.one("log.dropped").value is None
+
+    # Every metric a rule can name is read; the ones without a figure are those that
+    # cannot have one here.
+    without = set()
+    for metric, info in METRICS.items():
+        observations = reader.observe(metric, feature="*" if info.per_feature else None)
+        assert observations, metric
+        if all(o.value is None for o in observations):
+            without.add(metric)
+    assert without == {
+        "log.dropped",  # no serving process's telemetry in the test process
+        "performance.mae",  # a classifier
+        "prediction_drift.ks",  # the answer is a class label: categorical statistics only
+        "prediction_drift.wasserstein",
+    }
 
 
 def test_rollout_figures_during_a_shadow_rollout_and_after_its_rollback(
