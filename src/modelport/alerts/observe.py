@@ -190,7 +190,14 @@ class Observer:
         window = self._window(rule, endpoint, at)
         if window is None:
             return NO_FIGURE
-        return _from_window(metric, window, feature, lambda: self.classes(rule.endpoint))
+        return _from_window(
+            metric,
+            window,
+            feature,
+            lambda: self._cached(
+                at, ("features", rule.endpoint, True), lambda: self.classes(rule.endpoint)
+            ),
+        )
 
     # -- sources -------------------------------------------------------------------------
     def _service(self, rule: Rule, at: datetime) -> ServiceFigures:
