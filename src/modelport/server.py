@@ -231,7 +231,19 @@ class Services:
             monitoring=monitoring,
             collector=collector,
             retention=LogRetention(settings.log_dir, db),
-            alerts=AlertService(db, Observer(), link_base=_link_base(settings)),
+            alerts=AlertService(
+                db,
+                Observer(
+                    series=series,
+                    log=log,
+                    endpoints=endpoints,
+                    registry=registry,
+                    rollouts=rollouts,
+                    telemetry=telemetry,
+                    settings=settings,
+                ),
+                link_base=_link_base(settings),
+            ),
         )
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -30,7 +30,7 @@ class SyntheticObserver(Observer):
     def endpoints(self) -> set[str]:
         return set(self.schema)
 
-    def features(self, endpoint: str) -> list[str]:
+    def features(self, endpoint: str, metric: str | None = None) -> list[str]:
         return list(self.schema.get(endpoint, []))
 
     def observe(self, rule: Rule, at: datetime) -> list[Observation]:

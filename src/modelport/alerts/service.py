@@ -83,7 +83,9 @@ class AlertService:
         """Validate (``parse_rule`` + endpoint/feature exist) and store a rule; audited."""
         rule = parse_rule(data)
         endpoints = self.observer.endpoints()
-        features = self.observer.features(rule.endpoint) if rule.endpoint in endpoints else []
+        features = (
+            self.observer.features(rule.endpoint, rule.metric) if rule.endpoint in endpoints else []
+        )
         rule.check_scope(endpoints=endpoints, features=features)
         self._put_rule(rule, source="api", by=by, replace=replace)
         return rule
@@ -346,7 +348,7 @@ class AlertService:
             try:
                 rule = parse_rule(data)
                 if rule.endpoint in endpoints:
-                    features = self.observer.features(rule.endpoint)
+                    features = self.observer.features(rule.endpoint, rule.metric)
                     rule.check_scope(endpoints=endpoints, features=features)
             except ModelportError as exc:
                 raise _config_error(where, exc) from exc
