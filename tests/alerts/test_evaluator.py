@@ -77,7 +77,7 @@ def test_a_round_delivers_each_transition_once_and_records_it(
     assert [b["status"] for b in bodies] == ["firing", "resolved"]
     assert (body["rule"], body["endpoint"], body["feature"]) == ("churn-drift", "churn", "tenure")
     assert (body["value"], body["threshold"], body["metric"]) == (0.4, 0.2, "drift.psi")
-    assert body["link"].endswith("/v1/endpoints/churn/monitoring/report?format=html")
+    assert body["link"].endswith("/v1/endpoints/churn/monitoring?format=html")
     assert receiver.posts == 4  # two refused, then the firing and the resolved one
     assert (delivery["notifier"], delivery["delivered"], delivery["attempts"]) == ("ops", True, 3)
     assert delivery["key"] == 'churn-drift{endpoint="churn",feature="tenure"}'

@@ -124,7 +124,7 @@ def test_a_static_rule_fires_once_notifies_and_resolves(
     )
     assert firing.labels == {"endpoint": "churn", "feature": "tenure"}
     assert firing.starts_at == at(1)
-    assert firing.link == ("http://127.0.0.1:8000/v1/endpoints/churn/monitoring/report?format=html")
+    assert firing.link == ("http://127.0.0.1:8000/v1/endpoints/churn/monitoring?format=html")
     assert service.rules()[0]["state"] == "firing"
     assert service.rules()[0]["firing"] == 1
 

@@ -61,7 +61,7 @@ _SEVERITY_OF_STATE = {
 }
 SHOW_HISTORY = 20
 SHOW_POINTS = 100
-REPORT_PATH = "/v1/endpoints/{endpoint}/monitoring/report?format=html"
+REPORT_PATH = "/v1/endpoints/{endpoint}/monitoring?format=html"
 
 
 class AlertService:
