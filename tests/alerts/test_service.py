@@ -394,3 +394,19 @@ def test_a_malformed_declaration_is_refused_naming_it_and_nothing_is_stored(
     assert raised.value.field == field
     assert field in raised.value.message
     assert service.rules() == [] and service.notifiers() == []
+
+
+def test_testing_at_a_later_time_leaves_silences_in_place(
+    service: AlertService,
+    observer: SyntheticObserver,  # noqa: F811
+) -> None:
+    service.add_rule(DRIFT, by="ops")
+    silence = service.silence("churn-drift", for_s=3600, reason="maintenance", by="ana")
+    observer.set("drift.psi", 0.5, "tenure")
+
+    [later] = service.test("churn-drift", silence.until + timedelta(hours=1))
+
+    assert (later["silenced"], later["notify"]) == (False, True)
+    assert [s["reason"] for s in service.show("churn-drift")["silences"]] == ["maintenance"]
+    [now] = service.test("churn-drift")
+    assert (now["silenced"], now["notify"]) == (True, False)

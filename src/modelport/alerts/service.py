@@ -395,6 +395,7 @@ class AlertService:
         rows = self.store.rule_rows()
         if not rows:
             return []
+        self.store.prune_silences(min(at, utcnow()))
         endpoints = self.observer.endpoints()
         notifications: list[Notification] = []
         for row in rows:

@@ -273,10 +273,10 @@ class AlertStore:
             )
 
     def silences(self, rule: str | None, at: datetime) -> list[Silence]:
-        """Silences in force at ``at`` (those expired are dropped on the way)."""
+        """Silences in force at ``at``."""
         with self.db.session() as session:
-            session.execute(delete(AlertSilenceRow).where(AlertSilenceRow.until <= at))
-            query = select(AlertSilenceRow).order_by(AlertSilenceRow.until)
+            query = select(AlertSilenceRow).where(AlertSilenceRow.until > at)
+            query = query.order_by(AlertSilenceRow.until)
             if rule is not None:
                 query = query.where(AlertSilenceRow.rule == rule)
             return [
@@ -289,6 +289,11 @@ class AlertStore:
                 )
                 for row in session.scalars(query).all()
             ]
+
+    def prune_silences(self, now: datetime) -> None:
+        """Drop silences that have expired (their history entries stay)."""
+        with self.db.session() as session:
+            session.execute(delete(AlertSilenceRow).where(AlertSilenceRow.until <= now))
 
     # -- history -------------------------------------------------------------------------
     def add_history(self, entries: Iterable[HistoryEntry]) -> None:
