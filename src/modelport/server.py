@@ -22,7 +22,9 @@ the reverse one:
    time: the one holding the ``log-compaction`` lease in the control-plane database;
 6. log retention at start and hourly (if ``log.retention`` is set);
 7. the request index: remembers answered requests, follows the log into SQL, so a
-   label finds its prediction by key (``predlog/index.py``).
+   label finds its prediction by key (``predlog/index.py``);
+8. the ``/metrics`` snapshot of the live monitoring figures and alert state, refreshed
+   every monitoring interval (scrapes never query the store).
 
 On the way down nothing new starts, the collector bins what arrived since its last
 tick, the data plane waits for its background copies, and the recorder writes every
@@ -50,6 +52,7 @@ from modelport.config import Settings
 from modelport.errors import NotFound
 from modelport.monitoring.live import queries
 from modelport.monitoring.live.collector import Collector
+from modelport.monitoring.live.exporter import MonitoringExporter, roles_from_routing
 from modelport.monitoring.live.series import SeriesStore
 from modelport.monitoring.reports.service import MonitoringService
 from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
@@ -116,6 +119,8 @@ class Services:
     collector: Collector | None
     retention: LogRetention
     alerts: AlertService
+    # The live monitoring figures and alert state on /metrics, refreshed in the background.
+    exporter: MonitoringExporter
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -201,6 +206,16 @@ class Services:
                 invalid_counts=telemetry.invalid_counts,
                 primary_of=primary_of,
             )
+        alerts = AlertService()
+
+        def roles_of(endpoint: str) -> dict[int, str] | None:
+            status = plane.find(endpoint)
+            return None if status is None else roles_from_routing(status.routing)
+
+        exporter = MonitoringExporter(
+            series, window=settings.monitoring.window, roles_of=roles_of, alerts=alerts
+        )
+        telemetry.registry.register(exporter)
         return cls(
             settings=settings,
             db=db,
@@ -218,7 +233,8 @@ class Services:
             monitoring=monitoring,
             collector=collector,
             retention=LogRetention(settings.log_dir, db),
-            alerts=AlertService(),
+            alerts=alerts,
+            exporter=exporter,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -251,6 +267,13 @@ class Services:
                     _background(_every(RETENTION_EVERY_S, self.prune_log, at_start=True))
                 )
             await stack.enter_async_context(self._following_index())
+            await stack.enter_async_context(
+                _background(
+                    _every(
+                        self.settings.monitoring.interval_s, self.exporter.refresh, at_start=True
+                    )
+                )
+            )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks
             # millions of objects and stalls requests for tens of milliseconds.

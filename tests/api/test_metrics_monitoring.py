@@ -1,0 +1,220 @@
+"""The live monitoring figures on a real server's ``/metrics``: drift per feature and
+statistic, quality, prediction drift, window counts, performance and class shares, with
+the labels a Prometheus rule selects on; and scrapes that read a snapshot, not the store."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from modelport.config import Settings
+from modelport.monitoring.live.exporter import FAMILIES, MonitoringExporter
+from modelport.monitoring.live.series import SeriesStore, WindowKey
+from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.endpoints import EndpointStore
+from modelport.registry.service import Registry
+from modelport.store.db import Database
+from modelport.store.tables import EndpointRow
+from support import LiveServer
+
+from .conftest import make_churn_project
+from .helpers import metric, scrape
+
+PROMTOOL = shutil.which("promtool")
+ROWS = 600
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, churn_files: tuple[Path, Path]
+) -> Iterator[LiveServer]:
+    folder = make_churn_project(tmp_path_factory.mktemp("metrics-monitoring"), churn_files)
+    settings = Settings.load(folder / "modelport.toml")
+    db = Database(f"sqlite:///{folder / settings.store.home / 'modelport.db'}")
+    EndpointStore(
+        db, Registry(db, ArtifactStore(folder / settings.store.home / "artifacts"))
+    ).create("shifted", "churn", 1)
+    db.dispose()
+    env = {
+        "MODELPORT_LOG__FLUSH_INTERVAL_S": "0.2",
+        "MODELPORT_MONITORING__INTERVAL_S": "0.2",
+        "MODELPORT_MONITORING__WINDOW": "1h",
+    }
+    live = LiveServer(folder, env=env).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def instances(rows: int, seed: int, tenure_shift: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    plans = ["basic", "plus", "pro"]
+    return [
+        {"tenure": int(t) + tenure_shift, "charges": round(float(c), 2), "plan": plans[int(p)]}
+        for t, c, p in zip(
+            rng.integers(0, 72, rows), rng.normal(70, 20, rows), rng.choice(3, rows), strict=True
+        )
+    ]
+
+
+def send(server: LiveServer, endpoint: str, seed: int, tenure_shift: int = 0) -> list[Any]:
+    """ROWS rows in requests of 100; (request id, row, prediction) of each."""
+    answered = []
+    with server.client() as client:
+        for index in range(ROWS // 100):
+            request_id = f"{endpoint}-{seed}-{index}"
+            answer = client.post(
+                f"/v1/endpoints/{endpoint}/predict",
+                json={"instances": instances(100, seed * 100 + index, tenure_shift)},
+                headers={"X-Request-ID": request_id},
+            )
+            assert answer.status_code == 200, answer.text
+            answered += [(request_id, r, p) for r, p in enumerate(answer.json()["predictions"])]
+    return answered
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (dict(sample.labels), float(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def test_metrics_export_the_live_window_of_every_served_version(server: LiveServer) -> None:
+    answered = send(server, "churn", seed=1)
+    send(server, "shifted", seed=2, tenure_shift=60)
+    labels = [{"request_id": r, "row": row, "label": p} for r, row, p in answered[::3]]
+    with server.client() as client:
+        assert client.post("/v1/feedback", json=labels).json()["matched"] == ROWS // 3
+
+    def settled() -> bool:
+        text = scrape(server)
+        return (
+            metric(text, "modelport_window_rows", endpoint="shifted") == ROWS
+            and metric(text, "modelport_window_rows", endpoint="churn") == ROWS
+            and metric(text, "modelport_performance_labelled_rows", endpoint="churn") == ROWS // 3
+        )
+
+    server.wait_for(settled, timeout=30)
+    text = scrape(server)
+    scope = {"version": "1", "role": "primary"}
+
+    # Drift per feature and statistic, with the threshold it is judged against.
+    shifted = samples(text, "modelport_drift_detected")
+    tenure = [
+        v
+        for labels, v in shifted
+        if labels["endpoint"] == "shifted" and labels["feature"] == "tenure"
+    ]
+    assert tenure and max(tenure) == 1.0
+    assert {labels["feature"] for labels, _ in shifted} == {"tenure", "charges", "plan"}
+    psi = {
+        labels["endpoint"]: value
+        for labels, value in samples(text, "modelport_drift_statistic")
+        if labels["feature"] == "tenure" and labels["statistic"] == "psi"
+    }
+    assert psi["shifted"] > 10 * psi["churn"]
+    assert (
+        metric(
+            text,
+            "modelport_drift_threshold",
+            endpoint="shifted",
+            feature="tenure",
+            statistic="psi",
+            **scope,
+        )
+        is not None
+    )
+    share = metric(text, "modelport_drift_share_ratio", endpoint="shifted", **scope)
+    assert share is not None and 0 < share <= 1
+
+    # Quality per feature; the output's drift and class shares.
+    for name in ("missing", "out_of_range", "unseen"):
+        value = metric(
+            text, f"modelport_quality_{name}_ratio", endpoint="churn", feature="plan", **scope
+        )
+        assert value is not None and 0 <= value <= 1
+    out_of_range = metric(
+        text, "modelport_quality_out_of_range_ratio", endpoint="shifted", feature="tenure"
+    )
+    assert out_of_range is not None and out_of_range > 0.5  # most shifted tenures exceed 72
+    outputs = {
+        labels["feature"] for labels, _ in samples(text, "modelport_prediction_drift_statistic")
+    }
+    assert "__prediction__" in outputs and any(o.startswith("__proba__") for o in outputs)
+    shares = [
+        v
+        for labels, v in samples(text, "modelport_output_class_ratio")
+        if labels["endpoint"] == "churn"
+    ]
+    assert shares and sum(shares) == pytest.approx(1.0)
+
+    # Performance of the labelled predictions (labelled with the answers: all right).
+    assert (
+        metric(
+            text, "modelport_performance_metric", endpoint="churn", statistic="accuracy", **scope
+        )
+        == 1.0
+    )
+    assert metric(text, "modelport_window_failed_rows", endpoint="churn") == 0
+    end = metric(text, "modelport_window_end_timestamp_seconds", endpoint="churn")
+    assert end is not None and end > datetime.now(UTC).timestamp() - 3600
+
+    if PROMTOOL is not None:
+        checked = subprocess.run(
+            [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+        )
+        assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), (
+            checked.stdout + checked.stderr
+        )
+
+
+def test_a_scrape_reads_the_snapshot_not_the_store(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    series = SeriesStore(db)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    point = {
+        "status": "ok",
+        "p_value": None,
+        "threshold": 0.2,
+        "drifted": True,
+        "rows": 50,
+        "baseline": "reference",
+    }
+    for hour, value in ((0, 0.1), (1, 0.4)):
+        key = WindowKey(
+            "churn", 1, "1h", start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
+        )
+        series.upsert_points(
+            key, [{**point, "feature": "tenure", "statistic": "psi", "value": value}], final=True
+        )
+    exporter = MonitoringExporter(series, window="1h")
+    assert {m.name for m in exporter.describe()} == set(FAMILIES)
+    exporter.refresh()
+    assert not [m for m in exporter.collect() if m.samples]  # no endpoint named churn yet
+    with db.session() as session:
+        session.add(EndpointRow(name="churn", model_name="churn", primary_version=1, policy={}))
+    exporter.refresh()
+    db.dispose()
+    (tmp_path / "store.db").unlink()  # from here on a query would fail
+    found = {m.name: m.samples for m in exporter.collect() if m.samples}
+    [sample] = found["modelport_drift_statistic"]
+    assert sample.value == 0.4  # the newest window only
+    assert sample.labels == {
+        "endpoint": "churn",
+        "version": "1",
+        "role": "",
+        "feature": "tenure",
+        "statistic": "psi",
+    }
