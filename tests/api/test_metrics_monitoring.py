@@ -4,6 +4,8 @@ the labels a Prometheus rule selects on; and scrapes that read a snapshot, not t
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from modelport.alerts.export import grafana_dashboard
 from modelport.config import Settings
 from modelport.monitoring.live.exporter import FAMILIES, MonitoringExporter
 from modelport.monitoring.live.series import SeriesStore, WindowKey
@@ -218,3 +222,80 @@ def test_a_scrape_reads_the_snapshot_not_the_store(tmp_path: Path) -> None:
         "feature": "tenure",
         "statistic": "psi",
     }
+
+
+def exported_names(text: str) -> set[str]:
+    """Every series name a query may use: gauges as they are, counters with ``_total``,
+    histograms with ``_bucket``, ``_sum`` and ``_count``."""
+    names = set()
+    for family in text_string_to_metric_families(text):
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names |= {f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count")}
+        else:
+            names.add(family.name)
+    return names
+
+
+def queried_names(dashboard: dict[str, Any]) -> set[str]:
+    """Metric names in every panel query and template variable of a dashboard."""
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    names = set()
+    for expr in exprs:
+        # Drop label matchers and legend-like strings: what is left names series.
+        bare = re.sub(r'"[^"]*"', '""', expr)
+        bare = re.sub(r"\{[^}]*\}", "", bare)
+        names |= set(re.findall(r"\b(?:modelport|process|python)_[a-z0-9_]+", bare))
+    return names
+
+
+def test_every_metric_the_grafana_dashboard_queries_is_exported(server: LiveServer) -> None:
+    send(server, "churn", seed=3)
+    dashboard = grafana_dashboard()
+    assert dashboard["schemaVersion"] >= 39
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["DS_PROMETHEUS"]["type"] == "datasource" and "endpoint" in variables
+    kinds = {panel["type"] for panel in dashboard["panels"]}
+    assert {"heatmap", "timeseries", "table", "row"} <= kinds
+    used = queried_names(dashboard)
+    assert {
+        "modelport_requests_total",
+        "modelport_drift_statistic",
+        "modelport_rollout_canary_weight_ratio",
+        "modelport_alerts",
+        "modelport_performance_metric",
+    } <= used
+    server.wait_for(lambda: metric(scrape(server), "modelport_window_rows", endpoint="churn"))
+    missing = used - exported_names(scrape(server))
+    assert not missing, f"the dashboard queries series /metrics does not export: {missing}"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    json.dumps(dashboard)  # a JSON model
+
+
+@pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="PROMTOOL MISSING: `apt-get install -y prometheus` to parse the dashboard's PromQL",
+)
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    assert PROMTOOL is not None
+    exprs = [
+        target["expr"]
+        for panel in grafana_dashboard()["panels"]
+        for target in panel.get("targets", [])
+    ]
+    # Grafana's variables as Grafana would fill them in; each query as a recording rule.
+    filled = [
+        e.replace("$__rate_interval", "1m").replace("$endpoint", ".+").replace("$statistic", ".+")
+        for e in exprs
+    ]
+    rules = [{"record": f"dashboard:query{index}", "expr": e} for index, e in enumerate(filled)]
+    path = tmp_path / "dashboard.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    checked = subprocess.run(
+        [PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in checked.stdout
