@@ -105,8 +105,8 @@ def test_metrics_export_the_live_window_of_every_served_version(server: LiveServ
     def settled() -> bool:
         text = scrape(server)
         return (
-            metric(text, "modelport_window_rows", endpoint="shifted") == ROWS
-            and metric(text, "modelport_window_rows", endpoint="churn") == ROWS
+            metric(text, "modelport_monitoring_window_rows", endpoint="shifted") == ROWS
+            and metric(text, "modelport_monitoring_window_rows", endpoint="churn") == ROWS
             and metric(text, "modelport_performance_labelled_rows", endpoint="churn") == ROWS // 3
         )
 
@@ -171,8 +171,8 @@ def test_metrics_export_the_live_window_of_every_served_version(server: LiveServ
         )
         == 1.0
     )
-    assert metric(text, "modelport_window_failed_rows", endpoint="churn") == 0
-    end = metric(text, "modelport_window_end_timestamp_seconds", endpoint="churn")
+    assert metric(text, "modelport_monitoring_window_failed_rows", endpoint="churn") == 0
+    end = metric(text, "modelport_monitoring_window_end_timestamp_seconds", endpoint="churn")
     assert end is not None and end > datetime.now(UTC).timestamp() - 3600
 
     if PROMTOOL is not None:
@@ -267,7 +267,9 @@ def test_every_metric_the_grafana_dashboard_queries_is_exported(server: LiveServ
         "modelport_alerts",
         "modelport_performance_metric",
     } <= used
-    server.wait_for(lambda: metric(scrape(server), "modelport_window_rows", endpoint="churn"))
+    server.wait_for(
+        lambda: metric(scrape(server), "modelport_monitoring_window_rows", endpoint="churn")
+    )
     missing = used - exported_names(scrape(server))
     assert not missing, f"the dashboard queries series /metrics does not export: {missing}"
     ids = [panel["id"] for panel in dashboard["panels"]]

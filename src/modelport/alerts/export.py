@@ -61,7 +61,7 @@ def query(rule: Rule) -> Query:
     if family in ("detector", "rollout"):
         return _event(rule)
     window = _matchers(rule)
-    rows = f"max by (endpoint, version, role) (modelport_window_rows{_braces(window)})"
+    rows = f"max by (endpoint, version, role) (modelport_monitoring_window_rows{_braces(window)})"
     by = (*WINDOW_LABELS, "feature")
     if family == "drift" and name == "decision":
         return _gauge("modelport_drift_detected", [*window, *_feature(rule)], by, rows)

@@ -232,14 +232,16 @@ def _quality() -> list[dict[str, Any]]:
             "Rows, failed rows and refused requests of the live window",
             [
                 _target(
-                    f"max by (endpoint) (modelport_window_rows{{{ENDPOINT}}})", "{{endpoint}} rows"
+                    f"max by (endpoint) (modelport_monitoring_window_rows{{{ENDPOINT}}})",
+                    "{{endpoint}} rows",
                 ),
                 _target(
-                    f"max by (endpoint) (modelport_window_failed_rows{{{ENDPOINT}}})",
+                    f"max by (endpoint) (modelport_monitoring_window_failed_rows{{{ENDPOINT}}})",
                     "{{endpoint}} failed",
                 ),
                 _target(
-                    f"max by (endpoint) (modelport_window_invalid_requests{{{ENDPOINT}}})",
+                    "max by (endpoint) "
+                    f"(modelport_monitoring_window_invalid_requests{{{ENDPOINT}}})",
                     "{{endpoint}} refused",
                 ),
             ],

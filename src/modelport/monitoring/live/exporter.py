@@ -85,15 +85,16 @@ FAMILIES: dict[str, Family] = {
         Family("modelport_output_class_ratio", "Share of the window's predictions that are "
                "this class (__unseen__: classes the reference never predicted)",
                (*WINDOW, "class")),
-        Family("modelport_window_rows", "Rows predicted in the newest live window", WINDOW),
-        Family("modelport_window_failed_rows", "Rows whose prediction failed in the newest "
-               "live window", WINDOW),
-        Family("modelport_window_invalid_requests", "Requests refused (schema violations) "
-               "in the newest live window", WINDOW),
-        Family("modelport_window_start_timestamp_seconds", "Start of the newest live window "
-               "(Unix time)", WINDOW),
-        Family("modelport_window_end_timestamp_seconds", "End of the newest live window, "
-               "or its newest row for a row-count window (Unix time)", WINDOW),
+        Family("modelport_monitoring_window_rows", "Rows predicted in the newest live "
+               "window", WINDOW),
+        Family("modelport_monitoring_window_failed_rows", "Rows whose prediction failed in "
+               "the newest live window", WINDOW),
+        Family("modelport_monitoring_window_invalid_requests", "Requests refused (schema "
+               "violations) in the newest live window", WINDOW),
+        Family("modelport_monitoring_window_start_timestamp_seconds", "Start of the newest "
+               "live window (Unix time)", WINDOW),
+        Family("modelport_monitoring_window_end_timestamp_seconds", "End of the newest live "
+               "window, or its newest row for a row-count window (Unix time)", WINDOW),
         Family("modelport_performance_metric", "Performance of the window's labelled "
                "predictions (accuracy, f1, log_loss, mae, ...)", (*WINDOW, "statistic")),
         Family("modelport_performance_labelled_rows", "Labelled predictions the window's "
@@ -128,9 +129,9 @@ QUALITY = {
 # The class label of predictions in classes the reference never predicted.
 UNSEEN_CLASS = "__unseen__"
 DATASET_FIGURES = {
-    "rows": "modelport_window_rows",
-    "failed_rows": "modelport_window_failed_rows",
-    "invalid_requests": "modelport_window_invalid_requests",
+    "rows": "modelport_monitoring_window_rows",
+    "failed_rows": "modelport_monitoring_window_failed_rows",
+    "invalid_requests": "modelport_monitoring_window_invalid_requests",
 }
 
 
@@ -243,10 +244,12 @@ class MonitoringExporter(Collector):
                     )
         for key in keys.values():
             base = (key.endpoint, str(key.version), _role(roles, key.endpoint, key.version) or "")
-            samples["modelport_window_start_timestamp_seconds"].append(
+            samples["modelport_monitoring_window_start_timestamp_seconds"].append(
                 (base, key.start.timestamp())
             )
-            samples["modelport_window_end_timestamp_seconds"].append((base, key.end.timestamp()))
+            samples["modelport_monitoring_window_end_timestamp_seconds"].append(
+                (base, key.end.timestamp())
+            )
             for label, share in _class_shares(self.series, key).items():
                 samples["modelport_output_class_ratio"].append(((*base, label), share))
 
