@@ -122,6 +122,8 @@ def test_metrics_export_the_live_window_of_every_served_version(server: LiveServ
         if labels["endpoint"] == "shifted" and labels["feature"] == "tenure"
     ]
     assert tenure and max(tenure) == 1.0
+    assert metric(text, "modelport_drift_decision", endpoint="shifted", feature="tenure") == 1
+    assert metric(text, "modelport_drift_decision", endpoint="shifted", feature="charges") == 0
     assert {labels["feature"] for labels, _ in shifted} == {"tenure", "charges", "plan"}
     psi = {
         labels["endpoint"]: value

@@ -25,7 +25,7 @@ from modelport.store.db import Database
 from support import LiveServer, free_port
 
 from .conftest import make_churn_project
-from .test_metrics_monitoring import send
+from .test_metrics_monitoring import instances, send
 
 PROMETHEUS = shutil.which("prometheus") or (
     "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None
@@ -99,7 +99,7 @@ class Prometheus:
         assert body["status"] == "success", body
         return body["data"]
 
-    def poll(self, found: Any, what: str, timeout: float = 60.0) -> Any:
+    def poll(self, found: Any, what: str, timeout: float = 60.0, shown: Any = None) -> Any:
         """``found()``'s first truthy answer, or a failure naming ``what``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -111,7 +111,10 @@ class Prometheus:
             if answer:
                 return answer
             time.sleep(0.25)
-        raise AssertionError(f"Prometheus never showed {what}:\n{self.output.read_text()[-3000:]}")
+        seen = "" if shown is None else f" (last seen: {shown()})"
+        raise AssertionError(
+            f"Prometheus never showed {what}{seen}:\n{self.output.read_text()[-3000:]}"
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -126,19 +129,22 @@ class Prometheus:
 def test_prometheus_scrapes_the_drift_gauge_of_the_shifted_feature(
     server: LiveServer, tmp_path: Path
 ) -> None:
-    rule = parse_rule(
-        {
-            "name": "shifted-tenure-drift",
-            "endpoint": "shifted",
-            "metric": "drift.decision",
-            "feature": "*",
-            "above": 0.5,
-            "severity": "critical",
-        }
-    )
-    prometheus = Prometheus(
-        tmp_path / "prometheus", f"127.0.0.1:{server.port}", prometheus_rules([rule])
-    )
+    drift = {
+        "name": "shifted-tenure-drift",
+        "endpoint": "shifted",
+        "metric": "drift.decision",
+        "feature": "*",
+        "above": 0.5,
+        "severity": "critical",
+    }
+    # Service rules every healthy endpoint breaches: their PromQL evaluates to a value.
+    service = [
+        {"name": "churn-traffic", "endpoint": "churn", "metric": "requests.rate", "above": 0},
+        {"name": "churn-no-errors", "endpoint": "churn", "metric": "errors.rate", "below": 0.5},
+        {"name": "churn-p99", "endpoint": "churn", "metric": "latency.p99_ms", "above": 0},
+    ]
+    rules = prometheus_rules([parse_rule(data) for data in (drift, *service)])
+    prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{server.port}", rules)
     try:
         prometheus.poll(
             lambda: [
@@ -168,10 +174,27 @@ def test_prometheus_scrapes_the_drift_gauge_of_the_shifted_feature(
             alerts = prometheus.get("/api/v1/alerts")["alerts"]
             return [a for a in alerts if a["state"] == "firing"]
 
-        alerts = prometheus.poll(firing, "the exported drift rule firing")
-        assert {a["labels"]["alertname"] for a in alerts} == {"shifted-tenure-drift"}
-        assert "tenure" in {a["labels"]["feature"] for a in alerts}
-        assert all(a["labels"]["endpoint"] == "shifted" for a in alerts)
-        assert all(a["labels"]["severity"] == "critical" for a in alerts)
+        expected = {"shifted-tenure-drift", *(rule["name"] for rule in service)}
+
+        def all_firing() -> list[Any]:
+            # rate() needs the counters to grow while Prometheus watches.
+            with server.client() as client:
+                client.post("/v1/endpoints/churn/predict", json={"instances": instances(5, 0)})
+            alerts = firing()
+            return alerts if {a["labels"]["alertname"] for a in alerts} == expected else []
+
+        alerts = prometheus.poll(
+            all_firing,
+            "every exported rule firing",
+            shown=lambda: prometheus.get("/api/v1/rules")["groups"],
+        )
+        drifted_features = {
+            a["labels"]["feature"] for a in alerts if a["labels"]["alertname"] == drift["name"]
+        }
+        assert "tenure" in drifted_features and "charges" not in drifted_features
+        assert {
+            a["labels"]["endpoint"] for a in alerts if a["labels"]["alertname"] == drift["name"]
+        } == {"shifted"}
+        assert {a["labels"]["severity"] for a in alerts} == {"critical", "warning"}
     finally:
         prometheus.stop()

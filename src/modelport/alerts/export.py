@@ -32,7 +32,8 @@ from modelport.alerts.thresholds import Static
 
 # The range of rate(), increase() and "in the last ..." figures.
 RANGE = "5m"
-RANGE_S = 300
+# rollout.rolled_back is 1 for this long after a rollback.
+ROLLED_BACK_FOR_S = 3600
 SERVED = 'role=~"primary|canary"'
 WINDOW_LABELS = ("endpoint", "version", "role")
 
@@ -56,7 +57,7 @@ def expression(rule: Rule) -> str:
 def query(rule: Rule) -> Query:
     metric = rule.metric
     family, _, name = metric.partition(".")
-    if rule.info.family == "service" or metric == "quality.schema_violations":
+    if rule.info.family == "service":
         return _service(rule)
     if family in ("detector", "rollout"):
         return _event(rule)
@@ -64,13 +65,18 @@ def query(rule: Rule) -> Query:
     rows = f"max by (endpoint, version, role) (modelport_monitoring_window_rows{_braces(window)})"
     by = (*WINDOW_LABELS, "feature")
     if family == "drift" and name == "decision":
-        return _gauge("modelport_drift_detected", [*window, *_feature(rule)], by, rows)
+        return _gauge("modelport_drift_decision", [*window, *_feature(rule)], by, rows)
     if family == "drift":
         matchers = [*window, *_feature(rule), f'statistic="{name}"']
         return _gauge("modelport_drift_statistic", matchers, by, rows)
     if family == "prediction_drift":
         matchers = [*window, 'feature="__prediction__"', f'statistic="{name}"']
         return _gauge("modelport_prediction_drift_statistic", matchers, by, rows)
+    if metric == "quality.schema_violations":
+        invalid = f"modelport_monitoring_window_invalid_requests{_braces(window)}"
+        return Query(
+            f"max by (endpoint, version, role) ({invalid})", WINDOW_LABELS, rows, WINDOW_LABELS
+        )
     if family == "quality":
         gauge = {
             "missing_rate": "modelport_quality_missing_ratio",
@@ -87,8 +93,18 @@ def query(rule: Rule) -> Query:
             "max by (endpoint, version, role) "
             f"(modelport_performance_labelled_rows{_braces(window)})"
         )
-        matchers = [*window, f'statistic="{name}"']
-        return _gauge("modelport_performance_metric", matchers, WINDOW_LABELS, labelled)
+        # F1 of the positive class for two classes, the macro average otherwise.
+        names = ("f1", "macro_f1") if name == "f1" else (name,)
+        found = [
+            _gauge(
+                "modelport_performance_metric",
+                [*window, f'statistic="{n}"'],
+                WINDOW_LABELS,
+                labelled,
+            )
+            for n in names
+        ]
+        return Query(" or ".join(q.expr for q in found), WINDOW_LABELS, labelled, WINDOW_LABELS)
     raise AssertionError(f"no PromQL expression for metric {metric!r}")
 
 
@@ -99,28 +115,22 @@ def _service(rule: Rule) -> Query:
     requests = f"sum {group} (rate(modelport_requests_total{scoped}[{RANGE}]))"
     answered = f"sum {group} (increase(modelport_requests_total{scoped}[{RANGE}]))"
     errors = f"sum {group} (rate(modelport_errors_total{scoped}[{RANGE}]))"
-    only_endpoint = _braces([f'endpoint="{rule.endpoint}"'])
     metric = rule.metric
     if metric == "requests.rate":
         expr = requests
     elif metric == "errors.rate":
-        expr = f"{errors} / ({requests} + {errors})"
+        failed = f"({errors} or 0 * {requests})"  # no error series yet: none failed
+        expr = f"{failed} / ({requests} + {failed})"
     elif metric.startswith("latency.p"):
         quantile = int(metric.removeprefix("latency.p").removesuffix("_ms")) / 100
         buckets = f"rate(modelport_request_latency_seconds_bucket{scoped}[{RANGE}])"
         expr = f"1000 * histogram_quantile({quantile}, sum by (le, {', '.join(by)}) ({buckets}))"
     elif metric == "log.dropped":
         by = ("endpoint",)
+        # Records dropped (queue full, write failed) and failed attempts to write.
+        names = '__name__=~"modelport_log_records_dropped_total|modelport_log_write_errors_total"'
         expr = (
-            "sum by (endpoint) "
-            f"(increase(modelport_log_records_dropped_total{only_endpoint}[{RANGE}]))"
-        )
-        answered = ""
-    elif metric == "quality.schema_violations":
-        by = ("endpoint",)
-        expr = (
-            "sum by (endpoint) "
-            f"(increase(modelport_invalid_requests_total{only_endpoint}[{RANGE}]))"
+            f"sum by (endpoint) (increase({{{names}, endpoint={_quote(rule.endpoint)}}}[{RANGE}]))"
         )
         answered = ""
     else:
@@ -138,7 +148,7 @@ def _event(rule: Rule) -> Query:
     elif rule.metric == "rollout.rolled_back":
         expr = (
             "max by (endpoint) (time() - modelport_rollout_last_rollback_timestamp_seconds"
-            f"{{{endpoint}}} <= bool {RANGE_S})"
+            f"{{{endpoint}}} <= bool {ROLLED_BACK_FOR_S})"
         )
     elif rule.metric == "rollout.waiting_s":
         expr = (

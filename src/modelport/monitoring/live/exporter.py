@@ -31,6 +31,7 @@ from modelport.monitoring.live.evaluate import DATASET, PERFORMANCE
 from modelport.monitoring.live.queries import merged_state
 from modelport.monitoring.live.series import SeriesStore, WindowKey
 from modelport.monitoring.live.windows import parse_window
+from modelport.monitoring.stats.registry import DEFAULT_DECISION
 from modelport.predlog import columns as col
 from modelport.store.tables import EndpointRow, MonitoringEventRow, MonitoringPointRow, RolloutRow
 from modelport.vocabulary import LIVE_STATUSES, Role, RolloutStatus
@@ -64,6 +65,9 @@ FAMILIES: dict[str, Family] = {
                COLUMN),
         Family("modelport_drift_detected", "1 when the statistic says the feature drifted, "
                "else 0", COLUMN),
+        Family("modelport_drift_decision", "1 when the feature drifted by its deciding "
+               "statistic (psi for numbers, cramers_v for categories), else 0",
+               (*WINDOW, "feature")),
         Family("modelport_prediction_drift_statistic", "Drift statistic of the model's "
                "output (feature __prediction__ or __proba__<class>)", COLUMN),
         Family("modelport_prediction_drift_threshold", "Threshold of the output's drift "
@@ -117,6 +121,8 @@ FAMILIES: dict[str, Family] = {
     )
 }  # fmt: skip
 
+# The statistics that decide whether a column drifted, categorical first.
+DECIDING = (DEFAULT_DECISION["categorical"], DEFAULT_DECISION["numeric"])
 # Alert states the alert gauge shows (as Prometheus's ALERTS does).
 ACTIVE_STATES = ("pending", "firing")
 # Stored statistic -> exported quality gauge.
@@ -230,6 +236,7 @@ class MonitoringExporter(Collector):
             .where(point.window == self.window)
         )
         keys: dict[tuple[str, int], WindowKey] = {}
+        decisions: dict[tuple[str, ...], dict[str, bool]] = {}
         with self.series.db.session() as session:
             for row in session.scalars(query):
                 role = _role(roles, row.endpoint, row.version)
@@ -237,11 +244,19 @@ class MonitoringExporter(Collector):
                     continue
                 base = (row.endpoint, str(row.version), role)
                 _point(samples, base, row)
+                if row.drifted is not None and row.statistic in DECIDING:
+                    decisions.setdefault((*base, row.feature), {})[row.statistic] = row.drifted
                 key = keys.get((row.endpoint, row.version))
                 if key is None or row.window_end > key.end:
                     keys[(row.endpoint, row.version)] = WindowKey(
                         row.endpoint, row.version, row.window, row.window_start, row.window_end
                     )
+        for labels, drifted in decisions.items():
+            if labels[-1] in (DATASET, PERFORMANCE) or col.is_series_output(labels[-1]):
+                continue
+            # cramers_v is stored for categorical columns only: where present, it decided.
+            decided = next(drifted[name] for name in DECIDING if name in drifted)
+            samples["modelport_drift_decision"].append((labels, float(decided)))
         for key in keys.values():
             base = (key.endpoint, str(key.version), _role(roles, key.endpoint, key.version) or "")
             samples["modelport_monitoring_window_start_timestamp_seconds"].append(
