@@ -34,23 +34,46 @@ from .helpers import metric, scrape
 
 PROMTOOL = shutil.which("promtool")
 ROWS = 600
+# Declared rules the server stores at start: one fires on the shifted feature, one stays
+# pending for an hour.
+ALERT_RULES = """
+[[alerts.rules]]
+name = "alerted-drift"
+endpoint = "alerted"
+metric = "drift.decision"
+feature = "tenure"
+above = 0.5
+severity = "critical"
+
+[[alerts.rules]]
+name = "alerted-share"
+endpoint = "alerted"
+metric = "drift.psi"
+above = 0.3
+for = "1h"
+"""
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, churn_files: tuple[Path, Path]
 ) -> Iterator[LiveServer]:
-    folder = make_churn_project(tmp_path_factory.mktemp("metrics-monitoring"), churn_files)
+    folder = make_churn_project(
+        tmp_path_factory.mktemp("metrics-monitoring"), churn_files, extra_toml=ALERT_RULES
+    )
     settings = Settings.load(folder / "modelport.toml")
     db = Database(f"sqlite:///{folder / settings.store.home / 'modelport.db'}")
-    EndpointStore(
+    endpoints = EndpointStore(
         db, Registry(db, ArtifactStore(folder / settings.store.home / "artifacts"))
-    ).create("shifted", "churn", 1)
+    )
+    for name in ("shifted", "alerted", "graphed"):  # one per test that counts rows
+        endpoints.create(name, "churn", 1)
     db.dispose()
     env = {
         "MODELPORT_LOG__FLUSH_INTERVAL_S": "0.2",
         "MODELPORT_MONITORING__INTERVAL_S": "0.2",
         "MODELPORT_MONITORING__WINDOW": "1h",
+        "MODELPORT_ALERTS__INTERVAL_S": "0.5",
     }
     live = LiveServer(folder, env=env).start()
     try:
@@ -226,6 +249,38 @@ def test_a_scrape_reads_the_snapshot_not_the_store(tmp_path: Path) -> None:
     }
 
 
+def test_pending_and_firing_alerts_are_exported_like_prometheus_alerts(
+    server: LiveServer,
+) -> None:
+    send(server, "alerted", seed=4, tenure_shift=60)
+
+    def alerts() -> list[tuple[dict[str, str], float]]:
+        return samples(scrape(server), "modelport_alerts")
+
+    server.wait_for(
+        lambda: (
+            {labels["alertname"] for labels, _ in alerts()} == {"alerted-drift", "alerted-share"}
+        ),
+        timeout=30,
+    )
+    found = alerts()
+    assert all(value == 1.0 for _, value in found)
+    assert {
+        "alertname": "alerted-drift",
+        "alertstate": "firing",
+        "severity": "critical",
+        "endpoint": "alerted",
+        "metric": "drift.decision",
+        "version": "",
+        "role": "",
+        "feature": "tenure",
+    } in [labels for labels, _ in found]
+    share = [labels for labels, _ in found if labels["alertname"] == "alerted-share"]
+    assert {labels["alertstate"] for labels in share} == {"pending"}  # for = 1h
+    assert "tenure" in {labels["feature"] for labels in share}  # "*" fanned out per feature
+    assert {labels["severity"] for labels in share} == {"warning"}
+
+
 def exported_names(text: str) -> set[str]:
     """Every series name a query may use: gauges as they are, counters with ``_total``,
     histograms with ``_bucket``, ``_sum`` and ``_count``."""
@@ -254,7 +309,7 @@ def queried_names(dashboard: dict[str, Any]) -> set[str]:
 
 
 def test_every_metric_the_grafana_dashboard_queries_is_exported(server: LiveServer) -> None:
-    send(server, "churn", seed=3)
+    send(server, "graphed", seed=3)
     dashboard = grafana_dashboard()
     assert dashboard["schemaVersion"] >= 39
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
@@ -270,7 +325,7 @@ def test_every_metric_the_grafana_dashboard_queries_is_exported(server: LiveServ
         "modelport_performance_metric",
     } <= used
     server.wait_for(
-        lambda: metric(scrape(server), "modelport_monitoring_window_rows", endpoint="churn")
+        lambda: metric(scrape(server), "modelport_monitoring_window_rows", endpoint="graphed")
     )
     missing = used - exported_names(scrape(server))
     assert not missing, f"the dashboard queries series /metrics does not export: {missing}"
