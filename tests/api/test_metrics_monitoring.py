@@ -26,7 +26,7 @@ from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
 from modelport.store.db import Database
-from modelport.store.tables import EndpointRow
+from modelport.store.tables import EndpointRow, RolloutRow
 from support import LiveServer
 
 from .conftest import make_churn_project
@@ -221,14 +221,31 @@ def test_a_scrape_reads_the_snapshot_not_the_store(tmp_path: Path) -> None:
         "rows": 50,
         "baseline": "reference",
     }
-    for hour, value in ((0, 0.1), (1, 0.4)):
+    for version, hour, value in ((1, 0, 0.1), (1, 1, 0.4), (2, 1, 0.9)):
         key = WindowKey(
-            "churn", 1, "1h", start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
+            "churn", version, "1h", start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
         )
         series.upsert_points(
             key, [{**point, "feature": "tenure", "statistic": "psi", "value": value}], final=True
         )
-    exporter = MonitoringExporter(series, window="1h")
+    event = {
+        "endpoint": "churn",
+        "version": 1,
+        "detector": "adwin",
+        "request_id": "r",
+        "process": "p",
+    }
+    series.add_events(
+        {**event, "position": n, "predicted_at": start, "detected_at": start + timedelta(minutes=n)}
+        for n in (1, 2)
+    )
+    rollout = {"endpoint": "churn", "model_name": "churn", "candidate_version": 2,
+               "baseline_version": 1, "strategy": "canary", "phase": "canary"}  # fmt: skip
+    with db.session() as session:
+        session.add(RolloutRow(**rollout, status="rolled-back", finished_at=start))
+        session.add(RolloutRow(**rollout, status="active", step_started_at=start))
+    # Version 2 is not served (any more): its window is left out.
+    exporter = MonitoringExporter(series, window="1h", roles_of=lambda endpoint: {1: "primary"})
     assert {m.name for m in exporter.describe()} == set(FAMILIES)
     exporter.refresh()
     assert not [m for m in exporter.collect() if m.samples]  # no endpoint named churn yet
@@ -239,14 +256,25 @@ def test_a_scrape_reads_the_snapshot_not_the_store(tmp_path: Path) -> None:
     (tmp_path / "store.db").unlink()  # from here on a query would fail
     found = {m.name: m.samples for m in exporter.collect() if m.samples}
     [sample] = found["modelport_drift_statistic"]
-    assert sample.value == 0.4  # the newest window only
+    assert sample.value == 0.4  # the newest window of the served version only
     assert sample.labels == {
         "endpoint": "churn",
         "version": "1",
-        "role": "",
+        "role": "primary",
         "feature": "tenure",
         "statistic": "psi",
     }
+    [events] = found["modelport_detector_events"]
+    assert events.value == 2 and events.labels["detector"] == "adwin"
+    [newest] = found["modelport_detector_last_event_timestamp_seconds"]
+    assert newest.value == (start + timedelta(minutes=2)).timestamp()
+    assert [s.value for s in found["modelport_rollbacks"]] == [1]
+    assert [s.value for s in found["modelport_rollback_last_timestamp_seconds"]] == [
+        start.timestamp()
+    ]
+    assert [s.value for s in found["modelport_live_rollout_step_started_timestamp_seconds"]] == [
+        start.timestamp()
+    ]
 
 
 def test_pending_and_firing_alerts_are_exported_like_prometheus_alerts(

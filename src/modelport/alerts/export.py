@@ -147,13 +147,13 @@ def _event(rule: Rule) -> Query:
         expr = f"sum by (endpoint) (max by (endpoint, version, role, detector) {new})"
     elif rule.metric == "rollout.rolled_back":
         expr = (
-            "max by (endpoint) (time() - modelport_rollout_last_rollback_timestamp_seconds"
+            "max by (endpoint) (time() - modelport_rollback_last_timestamp_seconds"
             f"{{{endpoint}}} <= bool {ROLLED_BACK_FOR_S})"
         )
     elif rule.metric == "rollout.waiting_s":
         expr = (
             "max by (endpoint) (time() - "
-            f"modelport_rollout_step_started_timestamp_seconds{{{endpoint}}})"
+            f"modelport_live_rollout_step_started_timestamp_seconds{{{endpoint}}})"
         )
     else:
         raise AssertionError(f"no PromQL expression for metric {rule.metric!r}")

@@ -364,7 +364,7 @@ def _rollouts() -> list[dict[str, Any]]:
                     "{{endpoint}} copies dropped",
                 ),
                 _target(
-                    f"max by (endpoint) (modelport_rollout_rollbacks{{{ENDPOINT}}})",
+                    f"max by (endpoint) (modelport_rollbacks{{{ENDPOINT}}})",
                     "{{endpoint}} rollbacks",
                 ),
             ],

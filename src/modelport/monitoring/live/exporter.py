@@ -109,11 +109,11 @@ FAMILIES: dict[str, Family] = {
         Family("modelport_detector_last_event_timestamp_seconds", "Time of the newest "
                "concept-drift detection (Unix time)",
                ("endpoint", "version", "role", "detector")),
-        Family("modelport_rollout_rollbacks", "Rollouts of the endpoint that ended rolled "
+        Family("modelport_rollbacks", "Rollouts of the endpoint that ended rolled "
                "back (only grows)", ("endpoint",)),
-        Family("modelport_rollout_last_rollback_timestamp_seconds", "When the endpoint's "
+        Family("modelport_rollback_last_timestamp_seconds", "When the endpoint's "
                "newest rolled-back rollout ended (Unix time)", ("endpoint",)),
-        Family("modelport_rollout_step_started_timestamp_seconds", "When the live rollout's "
+        Family("modelport_live_rollout_step_started_timestamp_seconds", "When the live rollout's "
                "current step began (Unix time); time() minus it is how long it waits",
                ("endpoint",)),
         Family("modelport_alerts", "1 per pending or firing alert (like Prometheus's own "
@@ -306,14 +306,14 @@ class MonitoringExporter(Collector):
             waiting = session.execute(live).all()
         for endpoint, count, finished in backs:
             if endpoint in endpoints:
-                samples["modelport_rollout_rollbacks"].append(((endpoint,), float(count)))
+                samples["modelport_rollbacks"].append(((endpoint,), float(count)))
                 if finished is not None:
-                    samples["modelport_rollout_last_rollback_timestamp_seconds"].append(
+                    samples["modelport_rollback_last_timestamp_seconds"].append(
                         ((endpoint,), _timestamp(finished))
                     )
         for endpoint, started in waiting:
             if endpoint in endpoints:
-                samples["modelport_rollout_step_started_timestamp_seconds"].append(
+                samples["modelport_live_rollout_step_started_timestamp_seconds"].append(
                     ((endpoint,), _timestamp(started))
                 )
 
