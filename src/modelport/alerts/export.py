@@ -109,7 +109,8 @@ def query(rule: Rule) -> Query:
 
 
 def _service(rule: Rule) -> Query:
-    by = tuple(label for label in WINDOW_LABELS if label == "endpoint" or _scope(rule, label))
+    # Grouped by the scope the rule names: the alert's labels.
+    by = ("endpoint", *(["version"] if rule.version else []), *(["role"] if rule.role else []))
     group = f"by ({', '.join(by)})"
     scoped = _braces(_matchers(rule, default_role=SERVED))
     requests = f"sum {group} (rate(modelport_requests_total{scoped}[{RANGE}]))"
@@ -139,7 +140,7 @@ def _service(rule: Rule) -> Query:
 
 
 def _event(rule: Rule) -> Query:
-    endpoint = f'endpoint="{rule.endpoint}"'
+    endpoint = f"endpoint={_quote(rule.endpoint)}"
     if rule.metric == "detector.events":
         events = f"modelport_detector_events{_braces(_matchers(rule))}"
         # Detections in the range; a series younger than the range counts from zero.
@@ -163,12 +164,6 @@ def _event(rule: Rule) -> Query:
 def _gauge(name: str, matchers: list[str], by: tuple[str, ...], samples: str) -> Query:
     expr = f"max by ({', '.join(by)}) ({name}{_braces(matchers)})"
     return Query(expr, by, samples, WINDOW_LABELS)
-
-
-def _scope(rule: Rule, label: str) -> str | None:
-    return {"version": rule.version, "role": None if rule.role is None else str(rule.role)}.get(
-        label
-    )
 
 
 def _matchers(rule: Rule, *, default_role: str | None = None) -> list[str]:
