@@ -28,7 +28,9 @@ the reverse one:
    anything else runs); then every ``alerts.interval_s`` the evaluator follows the
    stored notifiers (its delivery threads, one per notifier) and, by one process per
    store at a time (the ``alert-evaluation`` lease), evaluates every rule and hands
-   the notifications to the delivery.
+   the notifications to the delivery;
+9. the ``/metrics`` snapshot of the live monitoring figures and alert state, refreshed
+   every monitoring interval (scrapes never query the store).
 
 On the way down nothing new starts, the alert evaluator stops and its delivery drains
 for a short deadline, the collector bins what arrived since its last tick, the data
@@ -59,6 +61,7 @@ from modelport.config import Settings
 from modelport.errors import NotFound
 from modelport.monitoring.live import queries
 from modelport.monitoring.live.collector import Collector
+from modelport.monitoring.live.exporter import MonitoringExporter, roles_from_routing
 from modelport.monitoring.live.series import SeriesStore
 from modelport.monitoring.reports.service import MonitoringService
 from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
@@ -127,6 +130,8 @@ class Services:
     collector: Collector | None
     retention: LogRetention
     alerts: AlertService
+    # The live monitoring figures and alert state on /metrics, refreshed in the background.
+    exporter: MonitoringExporter
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
 
@@ -214,6 +219,28 @@ class Services:
                 invalid_counts=telemetry.invalid_counts,
                 primary_of=primary_of,
             )
+        alerts = AlertService(
+            db,
+            Observer(
+                series=series,
+                log=log,
+                endpoints=endpoints,
+                registry=registry,
+                rollouts=rollouts,
+                telemetry=telemetry,
+                settings=settings,
+            ),
+            link_base=_link_base(settings),
+        )
+
+        def roles_of(endpoint: str) -> dict[int, str] | None:
+            status = plane.find(endpoint)
+            return None if status is None else roles_from_routing(status.routing)
+
+        exporter = MonitoringExporter(
+            series, window=settings.monitoring.window, roles_of=roles_of, alerts=alerts
+        )
+        telemetry.registry.register(exporter)
         return cls(
             settings=settings,
             db=db,
@@ -231,19 +258,8 @@ class Services:
             monitoring=monitoring,
             collector=collector,
             retention=LogRetention(settings.log_dir, db),
-            alerts=AlertService(
-                db,
-                Observer(
-                    series=series,
-                    log=log,
-                    endpoints=endpoints,
-                    registry=registry,
-                    rollouts=rollouts,
-                    telemetry=telemetry,
-                    settings=settings,
-                ),
-                link_base=_link_base(settings),
-            ),
+            alerts=alerts,
+            exporter=exporter,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -282,6 +298,13 @@ class Services:
             await stack.enter_async_context(self._following_index())
             if alerting.enabled:
                 await stack.enter_async_context(self._alerting())
+            await stack.enter_async_context(
+                _background(
+                    _every(
+                        self.settings.monitoring.interval_s, self.exporter.refresh, at_start=True
+                    )
+                )
+            )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks
             # millions of objects and stalls requests for tens of milliseconds.
