@@ -17,14 +17,15 @@ from typer.testing import CliRunner, Result
 
 from modelport.cli import common
 from modelport.cli.main import app
-from support import run_cli
+from modelport.predlog.parquet import ParquetPredictionLog
+from support import LiveServer, churn_instance, run_cli
 
 Run = Callable[..., Result]
 
 
-@pytest.fixture
-def cli(churn_project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """``modelport ARGS...`` in the churn project (endpoint ``churn``, churn:1)."""
+def runner_in(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """``modelport ARGS...`` run in ``project``."""
+    monkeypatch.chdir(project)
     # The command's settings are read once per process: read this project's.
     monkeypatch.setattr(common.state, "_settings", None)
     monkeypatch.setattr(common.console, "width", 200)
@@ -36,7 +37,13 @@ def cli(churn_project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
             assert result.exit_code == 0, f"{args}: {result.output}{result.stderr}"
         return result
 
-    yield run
+    return run
+
+
+@pytest.fixture
+def cli(churn_project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    """``modelport ARGS...`` in the churn project (endpoint ``churn``, churn:1)."""
+    yield runner_in(churn_project, monkeypatch)
 
 
 def listed(cli: Run, *what: str) -> Any:
@@ -219,6 +226,33 @@ def test_a_dry_run_stores_nothing(cli: Run) -> None:
 
     assert listed(cli, "alerts", "show", "errors") == before
     assert listed(cli, "alerts", "history", "errors") == before["history"]
+
+
+def test_a_dry_run_reads_the_figures_the_server_logged(
+    served_churn: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = runner_in(served_churn.cwd, monkeypatch)
+    log = ParquetPredictionLog(served_churn.cwd / ".modelport" / "logs")
+    before = log.read("churn").num_rows
+    with served_churn.client() as client:
+        for tenure in range(12):
+            answer = client.post(
+                "/v1/endpoints/churn/predict", json={"instances": [churn_instance(tenure)]}
+            )
+            assert answer.status_code == 200
+    served_churn.wait_for(lambda: log.read("churn").num_rows >= before + 12, timeout=30)
+    cli("alerts", "add", "traffic", "--endpoint", "churn", "--metric", "requests.rate",
+        "--above", "0.001")  # fmt: skip
+    try:
+        [result] = listed(cli, "alerts", "test", "traffic")
+        table = cli("alerts", "test", "traffic").stdout
+    finally:
+        cli("alerts", "delete", "traffic")
+
+    assert result["labels"] == {"endpoint": "churn"}
+    assert result["value"] > 0.001 and result["samples"] >= 12
+    assert (result["breached"], result["state"]) == (True, "firing")
+    assert "traffic: 1 of 1 alert(s) would be firing" in table
 
 
 def test_notifiers_of_each_kind(cli: Run) -> None:

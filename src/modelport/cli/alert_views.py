@@ -10,6 +10,7 @@ from rich.table import Table
 
 from modelport.cli.common import console
 
+RECENT_POINTS = 10
 STATE_COLOURS = {"firing": "bold red", "pending": "yellow", "resolved": "green"}
 
 
@@ -95,6 +96,9 @@ def show_rules(rules: list[dict[str, Any]]) -> None:
         console.print("no alert rules; add one with `modelport alerts add`")
         return
     table = Table("name", "endpoint", "metric", "scope", "threshold", "state", "firing", "source")
+    # Narrow terminals fold names rather than cut them: they are what commands take.
+    for column in table.columns[:4]:
+        column.overflow = "fold"
     for rule in rules:
         threshold = threshold_text(rule.get("threshold") or {})
         if rule.get("for_s"):
@@ -130,20 +134,30 @@ def show_rule(view: Mapping[str, Any]) -> None:
         highlight=False,
     )
     guard = f", at least {view['min_samples']} samples" if view.get("min_samples") else ""
+    wait = f"for {duration(view['for_s'])}" if view.get("for_s") else "fires at once"
     console.print(
-        f"threshold {threshold_text(view.get('threshold') or {})}, for "
-        f"{duration(view.get('for_s'))}, severity {view.get('severity', '-')}{guard}",
+        f"threshold {threshold_text(view.get('threshold') or {})}, {wait}, "
+        f"severity {view.get('severity', '-')}{guard}",
         highlight=False,
     )
     state = _state(view)
     if view.get("silenced_until"):
         state += f" until {moment(view['silenced_until'])}"
     console.print(f"state {state}, {view.get('firing', 0)} firing", highlight=False)
+    if view.get("created_at"):
+        console.print(
+            f"added {moment(view['created_at'])} by {escape(str(view.get('created_by') or '-'))}",
+            highlight=False,
+        )
     if view.get("orphaned"):
         console.print(orphan_note(view), highlight=False)
     alerts = view.get("alerts") or []
     if alerts:
         console.print(alert_table(alerts))
+    points = view.get("points") or []
+    if points:
+        latest = sorted(points, key=lambda point: str(point.get("at")))[-RECENT_POINTS:]
+        console.print(points_table(latest))
     silences = view.get("silences") or []
     if silences:
         table = Table("silence", "until", "by", "reason", title="silences")
@@ -158,6 +172,20 @@ def show_rule(view: Mapping[str, Any]) -> None:
     history = view.get("history") or []
     if history:
         console.print(history_table(history, with_rule=False, title="recent history"))
+
+
+def points_table(points: list[dict[str, Any]]) -> Table:
+    """The value and the band in force at recent evaluations."""
+    table = Table("at", "alert", "value", "lower", "upper", title="recent evaluations")
+    for point in points:
+        table.add_row(
+            moment(point.get("at")),
+            escape(str(point.get("key", "-"))),
+            number(point.get("value")),
+            number(point.get("lower")),
+            number(point.get("upper")),
+        )
+    return table
 
 
 def alert_table(alerts: list[dict[str, Any]]) -> Table:
@@ -180,10 +208,15 @@ def alert_table(alerts: list[dict[str, Any]]) -> Table:
 
 
 def _what(entry: Mapping[str, Any]) -> str:
-    if entry.get("kind") == "delivery":
+    kind = entry.get("kind")
+    if kind == "delivery":
         outcome = "delivered" if entry.get("delivered") else "[red]delivery failed[/]"
         return f"{outcome} to {escape(str(entry.get('notifier', '?')))}"
-    event = str(entry.get("event") or entry.get("kind") or "-")
+    if kind == "silence":
+        return f"silenced until {moment(entry.get('until'))}"
+    if kind in ("rule-added", "rule-deleted"):
+        return str(kind).replace("-", " ")
+    event = str(entry.get("event") or kind or "-")
     if entry.get("from_state") and entry.get("to_state") and event != "acknowledged":
         event = f"{entry['from_state']} → {entry['to_state']}"
     if entry.get("silenced"):
@@ -206,6 +239,8 @@ def _detail(entry: Mapping[str, Any]) -> str:
         )
     if entry.get("by"):
         parts.append(f"by {entry['by']}")
+    if entry.get("source"):
+        parts.append(f"from {entry['source']}")
     if entry.get("reason"):
         parts.append(str(entry["reason"]))
     return escape(", ".join(parts))
@@ -249,7 +284,7 @@ def show_test(name: str, results: list[dict[str, Any]]) -> None:
         band = result.get("band") or {}
         state = str(result.get("state") or result.get("to_state") or "-")
         firing += state == "firing"
-        breached = result.get("breached")
+        breached = result.get("breached") if result.get("value") is not None else None
         table.add_row(
             escape(labels_text(result.get("labels"), skip=("endpoint",))),
             number(result.get("value")),
@@ -260,6 +295,8 @@ def show_test(name: str, results: list[dict[str, Any]]) -> None:
         )
     console.print(table)
     console.print(f"{escape(name)}: {firing} of {len(results)} alert(s) would be firing")
+    if all(result.get("value") is None for result in results):
+        console.print("no figure yet: no traffic in the monitoring window (or too few samples)")
 
 
 def show_notifiers(notifiers: list[dict[str, Any]]) -> None:
