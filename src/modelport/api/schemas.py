@@ -574,6 +574,10 @@ class AlertDetail(AlertRuleState):
     alerts: list[AlertInfo]
     silences: list[SilenceInfo]
     history: list[dict[str, Any]] = Field(description="the latest entries, newest first")
+    points: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="value and band in force at recent evaluations: key, at, value, lower, upper",
+    )
 
 
 class ActiveAlerts(Answer):
