@@ -28,9 +28,13 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     ├── NotFound                        404 not_found
     │   ├── ModelNotFound               404 model_not_found
     │   ├── VersionNotFound             404 version_not_found
-    │   └── EndpointNotFound            404 endpoint_not_found
+    │   ├── EndpointNotFound            404 endpoint_not_found
+    │   ├── AlertNotFound               404 alert_not_found
+    │   └── NotifierNotFound            404 notifier_not_found
     ├── Conflict                        409 conflict
-    │   └── RolloutInProgress           409 rollout_in_progress
+    │   ├── RolloutInProgress           409 rollout_in_progress
+    │   ├── AlertExists                 409 alert_exists
+    │   └── NotifierExists              409 notifier_exists
     ├── NotReady                        503 not_ready
     ├── ArtifactError                   422 artifact_error   (missing, corrupt, wrong flavor)
     │   ├── ArtifactIntegrityError      500 artifact_integrity (sha256 mismatch on load)
@@ -175,6 +179,14 @@ class RolloutNotFound(NotFound):
     code = "rollout_not_found"
 
 
+class AlertNotFound(NotFound):
+    code = "alert_not_found"
+
+
+class NotifierNotFound(NotFound):
+    code = "notifier_not_found"
+
+
 class Conflict(ModelportError):
     status = 409
     code = "conflict"
@@ -184,6 +196,18 @@ class RolloutInProgress(Conflict):
     """The endpoint has a live rollout; end it first (or force, which ends it)."""
 
     code = "rollout_in_progress"
+
+
+class AlertExists(Conflict):
+    """An alert rule of that name exists; replace it explicitly."""
+
+    code = "alert_exists"
+
+
+class NotifierExists(Conflict):
+    """A notifier of that name exists; replace it explicitly."""
+
+    code = "notifier_exists"
 
 
 class NotReady(ModelportError):

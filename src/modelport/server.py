@@ -22,14 +22,21 @@ the reverse one:
    time: the one holding the ``log-compaction`` lease in the control-plane database;
 6. log retention at start and hourly (if ``log.retention`` is set);
 7. the request index: remembers answered requests, follows the log into SQL, so a
-   label finds its prediction by key (``predlog/index.py``).
+   label finds its prediction by key (``predlog/index.py``);
+8. alerting (if ``alerts.enabled``): the rules and notifiers declared in
+   ``modelport.toml`` are stored first (a malformed one refuses the start, before
+   anything else runs); then every ``alerts.interval_s`` the evaluator follows the
+   stored notifiers (its delivery threads, one per notifier) and, by one process per
+   store at a time (the ``alert-evaluation`` lease), evaluates every rule and hands
+   the notifications to the delivery.
 
-On the way down nothing new starts, the collector bins what arrived since its last
-tick, the data plane waits for its background copies, and the recorder writes every
-queued record before the database pool closes: a SIGTERM loses nothing.
+On the way down nothing new starts, the alert evaluator stops and its delivery drains
+for a short deadline, the collector bins what arrived since its last tick, the data
+plane waits for its background copies, and the recorder writes every queued record
+before the database pool closes: a SIGTERM loses nothing.
 
-Later services (alert evaluation, notifiers, a retraining policy) are built in
-:meth:`Services.build` and started in :meth:`Services.running`, and nowhere else.
+Later services (a retraining policy) are built in :meth:`Services.build` and started
+in :meth:`Services.running`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
+from modelport.alerts.evaluator import Evaluator
+from modelport.alerts.observe import Observer
 from modelport.alerts.service import AlertService
 from modelport.config import Settings
 from modelport.errors import NotFound
@@ -92,6 +101,8 @@ def restrict_file_modes() -> None:
 
 # The request index reads new log segments at most this often.
 INDEX_EVERY_S = 1.0
+# How long queued notifications may still go out at shutdown.
+DELIVERY_DRAIN_S = 3.0
 
 
 @dataclass
@@ -116,6 +127,8 @@ class Services:
     collector: Collector | None
     retention: LogRetention
     alerts: AlertService
+    # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
+    evaluator: Evaluator | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -218,7 +231,19 @@ class Services:
             monitoring=monitoring,
             collector=collector,
             retention=LogRetention(settings.log_dir, db),
-            alerts=AlertService(),
+            alerts=AlertService(
+                db,
+                Observer(
+                    series=series,
+                    log=log,
+                    endpoints=endpoints,
+                    registry=registry,
+                    rollouts=rollouts,
+                    telemetry=telemetry,
+                    settings=settings,
+                ),
+                link_base=_link_base(settings),
+            ),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -228,6 +253,10 @@ class Services:
         reverse on the way out, flushing every queued record."""
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(self.db.dispose)
+            alerting = self.settings.alerts
+            if alerting.enabled:
+                # Before anything starts: a malformed declaration refuses the start.
+                await asyncio.to_thread(self.alerts.declare, alerting.rules, alerting.notifiers)
             self.recorder.start()
             stack.callback(self._flush_log)
             await self.plane.start()
@@ -251,6 +280,8 @@ class Services:
                     _background(_every(RETENTION_EVERY_S, self.prune_log, at_start=True))
                 )
             await stack.enter_async_context(self._following_index())
+            if alerting.enabled:
+                await stack.enter_async_context(self._alerting())
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks
             # millions of objects and stalls requests for tens of milliseconds.
@@ -272,6 +303,28 @@ class Services:
         finally:
             index.following = False
             self.plane.listeners.remove(index.listen)
+
+    @contextlib.asynccontextmanager
+    async def _alerting(self) -> AsyncIterator[None]:
+        """Evaluate alert rules in the background; on the way out the evaluator stops
+        first, then its delivery drains for :data:`DELIVERY_DRAIN_S`."""
+        alerting = self.settings.alerts
+        evaluator = Evaluator(
+            self.alerts,
+            self.db,
+            interval_s=alerting.interval_s,
+            attempts=alerting.attempts,
+            backoff_s=alerting.backoff_s,
+            on_failure=self.telemetry.alert_notification_failed,
+            on_round=self.telemetry.alert_evaluation,
+        )
+        self.evaluator = evaluator
+        try:
+            async with _background(_every(alerting.interval_s, evaluator.round, at_start=True)):
+                yield
+        finally:
+            self.evaluator = None
+            await asyncio.to_thread(evaluator.stop, DELIVERY_DRAIN_S)
 
     async def _stop_collector(self, collector: Collector) -> None:
         self.plane.listeners.remove(collector.listen)
@@ -331,6 +384,15 @@ class Services:
         """Write what is queued and release the database pool (for a CLI command)."""
         self.recorder.close()
         self.db.dispose()
+
+
+def _link_base(settings: Settings) -> str:
+    """Where notification links point: ``alerts.link_base``, else this server."""
+    if settings.alerts.link_base:
+        return settings.alerts.link_base
+    host = settings.server.host
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.server.port}"
 
 
 def _renewing(lock: StoreLock) -> Callable[[], bool]:

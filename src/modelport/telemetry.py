@@ -128,6 +128,23 @@ class Telemetry:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.alert_notifications_failed = Counter(
+            "modelport_alert_notifications_failed",
+            "Failed attempts to deliver an alert notification, by notifier (each retry counts)",
+            ["notifier"],
+            registry=self.registry,
+        )
+        self.alert_evaluations = Counter(
+            "modelport_alert_evaluations",
+            "Alert evaluation rounds this process ran (while holding the evaluation lease)",
+            registry=self.registry,
+        )
+        self.alert_evaluation_seconds = Histogram(
+            "modelport_alert_evaluation_seconds",
+            "Time one alert evaluation round took over every rule",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
 
     def observe(self, endpoint: str, version: int, role: str, seconds: float, rows: int) -> None:
@@ -168,6 +185,14 @@ class Telemetry:
 
     def log_write_error(self, endpoint: str, reason: str) -> None:
         self.log_write_errors.labels(endpoint, reason).inc()
+
+    def alert_notification_failed(self, notifier: str, error: str) -> None:
+        """One failed delivery attempt (``Delivery``'s ``on_failure``)."""
+        self.alert_notifications_failed.labels(notifier).inc()
+
+    def alert_evaluation(self, seconds: float) -> None:
+        self.alert_evaluations.inc()
+        self.alert_evaluation_seconds.observe(seconds)
 
     def track_queue(self, depth: Callable[[], float]) -> None:
         self.log_queue_depth.set_function(depth)

@@ -329,3 +329,94 @@ class StoreLockRow(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertRuleRow(Base):
+    """An alert rule (``Rule.to_dict()``), declared over the API/CLI or in the config."""
+
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # "api" (CLI or HTTP) or "config" (modelport.toml, stored at server start).
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="cli")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertStateRow(Base):
+    """One alert (a rule and one label set): ``Alert.to_dict()``."""
+
+    __tablename__ = "alert_states"
+
+    # ``alert_key(rule, labels)``: the rule's name and its labels in a stable order.
+    key: Mapped[str] = mapped_column(String(700), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alert: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertHistoryRow(Base):
+    """What happened to alerts: transitions, deliveries, silences, acknowledgements and
+    rule changes. Kept when a rule is deleted."""
+
+    __tablename__ = "alert_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    key: Mapped[str | None] = mapped_column(String(700), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # transition, delivery, silence, ack, rule-added, rule-deleted
+    kind: Mapped[str] = mapped_column(String(32))
+    # Set on deliveries: which notifier, so delivery counts need no JSON query.
+    notifier: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertSilenceRow(Base):
+    """No notifications for a rule (or the alerts whose labels include ``labels``) until
+    ``until``."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(200), default="cli")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertPointRow(Base):
+    """The value and the band in force at one evaluation of one alert (bounded per alert),
+    so a chart can draw an adaptive band as it moves."""
+
+    __tablename__ = "alert_points"
+    __table_args__ = (Index("ix_alert_points_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(700))
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    value: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class NotifierRow(Base):
+    """A receiver of alert notifications: webhook, alertmanager or log."""
+
+    __tablename__ = "notifiers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="cli")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
