@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.api import admin, logs, monitoring, openapi, rollout, v1, v2
+from modelport.api import admin, alerts, logs, monitoring, openapi, rollout, v1, v2
 from modelport.api.auth import Keyring
 from modelport.api.context import services
 from modelport.api.guard import Guard, check_bind
@@ -55,6 +55,7 @@ ROUTES: list[BaseRoute] = [
     *rollout.routes,
     *monitoring.routes,
     *logs.routes,
+    *alerts.routes,
     Route("/metrics", metrics, methods=["GET"]),
     *openapi.routes,
 ]

@@ -43,6 +43,7 @@ ROLE_GRANTS: dict[Role, frozenset[Permission]] = {
 
 _ENDPOINT = "/v1/endpoints/{name}"
 _ROLLOUT = "/v1/endpoints/{name}/rollout"
+_ALERT = "/v1/alerts/{name}"
 
 # (route path template, method) -> permission. HEAD is checked as GET.
 ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
@@ -86,6 +87,24 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     (f"{_ENDPOINT}/monitoring/live", "GET"): "read",
     (f"{_ENDPOINT}/monitoring/history", "GET"): "read",
     (f"{_ENDPOINT}/monitoring/events", "GET"): "read",
+    # Alerts: rules, silences and acknowledgements change what people are told (deploy);
+    # a dry run of a rule stores nothing (read).
+    ("/v1/alerts", "GET"): "read",
+    ("/v1/alerts", "POST"): "deploy",
+    ("/v1/alerts/active", "GET"): "read",
+    ("/v1/alerts/history", "GET"): "read",
+    (_ALERT, "GET"): "read",
+    (_ALERT, "DELETE"): "deploy",
+    (f"{_ALERT}/history", "GET"): "read",
+    (f"{_ALERT}/silence", "POST"): "deploy",
+    (f"{_ALERT}/ack", "POST"): "deploy",
+    (f"{_ALERT}/test", "POST"): "read",
+    # Notifiers: the server POSTs to a notifier's URL, so whoever adds one chooses hosts
+    # it reaches from inside the network (SSRF): admin only.
+    ("/v1/notifiers", "GET"): "read",
+    ("/v1/notifiers", "POST"): "admin",
+    ("/v1/notifiers/{name}", "GET"): "read",
+    ("/v1/notifiers/{name}", "DELETE"): "admin",
     # The prediction log: erasing requests is for admins only.
     ("/v1/logs/forget", "POST"): "admin",
     # The API's own description: what a reader may see.

@@ -36,7 +36,7 @@ REFUSALS = {
     401: "Missing, malformed or unknown bearer token.",
     403: "The token's role may not do this, the upload kind is not allowed, "
     "or a mutation came from a foreign Origin.",
-    404: "No such model, version, endpoint or rollout.",
+    404: "No such model, version, endpoint, rollout, alert rule or notifier.",
     409: "Conflicts with the current state (exists already, revision moved, rollout live).",
     413: "The body is larger than the server accepts.",
     415: "Mutations take application/json (uploads: multipart/form-data).",
@@ -109,6 +109,15 @@ BINARY_HEADER = Query(
     "binary tensor extension: the body's first N bytes are the JSON header, the rest the "
     "raw data of inputs that declare parameters.binary_data_size",
     location="header",
+)
+
+ALERT_HISTORY_QUERY = (
+    _text("since", "ISO time or a duration ago, e.g. 7d"),
+    Query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 10_000},
+        "newest entries to answer (default 1000)",
+    ),
 )
 
 ROLLOUT_VERBS = {
@@ -306,6 +315,71 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "monitoring",
         s.DetectorEvents,
         query=(_text("since", "ISO time or a duration ago"),),
+    ),
+    # alerts and notifiers
+    ("GET", "/v1/alerts"): Operation("Alert rules with their state", "alerts", s.AlertRuleList),
+    ("POST", "/v1/alerts"): Operation(
+        "Add an alert rule",
+        "alerts",
+        s.AlertRule,
+        status=201,
+        body=s.AlertRuleCreate,
+        query=(_flag("replace", "replace a rule of that name (otherwise 409)"),),
+        refusals=(409,),
+    ),
+    ("GET", "/v1/alerts/active"): Operation("Pending and firing alerts", "alerts", s.ActiveAlerts),
+    ("GET", "/v1/alerts/history"): Operation(
+        "Every rule's transitions and deliveries, newest first",
+        "alerts",
+        s.AlertHistory,
+        query=ALERT_HISTORY_QUERY,
+    ),
+    ("GET", "/v1/alerts/{name}"): Operation(
+        "A rule, its alerts (value and band), silences and recent history",
+        "alerts",
+        s.AlertDetail,
+    ),
+    ("DELETE", "/v1/alerts/{name}"): Operation(
+        "Delete a rule (its history stays)", "alerts", status=204, media=""
+    ),
+    ("GET", "/v1/alerts/{name}/history"): Operation(
+        "A rule's transitions and deliveries, newest first",
+        "alerts",
+        s.AlertHistory,
+        query=ALERT_HISTORY_QUERY,
+    ),
+    ("POST", "/v1/alerts/{name}/silence"): Operation(
+        "Silence a rule (or its alerts with some labels) for a while",
+        "alerts",
+        s.SilenceInfo,
+        status=201,
+        body=s.AlertSilence,
+    ),
+    ("POST", "/v1/alerts/{name}/ack"): Operation(
+        "Acknowledge a rule's pending and firing alerts",
+        "alerts",
+        s.AlertAcknowledged,
+        body=s.AlertAck,
+        body_optional=True,
+    ),
+    ("POST", "/v1/alerts/{name}/test"): Operation(
+        "Evaluate a rule now against the stored figures (stores nothing)",
+        "alerts",
+        s.AlertTest,
+    ),
+    ("GET", "/v1/notifiers"): Operation("Notifiers", "alerts", s.NotifierList),
+    ("POST", "/v1/notifiers"): Operation(
+        "Add a notifier (admin: the server will send requests to its URL)",
+        "alerts",
+        s.NotifierInfo,
+        status=201,
+        body=s.NotifierCreate,
+        query=(_flag("replace", "replace a notifier of that name (otherwise 409)"),),
+        refusals=(409,),
+    ),
+    ("GET", "/v1/notifiers/{name}"): Operation("One notifier", "alerts", s.NotifierInfo),
+    ("DELETE", "/v1/notifiers/{name}"): Operation(
+        "Delete a notifier", "alerts", status=204, media=""
     ),
     # the server itself
     ("GET", "/metrics"): Operation(

@@ -13,11 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
+from modelport.alerts.notifiers import WEBHOOK_FORMATS
+from modelport.alerts.rules import METRICS
 from modelport.codecs.v2 import DATATYPES
 from modelport.names import NAME_PATTERN
 from modelport.registry.flavors import FLAVORS
 from modelport.rollout.spec import STRATEGIES
 from modelport.schema import InputSchema, OutputSpec
+from modelport.vocabulary import Role
 
 # The one rule for model and endpoint names, as the API states it to callers.
 
@@ -449,6 +452,212 @@ class ForgetResult(Answer):
     unreadable: list[str] = Field(description="log files that could not be read")
 
 
+# --- alerts and notifiers ----------------------------------------------------------------
+
+Number = float | int
+Duration = str | float
+
+
+class AlertRuleCreate(Request):
+    """The fields of ``modelport alerts add``; a static rule takes ``above``/``below``
+    (with ``resolve_at``), an adaptive one ``adaptive: true`` with its settings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "churn-drift",
+                    "endpoint": "churn",
+                    "metric": "drift.psi",
+                    "feature": "tenure",
+                    "above": 0.2,
+                    "for": "15m",
+                    "severity": "warning",
+                },
+                {
+                    "name": "churn-p99",
+                    "endpoint": "churn",
+                    "metric": "latency.p99_ms",
+                    "adaptive": True,
+                    "sigma": 3,
+                    "adapt_rate": 0.05,
+                    "ceiling": 200,
+                },
+            ]
+        },
+    )
+    name: str = Field(pattern=NAME_PATTERN)
+    endpoint: str = Field(pattern=NAME_PATTERN)
+    metric: str = Field(json_schema_extra=_enum(sorted(METRICS)))
+    feature: str | None = Field(default=None, description="a feature, or * for each feature")
+    version: str | None = None
+    role: str | None = Field(default=None, json_schema_extra=_enum([r.value for r in Role]))
+    above: Number | None = Field(default=None, description="fire above this value")
+    below: Number | None = Field(default=None, description="fire below this value")
+    resolve_at: Number | None = Field(
+        default=None, description="a firing alert resolves once back past this level"
+    )
+    adaptive: bool | None = Field(default=None, description="learn the band from the series")
+    sigma: Number | None = Field(default=None, description="band width in deviations (3)")
+    adapt_rate: Number | None = Field(default=None, description="(0, 1], default 0.05")
+    floor: Number | None = Field(default=None, description="the band never goes below it")
+    ceiling: Number | None = Field(default=None, description="the band never goes above it")
+    seasonal: bool | None = Field(default=None, description="one baseline per hour of week")
+    direction: str | None = Field(default=None, json_schema_extra=_enum(["above", "below", "both"]))
+    warmup: int | None = Field(default=None, description="values learned before it fires")
+    resolve_sigma: Number | None = Field(default=None, description="narrower resolve band")
+    for_: Duration | None = Field(
+        default=None, alias="for", description="how long a breach lasts before it fires"
+    )
+    severity: str | None = Field(
+        default=None, json_schema_extra=_enum(["info", "warning", "critical"])
+    )
+    min_samples: int | None = Field(default=None, description="fewer samples change nothing")
+    replace: bool | None = Field(default=None, description="replace a rule of that name")
+
+
+class AlertRule(Answer):
+    """A stored rule (``Rule.to_dict()``)."""
+
+    name: str
+    endpoint: str
+    metric: str
+    threshold: dict[str, Any] = Field(
+        description="kind static (above, below, resolve_at) "
+        "or adaptive (sigma, adapt_rate, floor, ceiling, ...)"
+    )
+    feature: str | None
+    version: str | None
+    role: str | None
+    for_s: float
+    severity: str
+    min_samples: int
+
+
+class AlertRuleState(AlertRule):
+    source: str = Field(description="api (CLI or HTTP) or config (modelport.toml)")
+    orphaned: bool = Field(description="its endpoint no longer exists; it is not evaluated")
+    state: str = Field(description="worst state of its alerts")
+    firing: int
+    silenced_until: str | None
+
+
+class AlertRuleList(Answer):
+    rules: list[AlertRuleState]
+
+
+class AlertInfo(Answer):
+    """One alert: a rule and one label set."""
+
+    rule: str
+    labels: dict[str, str]
+    state: str = Field(json_schema_extra=_enum(["inactive", "pending", "firing", "resolved"]))
+    since: str | None
+    value: float | None
+    band: dict[str, float | None] = Field(description="lower and upper edge in force")
+    silenced: bool
+    acked_by: str | None
+    acked_at: str | None
+
+
+class SilenceInfo(Answer):
+    rule: str
+    until: str
+    reason: str
+    by: str
+    labels: dict[str, str]
+
+
+class AlertDetail(AlertRuleState):
+    alerts: list[AlertInfo]
+    silences: list[SilenceInfo]
+    history: list[dict[str, Any]] = Field(description="the latest entries, newest first")
+    points: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="value and band in force at recent evaluations: key, at, value, lower, upper",
+    )
+
+
+class ActiveAlerts(Answer):
+    alerts: list[AlertInfo]
+
+
+class AlertHistory(Answer):
+    rule: str | None
+    history: list[dict[str, Any]] = Field(
+        description="newest first: kind transition (from_state, to_state, value, band, by) "
+        "or delivery (notifier, delivered, attempts, error)"
+    )
+
+
+class AlertSilence(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"for": "2h", "reason": "known incident"}]},
+    )
+    for_: Duration = Field(alias="for", description="a duration, e.g. 2h")
+    reason: str | None = None
+    labels: dict[str, str] | None = Field(
+        default=None, description="only the alerts with these labels"
+    )
+
+
+class AlertAck(Request):
+    labels: dict[str, str] | None = Field(
+        default=None, description="only the alerts with these labels"
+    )
+
+
+class AlertAcknowledged(Answer):
+    rule: str
+    acknowledged: list[dict[str, Any]] = Field(description="one transition per alert")
+
+
+class AlertTest(Answer):
+    rule: str
+    results: list[dict[str, Any]] = Field(
+        description="per label set: the value, the band in force, whether it is breached "
+        "and the state the alert would move to"
+    )
+
+
+class NotifierCreate(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "ops",
+                    "kind": "webhook",
+                    "url": "https://hooks.example.com/T0/B0",
+                    "format": "slack",
+                },
+                {"name": "am", "kind": "alertmanager", "url": "http://127.0.0.1:9093"},
+            ]
+        },
+    )
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str = Field(json_schema_extra=_enum(["webhook", "alertmanager", "log"]))
+    url: str | None = Field(default=None, description="http(s); not for log")
+    format: str | None = Field(default=None, json_schema_extra=_enum(list(WEBHOOK_FORMATS)))
+    replace: bool | None = Field(default=None, description="replace a notifier of that name")
+
+
+class NotifierInfo(Answer):
+    name: str
+    kind: str
+    url: str | None = Field(description="scheme, host and port only (a path may be a secret)")
+    format: str | None
+    source: str
+
+
+class NotifierList(Answer):
+    notifiers: list[NotifierInfo]
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     PredictRequest,
     FeedbackRequest,
@@ -459,6 +668,10 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RolloutStart,
     RolloutAction,
     ForgetRequest,
+    AlertRuleCreate,
+    AlertSilence,
+    AlertAck,
+    NotifierCreate,
 )
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
@@ -488,4 +701,14 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     DetectorEvents,
     OpenAPIDocument,
     ForgetResult,
+    AlertRule,
+    AlertRuleList,
+    AlertDetail,
+    ActiveAlerts,
+    AlertHistory,
+    SilenceInfo,
+    AlertAcknowledged,
+    AlertTest,
+    NotifierInfo,
+    NotifierList,
 )
