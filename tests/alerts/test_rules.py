@@ -161,3 +161,11 @@ def test_every_bad_input_names_its_field(data: dict[str, Any], field: str) -> No
 def test_a_bad_name_is_the_shared_name_error() -> None:
     with pytest.raises(InvalidName):
         parse_rule(_rule(name="UPPER", above=1))
+
+
+@pytest.mark.parametrize("name", ["active", "history"])
+def test_names_of_fixed_paths_are_refused(name: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_rule({"name": name, "endpoint": "churn", "metric": "requests.rate", "above": 1})
+    assert refused.value.field == "name"
+    assert "reserved" in str(refused.value)

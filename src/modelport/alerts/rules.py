@@ -30,6 +30,8 @@ from modelport.vocabulary import Role, parse_duration
 Severity = Literal["info", "warning", "critical"]
 Family = Literal["service", "input", "output", "performance", "detector", "rollout"]
 ANY_FEATURE = "*"
+# Fixed paths under /v1/alerts/ that a rule name would be shadowed by.
+RESERVED_NAMES = frozenset({"active", "history"})
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,11 @@ def parse_rule(data: Mapping[str, Any]) -> Rule:
         if key not in FIELDS:
             raise ValidationFailed(f"{key!r} is not a rule setting", field=str(key))
     name = check_name("alert", _required(given, "name"), field="name")
+    if name in RESERVED_NAMES:
+        raise ValidationFailed(
+            f"{name!r} is reserved: /v1/alerts/{name} is a fixed path; choose another name",
+            field="name",
+        )
     endpoint = check_name("endpoint", _required(given, "endpoint"), field="endpoint")
     metric = _metric(_required(given, "metric"))
     feature = _feature(given.get("feature"), METRICS[metric])
