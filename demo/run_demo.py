@@ -156,6 +156,22 @@ def main() -> None:
         "logistic regression on breast cancer",
     )
     modelport("endpoints", "create", "cancer", "--model", "cancer:1")
+    modelport(
+        "alerts",
+        "add",
+        "cancer-drift",
+        "--endpoint",
+        "cancer",
+        "--metric",
+        "drift.decision",
+        "--feature",
+        "*",
+        "--above",
+        "0.5",
+        "--severity",
+        "warning",
+    )
+    modelport("notifiers", "add", "server-log", "--log")
 
     console.rule("2. serve and send live traffic")
     port = free_port()
@@ -234,8 +250,11 @@ def main() -> None:
         modelport(
             "monitor", "report", "cancer", "--window", "1h", "--format", "html", "-o", "report.html"
         )
+        console.rule("6. alerts: what fired while the scanner drifted")
+        modelport("alerts", "list", check=False)
+        modelport("alerts", "history", "cancer-drift", "--limit", "10", check=False)
     finally:
-        console.rule("6. stop cleanly (SIGTERM flushes the prediction log)")
+        console.rule("7. stop cleanly (SIGTERM flushes the prediction log)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
     modelport("logs", "tail", "cancer", "-n", "5", "--table")
