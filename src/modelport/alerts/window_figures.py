@@ -24,7 +24,7 @@ from modelport.monitoring.live.evaluate import DATASET, PERFORMANCE
 from modelport.monitoring.live.queries import merged_state
 from modelport.monitoring.live.series import SeriesStore, WindowKey
 from modelport.monitoring.live.state import WindowState
-from modelport.monitoring.stats.registry import DEFAULT_DECISION
+from modelport.monitoring.stats.registry import DEFAULT_DECISION, REGISTRY
 from modelport.predlog import columns as col
 
 # A figure and the number of rows (or labels) it rests on.
@@ -74,6 +74,11 @@ class WindowFigures:
         for kind in ("categorical", "numeric"):
             point = self.points.get((feature, DEFAULT_DECISION[kind]))
             if point is not None and point["drifted"] is not None:
+                return (1.0 if point["drifted"] else 0.0), int(point["rows"])
+        # A configured or calibrated decision may rest on another statistic (ks, say, where
+        # PSI has no bins): the one statistic of the feature that carries a verdict decided.
+        for (name, statistic), point in sorted(self.points.items()):
+            if name == feature and statistic in REGISTRY and point["drifted"] is not None:
                 return (1.0 if point["drifted"] else 0.0), int(point["rows"])
         return NO_FIGURE
 

@@ -31,7 +31,7 @@ from modelport.monitoring.live.evaluate import DATASET, PERFORMANCE
 from modelport.monitoring.live.queries import merged_state
 from modelport.monitoring.live.series import SeriesStore, WindowKey
 from modelport.monitoring.live.windows import parse_window
-from modelport.monitoring.stats.registry import DEFAULT_DECISION
+from modelport.monitoring.stats.registry import DEFAULT_DECISION, REGISTRY
 from modelport.predlog import columns as col
 from modelport.store.tables import EndpointRow, MonitoringEventRow, MonitoringPointRow, RolloutRow
 from modelport.vocabulary import LIVE_STATUSES, Role, RolloutStatus
@@ -244,7 +244,7 @@ class MonitoringExporter(Collector):
                     continue
                 base = (row.endpoint, str(row.version), role)
                 _point(samples, base, row)
-                if row.drifted is not None and row.statistic in DECIDING:
+                if row.drifted is not None and row.statistic in REGISTRY:
                     decisions.setdefault((*base, row.feature), {})[row.statistic] = row.drifted
                 key = keys.get((row.endpoint, row.version))
                 if key is None or row.window_end > key.end:
@@ -254,8 +254,11 @@ class MonitoringExporter(Collector):
         for labels, drifted in decisions.items():
             if labels[-1] in (DATASET, PERFORMANCE) or col.is_series_output(labels[-1]):
                 continue
-            # cramers_v is stored for categorical columns only: where present, it decided.
-            decided = next(drifted[name] for name in DECIDING if name in drifted)
+            # cramers_v is stored for categorical columns only: where present, it decided;
+            # a configured or calibrated decision may rest on another statistic (ks where
+            # PSI has no bins): the statistic that carries a verdict decided.
+            order = [name for name in DECIDING if name in drifted] + sorted(drifted)
+            decided = drifted[order[0]]
             samples["modelport_drift_decision"].append((labels, float(decided)))
         for key in keys.values():
             base = (key.endpoint, str(key.version), _role(roles, key.endpoint, key.version) or "")
