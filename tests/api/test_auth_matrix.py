@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from modelport.api.app import ROUTES
 from modelport.api.auth import ROUTE_PERMISSIONS
@@ -92,6 +92,7 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("/v1/endpoints/{name}", "PUT"): ("/v1/endpoints/ghost", {"json": {"model": "churn:1"}}),
     ("/v1/endpoints/{name}", "DELETE"): ("/v1/endpoints/ghost", {}),
     ("/v1/endpoints/{name}/monitoring", "GET"): ("/v1/endpoints/churn/monitoring?last=10", {}),
+    ("/dashboard/static", "GET"): ("/dashboard/static/favicon.svg", {}),
 }
 
 
@@ -99,6 +100,9 @@ def routes() -> list[tuple[str, str]]:
     """Every (path template, method) the app serves (HEAD is GET's twin)."""
     found = []
     for route in ROUTES:
+        if isinstance(route, Mount):  # static files: read only
+            found.append((route.path, "GET"))
+            continue
         assert isinstance(route, Route)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             found.append((route.path, method))

@@ -17,13 +17,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.api import admin, alerts, logs, monitoring, openapi, rollout, v1, v2
+from modelport.api import (
+    admin,
+    alerts,
+    logs,
+    monitoring,
+    openapi,
+    predictions,
+    rollout,
+    service,
+    session,
+    v1,
+    v2,
+)
 from modelport.api.auth import Keyring
 from modelport.api.context import services
 from modelport.api.guard import Guard, check_bind
 from modelport.api.responses import JSON, error_response
 from modelport.api.timing import Timing
 from modelport.config import Settings
+from modelport.dashboard import routes as dashboard
 from modelport.errors import NotFound
 from modelport.server import Services
 
@@ -56,8 +69,12 @@ ROUTES: list[BaseRoute] = [
     *monitoring.routes,
     *logs.routes,
     *alerts.routes,
+    *service.routes,
+    *predictions.routes,
+    *session.routes,
     Route("/metrics", metrics, methods=["GET"]),
     *openapi.routes,
+    *dashboard.routes,
 ]
 
 

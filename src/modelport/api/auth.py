@@ -73,6 +73,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     (_ENDPOINT, "PUT"): "deploy",
     (_ENDPOINT, "DELETE"): "deploy",
     (f"{_ENDPOINT}/history", "GET"): "read",
+    # Service figures over time and the newest logged predictions (inputs included).
+    (f"{_ENDPOINT}/service", "GET"): "read",
+    (f"{_ENDPOINT}/predictions", "GET"): "read",
     # Rollouts.
     (_ROLLOUT, "POST"): "deploy",
     (_ROLLOUT, "GET"): "read",
@@ -110,6 +113,20 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     # The API's own description: what a reader may see.
     ("/openapi.json", "GET"): "read",
     ("/docs", "GET"): "read",
+    # Who the caller is: any valid token (the dashboard asks first).
+    ("/v1/whoami", "GET"): "any",
+    # Dashboard pages are shells with no data (their scripts read the API above with the
+    # caller's token), so they and their static files are public.
+    ("/dashboard", "GET"): "public",
+    ("/dashboard/endpoints/{name}", "GET"): "public",
+    ("/dashboard/endpoints/{name}/rollout", "GET"): "public",
+    ("/dashboard/endpoints/{name}/predictions", "GET"): "public",
+    ("/dashboard/rollouts", "GET"): "public",
+    ("/dashboard/alerts", "GET"): "public",
+    ("/dashboard/models", "GET"): "public",
+    ("/dashboard/models/{name}", "GET"): "public",
+    ("/dashboard/predictions", "GET"): "public",
+    ("/dashboard/static", "GET"): "public",
     # Prometheus.
     ("/metrics", "GET"): "metrics",
 }

@@ -381,6 +381,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", "/v1/notifiers/{name}"): Operation(
         "Delete a notifier", "alerts", status=204, media=""
     ),
+    # service figures over time
+    ("GET", "/v1/endpoints/{name}/service"): Operation(
+        "Request rate, error rate and latency over time, from the prediction log", "monitoring"
+    ),
+    # the newest logged predictions
+    ("GET", "/v1/endpoints/{name}/predictions"): Operation(
+        "The newest logged predictions with their labels", "logs"
+    ),
+    # the caller
+    ("GET", "/v1/whoami"): Operation(
+        "The caller's token name, role and permissions", "server", s.WhoAmI
+    ),
+    # the dashboard's pages (shells whose scripts read this API)
+    **{
+        ("GET", path): Operation(f"Dashboard page: {title}", "dashboard", media="text/html")
+        for path, title in (
+            ("/dashboard", "overview of every endpoint"),
+            ("/dashboard/endpoints/{name}", "one endpoint's service, drift, quality, performance"),
+            ("/dashboard/endpoints/{name}/rollout", "an endpoint's rollout"),
+            ("/dashboard/endpoints/{name}/predictions", "an endpoint's newest predictions"),
+            ("/dashboard/rollouts", "rollouts"),
+            ("/dashboard/alerts", "alerts and rules"),
+            ("/dashboard/models", "the model registry"),
+            ("/dashboard/models/{name}", "one model's versions"),
+            ("/dashboard/predictions", "newest predictions"),
+        )
+    },
     # the server itself
     ("GET", "/metrics"): Operation(
         "Prometheus metrics", "server", media="text/plain; version=0.0.4; charset=utf-8"

@@ -452,6 +452,15 @@ class ForgetResult(Answer):
     unreadable: list[str] = Field(description="log files that could not be read")
 
 
+class WhoAmI(Answer):
+    name: str = Field(description="the token's name (anonymous on a server with no tokens)")
+    role: str | None = Field(description="admin, deployer, reader or client; null when open")
+    open: bool = Field(description="the server has no tokens (it answers loopback only)")
+    permissions: list[str] = Field(
+        description="what the caller may do: read, client, deploy, admin"
+    )
+
+
 # --- alerts and notifiers ----------------------------------------------------------------
 
 Number = float | int
@@ -711,4 +720,5 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     AlertTest,
     NotifierInfo,
     NotifierList,
+    WhoAmI,
 )
