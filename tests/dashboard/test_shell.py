@@ -3,6 +3,7 @@ security headers, vendored files, nothing fetched from elsewhere, signing in, ke
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -197,3 +198,19 @@ def test_every_page_is_reachable_from_the_nav(open_page: OpenPage, scenario: Sce
         view.wait_ready()
         assert view.page.get_by_role("link", name=name).get_attribute("aria-current") == "page"
     view.assert_clean()
+
+
+def test_the_scenario_holds_what_the_pages_show(
+    scenario: Scenario, fresh_rollout: str, fresh_alert: str
+) -> None:
+    endpoints = {e["name"]: e for e in scenario.api("/v1/endpoints", "reader")["endpoints"]}
+    assert endpoints["broken"]["ready"] is False and endpoints["broken"]["error"]
+    assert endpoints["quiet"]["ready"] is True
+    for name in (scenario.endpoint, fresh_rollout):
+        rollout = scenario.api(f"/v1/endpoints/{name}/rollout", "reader")["rollout"]
+        assert (rollout["status"], rollout["candidate"]) == ("active", 2), name
+    rules = {
+        rule["name"]: rule for rule in json.loads(scenario.cli("alerts", "list", "--json").stdout)
+    }
+    assert rules[scenario.alert_rule]["state"] == "firing"
+    assert rules[fresh_alert]["state"] == "firing"
