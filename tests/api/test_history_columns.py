@@ -121,7 +121,15 @@ def test_live_windows_carry_the_binned_counts_for_histograms(
     tenure = next(entry for entry in window["features"] if entry["feature"] == "tenure")
     histogram = tenure["histogram"]
     assert sum(histogram["current_counts"]) == 600
-    assert len(histogram["reference_counts"]) == len(histogram["current_counts"])
+    # Numeric: a bin below the first cut, between cuts, above the last; then missing.
+    assert len(histogram["reference_counts"]) == len(histogram["cut_points"]) + 2
+    assert len(histogram["current_counts"]) == len(histogram["reference_counts"])
+    plan = next(entry for entry in window["features"] if entry["feature"] == "plan")
+    # Categorical: the named categories, then unseen and missing.
+    assert sorted(plan["histogram"]["categories"]) == ["basic", "plus", "pro"]
+    assert len(plan["histogram"]["current_counts"]) == 5
+    basic = plan["histogram"]["categories"].index("basic")
+    assert plan["histogram"]["current_counts"][basic] == 600
 
 
 @pytest.mark.parametrize(
