@@ -55,6 +55,7 @@ def request(
     status: str = "ok",
     version: int = 1,
     role: str = "primary",
+    label: str = "0",
 ) -> PredictionRecord:
     batch = Batch(
         {
@@ -73,7 +74,7 @@ def request(
         ts=(BASE + timedelta(seconds=seconds)).timestamp(),
         latency_ms=latency_ms,
         features=batch,
-        prediction=None if status == "error" else Prediction(np.array(["0"] * rows)),
+        prediction=None if status == "error" else Prediction(np.array([label] * rows)),
         classes=("0", "1"),
         status=status,
         error="prediction_failed: boom" if status == "error" else None,
@@ -94,7 +95,7 @@ def logged(server: LiveServer) -> None:
             # minute 1: the canary's
             request("e", 61, 40.0, version=2, role="canary"),
             # minute 3
-            request("f", 200, 50.0, rows=5),
+            request("f", 200, 50.0, rows=5, label="1"),
         ]
     )
 
@@ -153,6 +154,21 @@ def test_version_role_and_groups(server: LiveServer, logged: None) -> None:
         ("primary", 5),
         ("shadow", 1),
     ]
+
+
+def test_predictions_per_bucket_count_the_answered_rows(
+    server: LiveServer, logged: None
+) -> None:
+    body = service(server, **span(predictions="1")).json()
+    plain = service(server, **span()).json()
+
+    predictions = body["predictions"]
+    assert (predictions["kind"], predictions["classes"]) == ("classification", ["0", "1"])
+    # Rows, not requests: the failed request predicted nothing, the shadow copy is not
+    # an answer to a caller.
+    assert predictions["rows"] == [6, 2, 0, 5, 0]
+    assert predictions["counts"] == [[6, 0], [2, 0], [0, 0], [0, 5], [0, 0]]
+    assert "predictions" not in plain
 
 
 def test_requests_just_answered_count_before_the_log_is_flushed(server: LiveServer) -> None:
@@ -229,4 +245,5 @@ def test_answers_match_the_documented_schema(server: LiveServer, logged: None) -
     validator = jsonschema_rs.Draft202012Validator(root)
     validator.validate(service(server, **span()).json())
     validator.validate(service(server, **span(by="version")).json())
+    validator.validate(service(server, **span(predictions="1")).json())
     assert not validator.is_valid({"endpoint": "logged"})

@@ -403,6 +403,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _int("version", "only requests this version answered"),
             _text("role", "log roles to count (default: primary and canary)", repeated=True),
             Query("by", {"type": "string", "enum": ["version", "role"]}, "also per group"),
+            _flag("predictions", "also the predictions' distribution per bucket"),
         ),
     ),
     # the newest logged predictions

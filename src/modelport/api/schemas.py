@@ -728,6 +728,23 @@ class ServiceGroup(Answer):
     totals: ServiceFigures
 
 
+class PredictionSeries(Answer):
+    """What the answered rows predicted per bucket (arrays aligned with ``buckets``)."""
+
+    kind: Literal["classification", "regression"] | None = Field(
+        description="null: no prediction logged in the span"
+    )
+    rows: list[int] = Field(description="answered rows per bucket")
+    classes: list[str] | None = Field(default=None, description="classification: the labels")
+    counts: list[list[int]] | None = Field(
+        default=None, description="classification: per bucket, rows per class (as classes)"
+    )
+    mean: list[float | None] | None = Field(default=None, description="regression")
+    p10: list[float | None] | None = None
+    p50: list[float | None] | None = None
+    p90: list[float | None] | None = None
+
+
 class ServiceSeries(Answer):
     """Service figures of an endpoint per time bucket, from the prediction log."""
 
@@ -741,6 +758,7 @@ class ServiceSeries(Answer):
     buckets: list[ServiceBucket]
     totals: ServiceFigures = Field(description="the same figures over the whole span")
     groups: list[ServiceGroup] | None = Field(default=None, description="only with by=")
+    predictions: PredictionSeries | None = Field(default=None, description="predictions=1")
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

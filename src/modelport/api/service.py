@@ -1,10 +1,12 @@
 """Service figures over time, from the prediction log (the dashboard's service charts).
 
-GET /v1/endpoints/{name}/service   ?since=&until=&step=&version=&role=&by=
+GET /v1/endpoints/{name}/service   ?since=&until=&step=&version=&role=&by=&predictions=
 
 ``since`` defaults to an hour before ``until`` (default: now); ``step`` (a duration,
 default: about 60 buckets) is rounded to whole seconds; ``role`` (repeatable) defaults to
-the roles answering callers; ``by=version`` or ``by=role`` adds ``groups``.
+the roles answering callers; ``by=version`` or ``by=role`` adds ``groups``;
+``predictions=1`` adds what the answered rows predicted per bucket (class counts, or a
+regressor's mean and percentiles).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from modelport.api.auth import require
 from modelport.api.context import services
-from modelport.api.params import int_param
+from modelport.api.params import flag_param, int_param
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
 from modelport.monitoring.traffic import GROUPINGS, make_span, service_series
@@ -65,6 +67,7 @@ async def service(request: Request) -> Response:
         versions=None if version is None else (version,),
         roles=roles,
         by=by,
+        predictions=flag_param(request, "predictions"),
     )
     return JSON(
         {

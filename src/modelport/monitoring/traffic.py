@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
 from modelport.predlog import columns as col
-from modelport.predlog.reader import PredictionLog, WindowSpec
+from modelport.predlog.reader import LogWindow, PredictionLog, WindowSpec
 
 # Beyond this a chart has more buckets than pixels.
 MAX_BUCKETS = 2000
@@ -102,10 +102,12 @@ def service_series(
     versions: Collection[int] | None,
     roles: Collection[str],
     by: str | None = None,
+    predictions: bool = False,
 ) -> dict[str, Any]:
     """Per-bucket and whole-span service figures of ``endpoint``'s requests in ``span``
     for these roles (and versions, None: all); ``by`` ``version`` or ``role`` adds the
-    same figures per version or role under ``groups``."""
+    same figures per version or role under ``groups``; ``predictions`` the distribution
+    of the answered rows' predictions per bucket (:func:`prediction_series`)."""
     window = log.window(endpoint, WindowSpec(span.start, span.until), versions=versions,
                         roles=roles)  # fmt: skip
     names = [col.ROW, col.TS, col.STATUS, col.LATENCY_MS, *([by] if by else [])]
@@ -120,7 +122,52 @@ def service_series(
             for key in sorted(set(table[by].to_pylist()), key=str)
             for part in [table.filter(pc.equal(table[by], key))]
         ]
+    if predictions:
+        answer["predictions"] = prediction_series(window, span)
     return answer
+
+
+def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
+    """What the answered rows predicted, per bucket: counts per class (classifiers), or
+    the mean and the 10th, 50th and 90th percentiles (regressors); ``rows`` per bucket."""
+    empty = [0] * span.buckets
+    if not window.n_rows:
+        return {"kind": None, "rows": empty}
+    kind = "classification" if col.PREDICTION in window.available else None
+    if kind is None and col.PREDICTION_VALUE in window.available:
+        kind = "regression"
+    if kind is None:
+        return {"kind": None, "rows": empty}
+    output = col.PREDICTION if kind == "classification" else col.PREDICTION_VALUE
+    table = window.table([col.TS, col.STATUS, output])
+    table = table.filter(pc.and_(pc.equal(table[col.STATUS], col.STATUS_OK),
+                                 pc.is_valid(table[output])))  # fmt: skip
+    ts = np.asarray(pc.cast(table[col.TS], pa.int64()).to_numpy(), dtype=np.int64)
+    index = (ts - _micros(span.start)) // (span.step_s * 1_000_000)
+    inside = (index >= 0) & (index < span.buckets)
+    index = index[inside]
+    rows = np.bincount(index, minlength=span.buckets)
+    if kind == "classification":
+        labels = np.asarray(table[output].to_numpy(zero_copy_only=False), dtype=object)[inside]
+        classes, codes = np.unique(labels.astype(str), return_inverse=True)
+        counts = np.bincount(index * len(classes) + codes, minlength=span.buckets * len(classes))
+        return {
+            "kind": kind,
+            "rows": rows.tolist(),
+            "classes": classes.tolist(),
+            "counts": counts.reshape(span.buckets, len(classes)).tolist(),
+        }
+    values = np.asarray(table[output].to_numpy(), dtype=np.float64)[inside]
+    order = np.lexsort((values, index))
+    values, index = values[order], index[order]
+    bounds = np.searchsorted(index, np.arange(span.buckets + 1))
+    figures: dict[str, list[float | None]] = {"mean": [], "p10": [], "p50": [], "p90": []}
+    for bucket in range(span.buckets):
+        part = values[bounds[bucket] : bounds[bucket + 1]]
+        figures["mean"].append(float(part.mean()) if part.size else None)
+        for name, q in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9)):
+            figures[name].append(_quantile(part, q))
+    return {"kind": kind, "rows": rows.tolist(), **figures}
 
 
 def _first_rows(table: pa.Table | None, names: list[str]) -> pa.Table:
@@ -208,4 +255,12 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-__all__ = ["GROUPINGS", "MAX_BUCKETS", "Span", "default_step", "make_span", "service_series"]
+__all__ = [
+    "GROUPINGS",
+    "MAX_BUCKETS",
+    "Span",
+    "default_step",
+    "make_span",
+    "prediction_series",
+    "service_series",
+]
