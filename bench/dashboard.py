@@ -411,8 +411,9 @@ def report(result: dict[str, Any]) -> None:
     calls = Table(
         title="API calls of one load (cold; 'alone': the same call again with nothing else)"
     )
-    for column in ("path", "calls", "bytes", "median ms", "alone ms"):
-        calls.add_column(column, justify="left" if column == "path" else "right")
+    calls.add_column("path", overflow="fold")
+    for column in ("calls", "bytes", "median ms", "alone ms"):
+        calls.add_column(column, justify="right")
     for row in result["api"]:
         calls.add_row(
             row["path"],
