@@ -148,14 +148,21 @@ def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
     index = index[inside]
     rows = np.bincount(index, minlength=span.buckets)
     if kind == "classification":
-        labels = np.asarray(table[output].to_numpy(zero_copy_only=False), dtype=object)[inside]
-        classes, codes = np.unique(labels.astype(str), return_inverse=True)
-        counts = np.bincount(index * len(classes) + codes, minlength=span.buckets * len(classes))
+        # Arrow's dictionary encoding numbers the labels without a Python object per row.
+        encoded = pc.dictionary_encode(table[output].combine_chunks())
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        names = [str(name) for name in encoded.dictionary.to_pylist()]
+        classes = sorted(names)
+        # Each dictionary code's place among the sorted class labels.
+        place = np.asarray([classes.index(name) for name in names], dtype=np.int64)
+        width = max(len(classes), 1)
+        codes = place[codes[inside]] if names else codes[inside]
+        counts = np.bincount(index * width + codes, minlength=span.buckets * width)
         return {
             "kind": kind,
             "rows": rows.tolist(),
-            "classes": classes.tolist(),
-            "counts": counts.reshape(span.buckets, len(classes)).tolist(),
+            "classes": classes,
+            "counts": counts.reshape(span.buckets, width)[:, : len(classes)].tolist(),
         }
     values = np.asarray(table[output].to_numpy(), dtype=np.float64)[inside]
     order = np.lexsort((values, index))

@@ -17,6 +17,9 @@ import { rangePicker } from "../core/range.js";
 const $ = (id) => document.getElementById(id);
 // Heat map colour: the statistic as a multiple of its threshold, capped here.
 const SEVERITY_CAP = 3;
+// A heat map wider than this many columns groups consecutive windows into one column
+// (its worst window): a month of hourly windows stays quick to draw and to read.
+const MAX_COLUMNS = 96;
 // Statistics whose threshold bounds a p-value (drift when below): coloured by verdict.
 const P_VALUE_TESTS = new Set(["ks", "chisquare"]);
 const STAT_NAMES = {
@@ -86,6 +89,37 @@ function insufficientText(entries) {
   return `Not enough data (${fmt.int(n)} of ${fmt.int(need)} rows) in the newest window for a drift verdict.`;
 }
 
+// Heat map cells [column, row, severity, drifted, value, threshold] of the deciding
+// statistic; ``per`` consecutive windows share a column, shown by the most severe one.
+function heatCells(drift) {
+  const per = Math.max(1, Math.ceil(drift.times.length / MAX_COLUMNS));
+  const times = drift.times.filter((_, index) => index % per === 0);
+  const cells = [];
+  drift.series.forEach((series, row) => {
+    let worst = null;
+    series.values.forEach((value, index) => {
+      if (value !== null) {
+        const threshold = series.thresholds[index];
+        const statistic = series.statistics?.[index] ?? series.statistic;
+        const drifted = series.drifted[index] === true;
+        let severity;
+        if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
+        else severity = Math.min(value / threshold, SEVERITY_CAP);
+        const column = Math.floor(index / per);
+        if (!worst || worst[0] !== column) {
+          if (worst) cells.push(worst);
+          worst = [column, row, severity, drifted, value, threshold];
+        } else {
+          if (severity > worst[2]) worst = [column, row, severity, worst[3] || drifted, value, threshold];
+          else worst[3] = worst[3] || drifted;
+        }
+      }
+    });
+    if (worst) cells.push(worst);
+  });
+  return { times, cells, per };
+}
+
 // -- the page ---------------------------------------------------------------------------
 ready(async (ctx) => {
   const name = ctx.params.endpoint;
@@ -123,12 +157,21 @@ ready(async (ctx) => {
     remember("role", state.role);
     poller?.now();
   });
-  const selectFeature = (feature) => {
+  // What the newest refresh drew, so choosing a feature asks for its series alone.
+  let last = null;
+  const featureSeries = (feature, versioned) =>
+    api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature } });
+  const selectFeature = async (feature) => {
     if (!feature || feature === state.feature) return;
     state.feature = feature;
     $("ep-feature").value = feature;
     remember("feature", feature);
-    poller?.now();
+    if (!last) return;
+    const shown = last;
+    const detail = await featureSeries(feature, shown.versioned);
+    if (state.feature !== feature || last !== shown) return; // a newer choice or refresh won
+    renderFeature(detail, shown.drift, shown.newest);
+    renderQuality(detail, shown.newest);
   };
   $("ep-feature").addEventListener("change", (event) => selectFeature(event.target.value));
 
@@ -146,7 +189,12 @@ ready(async (ctx) => {
     const endpoint = await api(path(name));
     const monitored = state.version ? Number(state.version) : endpoint.version;
     const versioned = { ...span, version: monitored };
-    const [rollout, service, drift, windows, performance, events, info] = await Promise.all([
+    const info = await versionInfo(endpoint.model, monitored);
+    // The selected feature's series is asked for with everything else (first visit: the
+    // model's first input feature), not after the heat map's answer.
+    state.feature ??= info?.input_schema?.features?.[0]?.name ?? null;
+    const asked = state.feature;
+    const [rollout, service, drift, windows, scores, events, early] = await Promise.all([
       api(path(name, "/rollout")).catch(() => null),
       api(path(name, "/service"), {
         query: { ...span, step: `${range.stepS}s`, version: state.version || null, role: state.role || null, predictions: 1 },
@@ -155,7 +203,7 @@ ready(async (ctx) => {
       api(path(name, "/monitoring/live"), { query: { version: monitored, empty: 1 } }),
       api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: "__performance__" } }),
       api(path(name, "/monitoring/events"), { query: { since: span.since } }),
-      versionInfo(endpoint.model, monitored),
+      asked ? featureSeries(asked, versioned) : null,
     ]);
     const newest = windows.windows.find((w) => w.version === monitored) ?? null;
     const until = range.until.getTime();
@@ -164,13 +212,15 @@ ready(async (ctx) => {
     renderVersions(endpoint);
     renderService(service, range);
     const features = renderDrift(drift, newest, info, endpoint.model, monitored);
-    const detail = state.feature && features.includes(state.feature)
-      ? await api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: state.feature } })
-      : null;
+    let detail = null;
+    if (state.feature && features.includes(state.feature)) {
+      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned);
+    }
+    last = { drift, newest, versioned };
     renderFeature(detail, drift, newest);
     renderQuality(detail, newest);
     renderPredictions(service, info);
-    renderPerformance(performance, newest, shownEvents, info);
+    renderPerformance(scores, newest, shownEvents, info);
   }
 
   // -- serving ----------------------------------------------------------------------------
@@ -282,19 +332,7 @@ ready(async (ctx) => {
       replace($("drift-note"));
       return features;
     }
-    const cells = [];
-    drift.series.forEach((series, row) => {
-      series.values.forEach((value, index) => {
-        if (value === null) return;
-        const threshold = series.thresholds[index];
-        const statistic = series.statistics?.[index] ?? series.statistic;
-        const drifted = series.drifted[index] === true;
-        let severity;
-        if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
-        else severity = Math.min(value / threshold, SEVERITY_CAP);
-        cells.push([index, row, severity, drifted, value, threshold]);
-      });
-    });
+    const { times, cells, per } = heatCells(drift);
     if (!cells.length) {
       blank("drift-heatmap", "insufficient", insufficientText(latest?.features ?? []));
       replace($("drift-note"));
@@ -302,9 +340,9 @@ ready(async (ctx) => {
     }
     draw("drift-heatmap", heatmap, {
       rows: features,
-      times: drift.times,
+      times,
       cells,
-      valueName: "statistic ÷ threshold",
+      valueName: per > 1 ? `statistic ÷ threshold (worst of ${per} windows)` : "statistic ÷ threshold",
       maxValue: SEVERITY_CAP,
       maxLabel: `≥${SEVERITY_CAP}× threshold`,
       onSelect: (feature) => selectFeature(feature),
@@ -312,9 +350,10 @@ ready(async (ctx) => {
     const newest = drift.series.filter((s) => s.drifted[s.drifted.length - 1] === true).map((s) => s.feature);
     const stats = [...new Set(drift.series.map((s) => statName(s.statistic)))].join(" / ");
     const baseline = latest?.baseline && latest.baseline !== "reference" ? ` Baseline: ${latest.baseline}.` : "";
+    const grain = per > 1 ? ` (a column holds ${per} windows, coloured by the worst)` : "";
     replace(
       $("drift-note"),
-      `${label}, ${drift.window} windows. Colour: the deciding statistic (${stats}) as a multiple of the threshold in force; outlined: drifted. Click a feature to see it below.${baseline} `,
+      `${label}, ${drift.window} windows${grain}. Colour: the deciding statistic (${stats}) as a multiple of the threshold in force; outlined: drifted. Click a feature to see it below.${baseline} `,
       newest.length ? badge(`${newest.length} of ${features.length} drifted now: ${newest.join(", ")}`, "bad") : badge(`no drift in the newest window`, "ok"),
     );
     return features;
@@ -469,12 +508,12 @@ ready(async (ctx) => {
   }
 
   // -- performance ------------------------------------------------------------------------
-  function renderPerformance(performance, latest, events, info) {
+  function renderPerformance(scores, latest, events, info) {
     const kind = info?.output?.kind ?? "classification";
-    const labelled = performance.series.find((s) => s.statistic === "labelled");
+    const labelled = scores.series.find((s) => s.statistic === "labelled");
     const current = latest?.performance ?? {};
     const delay = current.label_delay_s;
-    const metrics = (PERFORMANCE[kind] ?? PERFORMANCE.classification).filter(([stat]) => performance.series.some((s) => s.statistic === stat && s.values.some((v) => v !== null)));
+    const metrics = (PERFORMANCE[kind] ?? PERFORMANCE.classification).filter(([stat]) => scores.series.some((s) => s.statistic === stat && s.values.some((v) => v !== null)));
     // F1 of the positive class where there is one, else the macro average.
     const shown = metrics.filter(([stat]) => !(stat === "macro_f1" && metrics.some(([s]) => s === "f1")));
     replace(
@@ -496,15 +535,15 @@ ready(async (ctx) => {
     else {
       draw("chart-performance", timeSeries, {
         series: shown.map(([stat, label], i) => {
-          const series = performance.series.find((s) => s.statistic === stat);
-          return { name: label, points: series.values.map((v, j) => [performance.times[j], v]), color: palette[i] };
+          const series = scores.series.find((s) => s.statistic === stat);
+          return { name: label, points: series.values.map((v, j) => [scores.times[j], v]), color: palette[i] };
         }),
         markers,
         ...(kind === "classification" ? { yMin: 0, yMax: 1 } : { yMin: 0 }),
       });
     }
     draw("chart-labelled", timeSeries, {
-      series: [{ name: "labelled", points: labelled.values.map((v, j) => [performance.times[j], v]), step: true, area: true, color: palette[2] }],
+      series: [{ name: "labelled", points: labelled.values.map((v, j) => [scores.times[j], v]), step: true, area: true, color: palette[2] }],
       yFormat: (v) => fmt.int(v),
       yMin: 0,
     });
