@@ -24,11 +24,15 @@ PAGES = [
     "/dashboard/predictions",
     "/dashboard/endpoints/churn/predictions",
 ]
-# Pages of the endpoints with nothing to show: they must still load cleanly.
+# Pages of the endpoints with nothing to show, or whose model failed to load: they must
+# still load cleanly and say so.
 EMPTY_PAGES = [
     "/dashboard/endpoints/quiet",
     "/dashboard/endpoints/quiet/rollout",
     "/dashboard/endpoints/quiet/predictions",
+    "/dashboard/endpoints/broken",
+    "/dashboard/endpoints/broken/rollout",
+    "/dashboard/endpoints/broken/predictions",
 ]
 NAV = ["Overview", "Rollouts", "Alerts", "Models", "Predictions"]
 
@@ -49,6 +53,18 @@ def test_every_page_loads_for_a_reader_without_errors_from_this_server_alone(
     paths = [urlsplit(url).path for url in view.requests]
     assert "/dashboard/static/vendor/echarts/echarts.min.js" in paths
     assert "/v1/whoami" in paths
+
+
+def test_a_model_that_failed_to_load_is_said_so_not_drawn(
+    open_page: OpenPage, scenario: Scenario
+) -> None:
+    view = open_page(f"/dashboard/endpoints/{scenario.broken_endpoint}")
+    view.assert_clean()
+    broken = view.page.locator("#content [data-state='broken']")
+    assert broken.count() >= 1
+    # The server's own reason (the artifact's checksum no longer matches), not a trace.
+    assert "corrupt" in broken.first.inner_text()
+    assert "Traceback" not in view.page.locator("#content").inner_text()
 
 
 @pytest.mark.parametrize("path", PAGES)
