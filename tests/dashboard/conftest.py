@@ -45,7 +45,11 @@ ACTION_TIMEOUT_MS = 30_000
 
 
 def chromium_path() -> str | None:
-    return os.environ.get("MODELPORT_CHROMIUM") or shutil.which("chromium")
+    """``MODELPORT_CHROMIUM`` when set (None if it names no program), else ``chromium``."""
+    named = os.environ.get("MODELPORT_CHROMIUM")
+    if named:
+        return named if os.access(named, os.X_OK) else None
+    return shutil.which("chromium")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,9 +60,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if chromium_path() is None:
+        outcome = "FAILED (MODELPORT_REQUIRE_CHROMIUM=1)" if REQUIRE_CHROMIUM else "SKIPPED"
         terminalreporter.write_line(
             "!!! Chromium was NOT found (set MODELPORT_CHROMIUM or install the Debian package "
-            "chromium): browser-marked dashboard tests were SKIPPED",
+            f"chromium): browser-marked dashboard tests were {outcome}",
             red=True,
             bold=True,
         )
@@ -97,7 +102,11 @@ def browser() -> Iterator[Any]:
     """Headless system Chromium, one for the session."""
     executable = chromium_path()
     if executable is None:
-        message = "Chromium is not installed (set MODELPORT_CHROMIUM or install chromium)"
+        message = (
+            f"Chromium was not found at MODELPORT_CHROMIUM={os.environ['MODELPORT_CHROMIUM']}"
+            if os.environ.get("MODELPORT_CHROMIUM")
+            else "Chromium is not installed (apt-get install chromium, or set MODELPORT_CHROMIUM)"
+        )
         if REQUIRE_CHROMIUM:
             pytest.fail(f"{message}; MODELPORT_REQUIRE_CHROMIUM=1 needs it")
         pytest.skip(message)
