@@ -20,7 +20,8 @@ Each load is timed from navigation start to ``<body data-ready="1">`` (set by th
 dashboard core once the page's first render finished), read in the page from
 ``performance.now()`` when the attribute appears. For every API call the page made we
 report its response size and time (Playwright's request timing: request start to
-response end). Goal: under 1 s. Writes ``bench/results/dashboard.json``.
+response end). Goal: under 1 s. Writes ``bench/results/dashboard.json`` and a screenshot
+of the page, ``bench/results/dashboard.png``.
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def chromium() -> str:
     return found
 
 
-def load(context: Any, url: str) -> dict[str, Any]:
+def load(context: Any, url: str, screenshot: Path | None = None) -> dict[str, Any]:
     """Open ``url`` in a new page of ``context``; time to ready and the API calls made."""
     page = context.new_page()
     calls: list[Any] = []
@@ -314,6 +315,8 @@ def load(context: Any, url: str) -> dict[str, Any]:
                 else round(timing["responseEnd"], 1),
             }
         )
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
     page.close()
     return {"ready_ms": round(ready_ms, 1), "api": api, "errors": errors, "states": states}
 
@@ -329,7 +332,8 @@ def measure(base_url: str, path: str, loads: int) -> dict[str, Any]:
             # One load nobody counts: the server's and the OS's caches warm up.
             context = browser.new_context(viewport=viewport)
             context.add_init_script(TOKEN_SCRIPT + READY_PROBE)
-            load(context, url)
+            RESULTS.mkdir(exist_ok=True)
+            load(context, url, screenshot=RESULTS / "dashboard.png")
             context.close()
             cold = []
             for _ in range(loads):
