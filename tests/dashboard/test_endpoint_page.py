@@ -159,7 +159,8 @@ def test_the_range_picker_and_the_version_selector_change_the_queries(
     assert "range=24h" in page.url
     with page.expect_request(lambda r: "/service?" in r.url and "version=2" in r.url):
         page.get_by_label("Version").select_option("2")
-    page.locator("body").click()  # nothing else to wait for: the request went out
+    # The drift section now speaks of the canary's own windows (drawn, or a state box).
+    page.locator("#drift").get_by_text("churn v2").first.wait_for()
     history = asked(view, "/v1/endpoints/churn/monitoring/history", decision="1", version="2")
     assert answer(scenario, history)["version"] == 2
     assert "version=2" in page.url
