@@ -741,6 +741,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     RolloutStatus,
     RolloutReport,
     RolloutHistory,
+    RolloutAnalyses,
     MonitoringReport,
     LiveWindows,
     SeriesPoints,
