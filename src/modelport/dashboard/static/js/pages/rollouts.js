@@ -286,10 +286,8 @@ function gateSpec(gate, rounds) {
   for (const round of rounds) {
     const point = round.gates.find((g) => g.gate === gate);
     if (!point) continue;
-    if (point.estimate !== null && point.estimate !== undefined) {
-      points.push([round.at, point.estimate]);
-      lastAt = round.at;
-    }
+    lastAt = round.at;
+    if (point.estimate !== null && point.estimate !== undefined) points.push([round.at, point.estimate]);
     if (point.interval) {
       lower.push([round.at, point.interval[0]]);
       upper.push([round.at, point.interval[1]]);
@@ -319,7 +317,15 @@ function gateSpec(gate, rounds) {
     spec.series.push({ name: "bound", points: bound, color: tones.bad, dashed: true });
     if (boundLower.length) spec.bands.push({ name: "bound interval", lower: boundLower, upper: boundUpper, color: tones.bad });
   }
-  return { spec, points: points.length, lastAt };
+  return { spec, points: points.length, bounds: moving ? bound.length : 0, lastAt };
+}
+
+// The time axis spans the rollout (start to now, or to its end) rather than ECharts' own
+// guess, which stretches a single round over days. The core's timeSeries has no x range
+// option, hence this merge on its instance.
+function fixTimeAxis(chart, span) {
+  if (!span || !chart?.instance) return;
+  chart.instance.setOption({ xAxis: { min: span[0], max: span[1] } });
 }
 
 class GateView {
@@ -340,17 +346,16 @@ class GateView {
     );
   }
 
-  update(latest, rounds) {
+  update(latest, rounds, span) {
     replace(this.badge, verdictBadge(latest?.verdict));
     this.el.dataset.verdict = latest?.verdict ?? "";
     replace(this.figures, latest ? gateFigures(latest) : null);
     this.reason.textContent = latest?.reason ?? "";
-    const { spec, points, lastAt } = gateSpec(this.gate, rounds);
+    const { spec, points, bounds, lastAt } = gateSpec(this.gate, rounds);
     if (!points) {
       this.chart?.dispose();
       this.chart = null;
-      delete this.chartEl.dataset.points;
-      delete this.chartEl.dataset.lastAt;
+      for (const key of ["points", "series", "estimates", "bounds", "lastAt"]) delete this.chartEl.dataset[key];
       const n = latest?.n ?? 0;
       const needed = latest?.min_samples ?? 0;
       if (!rounds.length) showState(this.chartEl, "empty", "No analysis round kept yet.");
@@ -359,6 +364,10 @@ class GateView {
     }
     if (this.chart) this.chart.update(spec);
     else this.chart = timeSeries(this.chartEl, spec);
+    fixTimeAxis(this.chart, span);
+    // data-points counts every line's points; these say which (tests compare with the API).
+    this.chartEl.dataset.estimates = String(points);
+    this.chartEl.dataset.bounds = String(bounds);
     this.chartEl.dataset.lastAt = lastAt;
   }
 
@@ -556,8 +565,11 @@ async function endpointPage(ctx) {
       replace(el("gates"), [...views.values()].map((view) => view.el));
     }
     const lastRound = rounds[rounds.length - 1];
+    const begin = Math.min(new Date(rollout.created_at).getTime(), rounds.length ? new Date(rounds[0].at).getTime() : Infinity);
+    const end = rollout.finished_at ? new Date(rollout.finished_at).getTime() : Date.now();
+    const span = [begin, Math.max(end, lastRound ? new Date(lastRound.at).getTime() : end, begin + 60_000)];
     for (const [gate, view] of views) {
-      view.update(latest.get(gate) ?? lastRound?.gates.find((g) => g.gate === gate), rounds);
+      view.update(latest.get(gate) ?? lastRound?.gates.find((g) => g.gate === gate), rounds, span);
     }
   };
 
