@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dashboard.conftest import OpenPage, PageView
+from dashboard.conftest import SCREENSHOTS, VIEWPORT, OpenPage, PageView
 from dashboard.scenario import Scenario
+from support import LiveServer
 
 
 def _row(view: PageView, rule: str) -> Any:
@@ -114,3 +115,22 @@ def test_acknowledging_an_alert_from_the_page(
     row = _row(view, fresh_alert)
     assert row.locator("button[data-action='acknowledge']").count() == 0
     assert row.locator("button[data-action='silence']").is_enabled()
+
+
+def test_without_rules_the_page_says_how_to_add_one(browser: Any, churn_server: LiveServer) -> None:
+    """A server of its own (no tokens, no rules): the scenario's has rules."""
+    context = browser.new_context(viewport=VIEWPORT)
+    view = PageView(page=context.new_page(), context=context, base_url=churn_server.url)
+    view.watch()
+    try:
+        view.goto("/dashboard/alerts")
+        view.assert_clean()
+        rules = view.page.locator("#rules [data-state='empty']")
+        assert "No alert rules yet" in rules.inner_text()
+        assert "modelport alerts add" in rules.inner_text()
+        assert view.page.locator("#active [data-state='empty']").count() == 1
+        assert view.page.locator("[data-count='rules']").inner_text() == "0"
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        view.page.screenshot(path=str(SCREENSHOTS / "alerts-without-rules.png"), full_page=True)
+        context.close()

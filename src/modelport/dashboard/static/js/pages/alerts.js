@@ -224,7 +224,15 @@ ready(async (ctx) => {
           { key: "rule", label: "Rule", render: (e) => h("span", { class: "mono" }, e.rule) },
           { key: "labels", label: "Labels", render: (e) => labelBadges(e.labels) },
           { key: "value", label: "Value", numeric: true, render: (e) => fmt.num(e.value, 4) },
-          { key: "band", label: "Threshold", render: (e) => (rulesByName.get(e.rule)?.threshold?.kind === "adaptive" ? `band ${bandText(e.band)}` : thresholdText(rulesByName.get(e.rule)) || bandText(e.band)) },
+          {
+            key: "band",
+            label: "Threshold",
+            // A deleted rule's resolved alerts keep the band they were judged against.
+            render: (e) => {
+              const rule = rulesByName.get(e.rule);
+              return !rule || rule.threshold?.kind === "adaptive" ? `band ${bandText(e.band)}` : thresholdText(rule);
+            },
+          },
           { key: "at", label: "Resolved", render: (e) => h("span", { title: fmt.ago(e.at) }, fmt.time(e.at)) },
         ],
         resolved,
