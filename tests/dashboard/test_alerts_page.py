@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from dashboard.conftest import SCREENSHOTS, VIEWPORT, OpenPage, PageView
-from dashboard.scenario import Scenario
+from dashboard.scenario import Scenario, wait_for
 from support import LiveServer
 
 
@@ -115,6 +115,33 @@ def test_acknowledging_an_alert_from_the_page(
     row = _row(view, fresh_alert)
     assert row.locator("button[data-action='acknowledge']").count() == 0
     assert row.locator("button[data-action='silence']").is_enabled()
+
+
+def test_a_resolved_alert_is_listed_as_resolved(
+    open_page: OpenPage, scenario: Scenario, fresh_alert: str
+) -> None:
+    # Raise the rule's threshold past anything KS can reach: the firing alert resolves.
+    rule = {"name": fresh_alert, "endpoint": scenario.endpoint, "metric": "drift.ks"}
+    with scenario.client("admin") as client:
+        replaced = client.post(
+            "/v1/alerts?replace=1", json={**rule, "feature": "tenure", "above": 5.0}
+        )
+        assert replaced.status_code == 201, replaced.text
+    wait_for(
+        lambda: scenario.api("/v1/alerts/history", "reader")["history"],
+        lambda entries: any(
+            e["rule"] == fresh_alert and e.get("to_state") == "resolved" for e in entries
+        ),
+        f"alert {fresh_alert} resolved",
+    )
+    view = open_page("/dashboard/alerts")
+    view.assert_clean()
+    resolved = view.page.locator("#resolved tbody tr").filter(has_text=fresh_alert)
+    assert resolved.count() >= 1
+    assert "above 5" in resolved.first.inner_text()
+    assert _row(view, fresh_alert).count() == 0  # no longer firing or pending
+    history = view.page.locator("#history tbody tr").filter(has_text=fresh_alert)
+    assert any("firing → resolved" in text for text in history.all_inner_texts())
 
 
 def test_without_rules_the_page_says_how_to_add_one(browser: Any, churn_server: LiveServer) -> None:
