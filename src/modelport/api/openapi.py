@@ -273,6 +273,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         s.RolloutHistory,
         query=(_int("rollout", "a rollout id (default: all)"),),
     ),
+    ("GET", "/v1/endpoints/{name}/rollout/analyses"): Operation(
+        "Every gate's estimate and always-valid interval against its bound, over time",
+        "rollouts",
+        s.RolloutAnalyses,
+        query=(
+            _int("rollout", "a rollout id (default: latest)"),
+            _text("since", "only rounds after this ISO time or duration ago, e.g. 1h"),
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 10_000},
+                "newest rounds to answer, oldest first (default 1000)",
+            ),
+        ),
+    ),
     **{
         ("POST", f"/v1/endpoints/{{name}}/rollout/{verb}"): Operation(
             summary,

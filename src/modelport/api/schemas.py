@@ -404,6 +404,43 @@ class RolloutHistory(Answer):
     history: list[dict[str, Any]]
 
 
+class GatePoint(Answer):
+    """One gate at one analysis round; ``estimate``, ``interval`` and ``bound`` share the
+    scale ``interval_of`` names (latency gates: the share of candidate requests slower
+    than the threshold, against 1 - q)."""
+
+    gate: str
+    metric: str
+    verdict: str = Field(json_schema_extra=_enum(["pass", "fail", "inconclusive", "skipped"]))
+    estimate: float | None
+    interval: list[float | None] | None = Field(description="always-valid [lower, upper]")
+    interval_of: str
+    bound: float | None
+    bound_interval: list[float | None] | None = Field(
+        description="relative gates: always-valid bounds on the bound (it rests on the primary)"
+    )
+    candidate: float | None
+    primary: float | None
+    threshold: float | None
+    n: int
+    min_samples: int
+
+
+class AnalysisRound(Answer):
+    at: str
+    phase: str
+    step: int
+    weight: float
+    requests: int = Field(description="requests in the step's window")
+    gates: list[GatePoint]
+
+
+class RolloutAnalyses(Answer):
+    endpoint: str
+    rollout: int | None = Field(description="the rollout's id; null: the endpoint had none")
+    analyses: list[AnalysisRound] = Field(description="oldest first")
+
+
 # --- monitoring ----------------------------------------------------------------------
 
 
@@ -704,6 +741,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     RolloutStatus,
     RolloutReport,
     RolloutHistory,
+    RolloutAnalyses,
     MonitoringReport,
     LiveWindows,
     SeriesPoints,
