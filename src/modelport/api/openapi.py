@@ -387,7 +387,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # the newest logged predictions
     ("GET", "/v1/endpoints/{name}/predictions"): Operation(
-        "The newest logged predictions with their labels", "logs"
+        "The newest logged predictions with their labels",
+        "logs",
+        s.LoggedPredictions,
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "newest rows to answer (default 50)",
+            ),
+            _int("version", "only rows answered by this version"),
+            _text("role", "only rows of this log role (primary, shadow, canary, ...)"),
+            Query("status", {"type": "string", "enum": ["ok", "error"]}, "only ok or failed rows"),
+            _flag("labelled", "only rows with (true) or without (false) a label"),
+            _text("since", "ISO time or a duration ago"),
+        ),
     ),
     # the caller
     ("GET", "/v1/whoami"): Operation(

@@ -667,6 +667,51 @@ class NotifierList(Answer):
     notifiers: list[NotifierInfo]
 
 
+# --- the newest logged predictions -------------------------------------------------------
+
+
+class PredictionOutput(Answer):
+    prediction: str | float | None = Field(
+        description="the class as the log spells it, or a regressor's number"
+    )
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="class -> probability, when the version logs them"
+    )
+
+
+class LoggedPrediction(Answer):
+    """One logged row: its request, who answered, what it was given and answered."""
+
+    request_id: str
+    row: int = Field(description="the row within its request")
+    ts: str = Field(description="when the request arrived (ISO, UTC)")
+    model: str | None
+    version: int
+    role: str = Field(json_schema_extra=_enum([r.value for r in Role]))
+    status: str = Field(json_schema_extra=_enum(["ok", "error"]))
+    latency_ms: float | None
+    inputs: dict[str, Scalar] = Field(
+        description="feature -> value as logged (hashed, redacted or left out by the privacy rules)"
+    )
+    output: PredictionOutput | None = Field(description="null when the row failed")
+    error: str | None
+    label: str | float | None = Field(description="the ground truth, once it arrived")
+    label_received_at: str | None
+
+
+class LoggedPredictions(Answer):
+    endpoint: str
+    limit: int
+    features: list[str] = Field(description="every input the rows show")
+    predictions: list[LoggedPrediction] = Field(description="newest first")
+    scanned: int = Field(description="log rows read to find them")
+    exhausted: bool = Field(
+        description="every row of the log was looked at (false: the newest rows read held "
+        "enough matches, or the search stopped after reading its maximum)"
+    )
+    skipped_segments: int = Field(description="log files that could not be read")
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     PredictRequest,
     FeedbackRequest,
@@ -721,4 +766,5 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     NotifierInfo,
     NotifierList,
     WhoAmI,
+    LoggedPredictions,
 )
