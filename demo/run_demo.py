@@ -253,13 +253,50 @@ def main() -> None:
         console.rule("6. alerts: what fired while the scanner drifted")
         modelport("alerts", "list", check=False)
         modelport("alerts", "history", "cancer-drift", "--limit", "10", check=False)
+        console.rule("7. the dashboard")
+        screenshot_dashboard(port)
     finally:
-        console.rule("7. stop cleanly (SIGTERM flushes the prediction log)")
+        console.rule("8. stop cleanly (SIGTERM flushes the prediction log)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
     modelport("logs", "tail", "cancer", "-n", "5", "--table")
     modelport("logs", "export", "cancer", "-o", "predictions.parquet", "--with-labels")
     summarize(answers, metrics, outcome)
+
+
+DASHBOARD_PAGES = {
+    "overview": "/dashboard",
+    "endpoint": "/dashboard/endpoints/cancer?range=1h",
+    "rollout": "/dashboard/endpoints/cancer/rollout",
+    "alerts": "/dashboard/alerts",
+    "models": "/dashboard/models/cancer",
+    "predictions": "/dashboard/endpoints/cancer/predictions",
+}
+
+
+def screenshot_dashboard(port: int) -> None:
+    """Every dashboard page in headless Chromium (when the machine has it), as PNG files."""
+    console.print(f"open [bold]http://127.0.0.1:{port}/dashboard[/] while a server runs")
+    chromium = os.environ.get("MODELPORT_CHROMIUM") or shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        console.print("no Chromium here (apt-get install chromium): no screenshots taken")
+        return
+    folder = WORKSPACE / "dashboard"
+    folder.mkdir(exist_ok=True)
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        for name, path in DASHBOARD_PAGES.items():
+            page.goto(f"http://127.0.0.1:{port}{path}")
+            page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+            page.screenshot(path=folder / f"{name}.png", full_page=True)
+        browser.close()
+    shown = folder.relative_to(ROOT)
+    console.print(f"screenshots of {len(DASHBOARD_PAGES)} pages in {shown}/")
 
 
 def roll_out(client: httpx.Client, rows: pd.DataFrame, budget: int = 25000) -> tuple[str, int]:

@@ -114,6 +114,9 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    shown = current.server.host
+    shown = f"[{shown}]" if ":" in shown else shown
+    console.print(f"dashboard: http://{shown}:{current.server.port}/dashboard", highlight=False)
     uvicorn.run(
         create_app(current, insecure=insecure),
         host=current.server.host,
