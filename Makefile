@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback calibrate clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,7 +39,7 @@ $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
 	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
 	touch $@
 
-bench: bench-serving bench-drift bench-shadow bench-feedback
+bench: bench-serving bench-drift bench-shadow bench-feedback bench-dashboard
 
 bench-serving: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -56,6 +56,11 @@ bench-shadow: $(STAMP)
 FEEDBACK_ROWS ?= 10000,10000000
 bench-feedback: $(STAMP)
 	$(BIN)/python bench/feedback.py --rows $(FEEDBACK_ROWS) $(BENCH_ARGS)
+
+# The endpoint page with 30 days of hourly series for 50 features, timed in headless Chromium.
+bench-dashboard: $(STAMP)
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
 
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate_detectors.py
