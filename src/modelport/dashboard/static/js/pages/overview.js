@@ -174,7 +174,7 @@ class EndpointCard {
       figure("Request rate", rateText(totals?.rate), "rate"),
       figure("Error rate", fmt.pct(totals?.error_rate), "error-rate"),
       figure("p99 latency", fmt.ms(totals?.p99_ms), "p99"),
-      figure("Drifted features", drift.text, "drifted", drift.title),
+      figure(drift.label, drift.text, "drifted", drift.title),
       figure("Firing alerts", String(firing.length), "alerts", firing.map(alertText).join("\n") || null),
     );
   }
@@ -221,18 +221,28 @@ function figure(label, value, key, title = null) {
   return h("div", { class: "figure", dataset: { figure: key }, title }, h("span", { class: "value" }, value), h("span", { class: "label" }, label));
 }
 
-function driftSummary(answer, version) {
-  if (answer instanceof Error) return { text: "—", title: answer.message };
+// Drifted features of the primary's current live window: "d of n", or "d of j judged"
+// while some features still wait for enough rows (named in the title).
+export function driftSummary(answer, version) {
+  if (answer instanceof Error) return { text: "—", label: "Drifted features", title: answer.message };
   const windows = answer?.windows ?? [];
   const window = windows.find((w) => w.version === version) ?? windows[0];
   const summary = window?.summary;
-  if (!summary) return { text: "—", title: "No monitoring window yet" };
+  if (!summary) return { text: "—", label: "Drifted features", title: "No monitoring window yet" };
   const names = summary.drifted_features ?? [];
   const waiting = summary.not_enough_data ?? [];
-  const title = [names.length ? `Drifted: ${names.join(", ")}` : "No drifted feature", waiting.length ? `Not enough data: ${waiting.join(", ")}` : null]
+  const title = [
+    `Current window of v${window.version}: ${fmt.int(window.rows)} rows`,
+    names.length ? `Drifted: ${names.join(", ")}` : "No drifted feature",
+    waiting.length ? `Not enough data yet: ${waiting.join(", ")}` : null,
+  ]
     .filter(Boolean)
     .join("\n");
-  return { text: `${summary.drifted} of ${summary.features}`, title };
+  if (waiting.length) {
+    const text = summary.judged ? `${summary.drifted} of ${summary.judged}` : "—";
+    return { text, label: `Drifted · ${waiting.length} wait for data`, title };
+  }
+  return { text: `${summary.drifted} of ${summary.features}`, label: "Drifted features", title };
 }
 
 function alertText(alert) {
