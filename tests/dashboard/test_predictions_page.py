@@ -98,7 +98,7 @@ def test_version_and_status_filters_change_the_rows(
     assert {row["role"] for row in shown(view)} == {"canary"}
     # No request failed: the error filter leaves nothing, and says so.
     view.page.get_by_label("Status", exact=True).select_option("error")
-    expect(view.page.locator("#page [data-state='empty']")).to_contain_text("match these filters")
+    expect(view.page.locator("#page [data-state='info']")).to_contain_text("match these filters")
     assert newest(scenario, scenario.endpoint, version=candidate, status="error") == []
     assert "status=error" in view.page.url and f"version={candidate}" in view.page.url
     view.assert_clean()

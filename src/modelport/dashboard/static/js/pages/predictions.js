@@ -230,7 +230,8 @@ ready(async (ctx) => {
     if (wrap.dataset.signature === signature) return;
     wrap.dataset.signature = signature;
     if (!rows) {
-      showState(wrap, "empty", filtered ? `No predictions of ${endpoint} match these filters.` : `No predictions logged for ${endpoint} yet.`);
+      if (filtered) showState(wrap, "info", `No predictions of ${endpoint} match these filters.`);
+      else showState(wrap, "empty", `No predictions logged for ${endpoint} yet.`);
       return;
     }
     replace(wrap, rowsTable(body));
