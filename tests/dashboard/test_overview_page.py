@@ -4,13 +4,17 @@ broken and the quiet endpoint say so; a new endpoint appears and fills in withou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from dashboard.conftest import OpenPage, PageView
+from dashboard.conftest import SCREENSHOTS, VIEWPORT, OpenPage, PageView
 from dashboard.figures import fmt_int, fmt_ms, fmt_pct
 from dashboard.scenario import Scenario, normal_rows, send
+from modelport.config import DEFAULT_TOML
+from support import LiveServer
 
 SPARKS = ("rate", "error_rate", "p99_ms")
 # An upper bound for "the page never refreshed" (it polls every 10 s), not a threshold.
@@ -165,3 +169,48 @@ def test_a_new_endpoint_appears_and_fills_in_without_a_reload(
     assert churn.get_attribute("data-marker") == "kept"
     assert churn.locator("[data-spark='rate'] canvas[data-marker='kept']").count() == 1
     view.assert_clean()
+
+
+# --- a server with nothing registered ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with no model and no endpoint (and no token: open on loopback)."""
+    folder = tmp_path_factory.mktemp("empty-dashboard")
+    (folder / "modelport.toml").write_text(DEFAULT_TOML)
+    server = LiveServer(folder).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "command"),
+    [
+        ("/dashboard", "No endpoints yet", "modelport endpoints create"),
+        ("/dashboard/predictions", "No endpoints yet", "modelport endpoints create"),
+        ("/dashboard/models", "No models registered yet", "modelport models register"),
+    ],
+)
+def test_with_nothing_registered_pages_say_what_to_run(
+    browser: Any, empty_server: LiveServer, path: str, message: str, command: str
+) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        view = PageView(page=context.new_page(), context=context, base_url=empty_server.url)
+        view.watch()
+        view.goto(path)
+        state = view.page.locator("#page [data-state='empty']")
+        expect(state).to_contain_text(message)
+        expect(state.locator("code")).to_contain_text(command)
+        assert view.page.locator("canvas").count() == 0
+        if path == "/dashboard/predictions":
+            expect(view.page.locator("#filters")).to_be_hidden()
+        view.assert_clean()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        stem = "empty-server" + path.replace("/", "-")
+        view.page.screenshot(path=str(SCREENSHOTS / f"{stem}.png"), full_page=True)
+    finally:
+        context.close()

@@ -197,6 +197,8 @@ ready(async (ctx) => {
 
   const refresh = async () => {
     const { endpoints } = await api("/v1/endpoints");
+    // Filters without an endpoint to filter would only confuse.
+    form.hidden = !endpoints.length;
     if (!endpoints.length) {
       setOptions(controls.endpoint, [], "");
       const box = showState(root, "empty", "No endpoints yet. Create one from a registered model:");
