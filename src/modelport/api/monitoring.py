@@ -4,7 +4,11 @@ GET /v1/endpoints/{name}/monitoring            full report of a window, re-read 
     ?window=1h | since=..&until=.. | last=50000, version, baseline, role, sections, slice,
     threshold=psi=0.25 and decision=numeric=wasserstein (repeatable), format=json|html
 GET /v1/endpoints/{name}/monitoring/live       the current window from bin counts (no log read)
+    ?version=, empty=1 (no window yet: 200 with no windows instead of 404)
 GET /v1/endpoints/{name}/monitoring/history    stored series: ?feature=&stat=&since=&until=&version=
+    format=columns: one version's windows (default: the primary's) as arrays aligned with
+    one ``times`` array (feature and stat repeatable, window= a window size);
+    decision=1: columns of the statistic deciding each feature's drift (the heat map)
 GET /v1/endpoints/{name}/monitoring/events     concept-drift detector events: ?since=
 """
 
@@ -20,9 +24,9 @@ from starlette.routing import BaseRoute, Route
 
 from modelport.api.auth import require
 from modelport.api.context import services
-from modelport.api.params import MAX_ROWS, int_param
+from modelport.api.params import MAX_ROWS, flag_param, int_param
 from modelport.api.responses import JSON, guarded
-from modelport.errors import ValidationFailed
+from modelport.errors import NotFound, ValidationFailed
 from modelport.monitoring.live import queries
 from modelport.monitoring.live.windows import parse_window
 from modelport.monitoring.reports.options import report_request
@@ -77,18 +81,25 @@ async def live(request: Request) -> Response:
     require(request)
     name = request.path_params["name"]
     app.endpoints.get(name)  # 404 for an unknown endpoint
+    empty = flag_param(request, "empty")
     if app.collector is not None:
         await asyncio.to_thread(app.collector.tick)
     settings = app.settings.monitoring
-    body = await asyncio.to_thread(
-        queries.live,
-        app.series,
-        name,
-        parse_window(settings.window),
-        DriftSettings.from_config(settings),
-        settings.baseline == "previous",
-        int_param(request, "version"),
-    )
+    try:
+        body = await asyncio.to_thread(
+            queries.live,
+            app.series,
+            name,
+            parse_window(settings.window),
+            DriftSettings.from_config(settings),
+            settings.baseline == "previous",
+            int_param(request, "version"),
+        )
+    except NotFound:
+        if not empty:
+            raise
+        # The dashboard asks this way: no window yet is its normal "no data" state.
+        body = {"endpoint": name, "windows": []}
     return JSON(body)
 
 
@@ -97,8 +108,29 @@ async def history(request: Request) -> Response:
     app = services(request)
     require(request)
     name = request.path_params["name"]
-    app.endpoints.get(name)
+    endpoint = app.endpoints.get(name)
     params = request.query_params
+    output = params.get("format", "points")
+    if output not in ("points", "columns"):
+        raise ValidationFailed(f"format must be points or columns, got {output!r}", field="format")
+    decision = flag_param(request, "decision")
+    if output == "columns" or decision:
+        window = params.get("window") or app.settings.monitoring.window
+        version = int_param(request, "version")
+        columns = await asyncio.to_thread(
+            queries.history_columns,
+            app.series,
+            name,
+            # One version's windows: the primary's unless the caller names another.
+            version=endpoint.primary_version if version is None else version,
+            window=parse_window(window).label,
+            since=_time(request, "since"),
+            until=_time(request, "until"),
+            features=params.getlist("feature") or None,
+            statistics=params.getlist("stat") or None,
+            decision=decision,
+        )
+        return JSON(columns)
     body = await asyncio.to_thread(
         queries.history,
         app.series,

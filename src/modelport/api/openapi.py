@@ -310,18 +310,28 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "The current live window",
         "monitoring",
         s.LiveWindows,
-        query=(_int("version", "only this version"),),
+        query=(
+            _int("version", "only this version"),
+            _flag("empty", "no window stored yet: answer no windows instead of 404"),
+        ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/history"): Operation(
         "Stored time series",
         "monitoring",
-        s.SeriesPoints,
+        s.SeriesHistory,
         query=(
-            _text("feature", "one feature"),
-            _text("stat", "one statistic"),
-            _int("version", "only this version"),
+            _text("feature", "one feature (format=columns: repeatable)", repeated=True),
+            _text("stat", "one statistic (format=columns: repeatable)", repeated=True),
+            _int("version", "only this version (format=columns: default the primary)"),
             _text("since", "ISO time or a duration ago"),
             _text("until", "ISO time or a duration ago"),
+            Query(
+                "format",
+                {"type": "string", "enum": ["points", "columns"]},
+                "points, or one version's windows as arrays aligned with one times array",
+            ),
+            _flag("decision", "columns of the statistic deciding each feature's drift"),
+            _text("window", "format=columns: the window size (default: monitoring.window)"),
         ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/events"): Operation(
@@ -397,11 +407,36 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # service figures over time
     ("GET", "/v1/endpoints/{name}/service"): Operation(
-        "Request rate, error rate and latency over time, from the prediction log", "monitoring"
+        "Request rate, error rate and latency over time, from the prediction log",
+        "monitoring",
+        s.ServiceSeries,
+        query=(
+            _text("since", "ISO time or a duration ago (default: an hour before until)"),
+            _text("until", "ISO time or a duration ago (default: now)"),
+            _text("step", "bucket size, a duration like 60s or 15m (default: ~60 buckets)"),
+            _int("version", "only requests this version answered"),
+            _text("role", "log roles to count (default: primary and canary)", repeated=True),
+            Query("by", {"type": "string", "enum": ["version", "role"]}, "also per group"),
+            _flag("predictions", "also the predictions' distribution per bucket"),
+        ),
     ),
     # the newest logged predictions
     ("GET", "/v1/endpoints/{name}/predictions"): Operation(
-        "The newest logged predictions with their labels", "logs"
+        "The newest logged predictions with their labels",
+        "logs",
+        s.LoggedPredictions,
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "newest rows to answer (default 50)",
+            ),
+            _int("version", "only rows answered by this version"),
+            _text("role", "only rows of this log role (primary, shadow, canary, ...)"),
+            Query("status", {"type": "string", "enum": ["ok", "error"]}, "only ok or failed rows"),
+            _flag("labelled", "only rows with (true) or without (false) a label"),
+            _text("since", "ISO time or a duration ago"),
+        ),
     ),
     # the caller
     ("GET", "/v1/whoami"): Operation(

@@ -460,6 +460,44 @@ class SeriesPoints(Answer):
     points: list[dict[str, Any]]
 
 
+class ColumnSeries(Answer):
+    """One column's figures, each array aligned with ``times`` (null: no figure then)."""
+
+    feature: str
+    statistic: str | None = Field(
+        description="the statistic (decision=1: the one deciding most windows)"
+    )
+    values: list[float | None]
+    thresholds: list[float | None]
+    drifted: list[bool | None]
+    rows: list[int | None] = Field(description="rows each figure rests on")
+    threshold: float | None = Field(description="the newest threshold (the one in force)")
+    statistics: list[str | None] | None = Field(
+        default=None,
+        description="decision=1 only, when another statistic decided some windows: per window",
+    )
+
+
+class SeriesColumns(Answer):
+    """Stored figures of one version's windows as columns (``format=columns``)."""
+
+    endpoint: str
+    version: int
+    window: str = Field(description="the window size the series was stored under")
+    since: str | None
+    until: str | None
+    decision: bool = Field(description="only the statistic deciding each feature's drift")
+    times: list[str] = Field(description="window starts, oldest first")
+    series: list[ColumnSeries]
+    outputs: list[ColumnSeries] | None = Field(
+        default=None, description="decision=1: the model's outputs (prediction drift)"
+    )
+
+
+class SeriesHistory(RootModel[SeriesPoints | SeriesColumns]):
+    """Points (default), or columns with ``format=columns`` or ``decision=1``."""
+
+
 class DetectorEvents(Answer):
     endpoint: str
     events: list[dict[str, Any]]
@@ -704,6 +742,107 @@ class NotifierList(Answer):
     notifiers: list[NotifierInfo]
 
 
+# --- the newest logged predictions -------------------------------------------------------
+
+
+class PredictionOutput(Answer):
+    prediction: str | float | None = Field(
+        description="the class as the log spells it, or a regressor's number"
+    )
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="class -> probability, when the version logs them"
+    )
+
+
+class LoggedPrediction(Answer):
+    """One logged row: its request, who answered, what it was given and answered."""
+
+    request_id: str
+    row: int = Field(description="the row within its request")
+    ts: str = Field(description="when the request arrived (ISO, UTC)")
+    model: str | None
+    version: int
+    role: str = Field(json_schema_extra=_enum([r.value for r in Role]))
+    status: str = Field(json_schema_extra=_enum(["ok", "error"]))
+    latency_ms: float | None
+    inputs: dict[str, Scalar] = Field(
+        description="feature -> value as logged (hashed, redacted or left out by the privacy rules)"
+    )
+    output: PredictionOutput | None = Field(description="null when the row failed")
+    error: str | None
+    label: str | float | None = Field(description="the ground truth, once it arrived")
+    label_received_at: str | None
+
+
+class LoggedPredictions(Answer):
+    endpoint: str
+    limit: int
+    features: list[str] = Field(description="every input the rows show")
+    predictions: list[LoggedPrediction] = Field(description="newest first")
+    scanned: int = Field(description="log rows read to find them")
+    exhausted: bool = Field(
+        description="every row of the log was looked at (false: the newest rows read held "
+        "enough matches, or the search stopped after reading its maximum)"
+    )
+    skipped_segments: int = Field(description="log files that could not be read")
+
+
+# --- service figures over time -----------------------------------------------------------
+
+
+class ServiceFigures(Answer):
+    requests: int = Field(description="requests (a request counts once, however many rows)")
+    errors: int = Field(description="requests that failed")
+    rate: float | None = Field(description="requests per second")
+    error_rate: float | None = Field(description="errors / requests; null without requests")
+    p50_ms: float | None = Field(description="median latency of the answered requests")
+    p99_ms: float | None = Field(description="99th percentile latency of the answered requests")
+
+
+class ServiceBucket(ServiceFigures):
+    start: str = Field(description="the bucket's start (ISO); it lasts step_s seconds")
+
+
+class ServiceGroup(Answer):
+    version: int | None = None
+    role: str | None = None
+    buckets: list[ServiceBucket]
+    totals: ServiceFigures
+
+
+class PredictionSeries(Answer):
+    """What the answered rows predicted per bucket (arrays aligned with ``buckets``)."""
+
+    kind: Literal["classification", "regression"] | None = Field(
+        description="null: no prediction logged in the span"
+    )
+    rows: list[int] = Field(description="answered rows per bucket")
+    classes: list[str] | None = Field(default=None, description="classification: the labels")
+    counts: list[list[int]] | None = Field(
+        default=None, description="classification: per bucket, rows per class (as classes)"
+    )
+    mean: list[float | None] | None = Field(default=None, description="regression")
+    p10: list[float | None] | None = None
+    p50: list[float | None] | None = None
+    p90: list[float | None] | None = None
+
+
+class ServiceSeries(Answer):
+    """Service figures of an endpoint per time bucket, from the prediction log."""
+
+    endpoint: str
+    since: str = Field(description="start of the first bucket (since rounded down to the step)")
+    until: str
+    step_s: int = Field(description="bucket size in seconds")
+    version: int | None = Field(description="only this version's requests; null: every version")
+    roles: list[str] = Field(description="log roles counted (default: primary, canary)")
+    by: str | None = Field(description="version or role: groups holds the same figures per group")
+    buckets: list[ServiceBucket]
+    totals: ServiceFigures = Field(description="the same figures over the whole span")
+    groups: list[ServiceGroup] | None = Field(default=None, description="only with by=")
+    predictions: PredictionSeries | None = Field(default=None, description="predictions=1")
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     PredictRequest,
     FeedbackRequest,
@@ -744,7 +883,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     RolloutAnalyses,
     MonitoringReport,
     LiveWindows,
-    SeriesPoints,
+    SeriesHistory,
     DetectorEvents,
     OpenAPIDocument,
     ForgetResult,
@@ -759,4 +898,6 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     NotifierInfo,
     NotifierList,
     WhoAmI,
+    LoggedPredictions,
+    ServiceSeries,
 )

@@ -43,7 +43,7 @@ PERFORMANCE_METRICS = (
 )
 
 
-def _entry(drift: FeatureDrift, histogram: Histogram) -> dict[str, Any]:
+def _entry(drift: FeatureDrift, histogram: Histogram, categories: list[str]) -> dict[str, Any]:
     return {
         **feature_fields(drift, exact=False),
         "results": {name: result.to_dict() for name, result in drift.results.items()},
@@ -52,6 +52,8 @@ def _entry(drift: FeatureDrift, histogram: Histogram) -> dict[str, Any]:
             "reference_counts": histogram.reference.tolist(),
             "current_counts": histogram.current.tolist(),
             "cut_points": histogram.cut_points.tolist(),
+            # Categorical: the buckets' names before "unseen" and "missing" (a chart's labels).
+            "categories": categories if histogram.kind == "categorical" else [],
         },
     }
 
@@ -61,8 +63,12 @@ def live_view(
 ) -> dict[str, Any]:
     """Drift, prediction drift, quality and performance of a window from its counts."""
     verdicts = state.drift(settings, previous)
-    features = [_entry(d, h) for n, (d, h) in verdicts.items() if not col.is_series_output(n)]
-    outputs = [_entry(d, h) for n, (d, h) in verdicts.items() if col.is_series_output(n)]
+    built = {
+        name: _entry(drift, histogram, [str(c) for c in state.columns[name].categories_])
+        for name, (drift, histogram) in verdicts.items()
+    }
+    features = [entry for name, entry in built.items() if not col.is_series_output(name)]
+    outputs = [entry for name, entry in built.items() if col.is_series_output(name)]
     entries = sort_by_severity(clean(features))
     view: dict[str, Any] = clean(
         {

@@ -6,15 +6,22 @@ so ``modelport monitor live`` and ``GET .../monitoring/live`` agree.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from modelport.errors import NotFound
+from modelport.errors import NotFound, ValidationFailed
 from modelport.monitoring.live.evaluate import live_view, window_points
-from modelport.monitoring.live.series import SeriesStore, WindowKey
+from modelport.monitoring.live.series import PointRow, SeriesStore, WindowKey
 from modelport.monitoring.live.state import WindowState
 from modelport.monitoring.live.windows import WindowSize
+from modelport.monitoring.stats.registry import DEFAULT_DECISION, REGISTRY
 from modelport.monitoring.stats.settings import DriftSettings
+from modelport.predlog import columns as col
+
+# Figures one columnar history answer may hold (a month of hourly windows of 50
+# features is 36,000 per statistic).
+MAX_COLUMN_POINTS = 500_000
 
 
 def merged_state(series: SeriesStore, key: WindowKey) -> WindowState | None:
@@ -128,6 +135,166 @@ def history(
         endpoint, feature=feature, statistic=statistic, version=version, since=since, until=until
     )
     return {"endpoint": endpoint, "feature": feature, "statistic": statistic, "points": points}
+
+
+def history_columns(
+    series: SeriesStore,
+    endpoint: str,
+    *,
+    version: int,
+    window: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    features: Collection[str] | None = None,
+    statistics: Collection[str] | None = None,
+    decision: bool = False,
+) -> dict[str, Any]:
+    """Stored figures of one version's windows as columns: one ``times`` array (window
+    starts) and, per (feature, statistic), arrays of values, thresholds, verdicts and rows
+    aligned with it (null where a window has no figure).
+
+    ``decision``: per input feature and window only the statistic that decides its drift
+    (as alert rules and ``/metrics`` read it: ``cramers_v`` where stored, else ``psi``,
+    else the statistic that carries a verdict); the model's outputs are under ``outputs``.
+    """
+    if decision:
+        rows = _decision_rows(series, endpoint, version, window, since, until, features)
+    else:
+        rows = series.point_rows(
+            endpoint,
+            version=version,
+            window=window,
+            since=since,
+            until=until,
+            features=features,
+            statistics=statistics,
+            limit=MAX_COLUMN_POINTS + 1,
+        )
+        if len(rows) > MAX_COLUMN_POINTS:
+            raise ValidationFailed(
+                f"more than {MAX_COLUMN_POINTS} figures match: name a feature or stat, "
+                "or a shorter span",
+                field="since",
+            )
+    times = sorted({row.window_start for row in rows})
+    position = {start: index for index, start in enumerate(times)}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.feature, row.statistic) if not decision else (row.feature, "")
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = _empty_series(row.feature, row.statistic, len(times), decision)
+        index = position[row.window_start]
+        entry["values"][index] = _rounded(row.value)
+        entry["thresholds"][index] = row.threshold
+        entry["drifted"][index] = row.drifted
+        entry["rows"][index] = row.rows
+        if decision:
+            entry["statistics"][index] = row.statistic
+    answer: dict[str, Any] = {
+        "endpoint": endpoint,
+        "version": version,
+        "window": window,
+        "since": None if since is None else since.isoformat(),
+        "until": None if until is None else until.isoformat(),
+        "decision": decision,
+        "times": [start.isoformat() for start in times],
+    }
+    entries = [_finish(entry) for _, entry in sorted(found.items())]
+    if decision:
+        answer["series"] = [e for e in entries if not col.is_series_output(e["feature"])]
+        answer["outputs"] = [e for e in entries if col.is_series_output(e["feature"])]
+    else:
+        answer["series"] = entries
+    return answer
+
+
+def _decision_rows(
+    series: SeriesStore,
+    endpoint: str,
+    version: int,
+    window: str,
+    since: datetime | None,
+    until: datetime | None,
+    features: Collection[str] | None,
+) -> list[PointRow]:
+    """One row per (window, column): the deciding statistic's figure."""
+    deciding = (DEFAULT_DECISION["categorical"], DEFAULT_DECISION["numeric"])
+    rows = series.point_rows(
+        endpoint,
+        version=version,
+        window=window,
+        since=since,
+        until=until,
+        features=features,
+        statistics=deciding,
+    )
+    chosen: dict[tuple[datetime, str], PointRow] = {}
+    for row in rows:
+        cell = (row.window_start, row.feature)
+        held = chosen.get(cell)
+        if held is None or _preferred(row, deciding) < _preferred(held, deciding):
+            chosen[cell] = row
+    undecided = [cell for cell, row in chosen.items() if row.drifted is None]
+    if undecided:
+        # Where the deciding statistic carries no verdict (too few rows for PSI's bins),
+        # another statistic with a verdict decided (alerts and /metrics read it so too).
+        others = series.point_rows(
+            endpoint,
+            version=version,
+            window=window,
+            since=min(start for start, _ in undecided) - timedelta(microseconds=1),
+            until=max(start for start, _ in undecided) + timedelta(microseconds=1),
+            features=sorted({feature for _, feature in undecided}),
+            statistics=sorted(set(REGISTRY) - set(deciding)),
+        )
+        for row in sorted(others, key=lambda r: r.statistic):
+            cell = (row.window_start, row.feature)
+            held = chosen.get(cell)
+            if held is not None and held.drifted is None and row.drifted is not None:
+                chosen[cell] = row
+    return sorted(chosen.values(), key=lambda r: (r.window_start, r.feature))
+
+
+def _preferred(row: PointRow, deciding: tuple[str, str]) -> tuple[bool, int]:
+    """Sort key of a cell's candidates: a verdict first, then cramers_v (stored for
+    categorical columns only: where present, it decided), then psi."""
+    return row.drifted is None, deciding.index(row.statistic)
+
+
+def _empty_series(feature: str, statistic: str, size: int, decision: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "feature": feature,
+        "statistic": statistic,
+        "values": [None] * size,
+        "thresholds": [None] * size,
+        "drifted": [None] * size,
+        "rows": [None] * size,
+    }
+    if decision:
+        entry["statistics"] = [None] * size
+    return entry
+
+
+def _finish(entry: dict[str, Any]) -> dict[str, Any]:
+    """Name the series' statistic and threshold in force (its newest); in decision mode
+    keep ``statistics`` only where another statistic decided some windows."""
+    thresholds = [t for t in entry["thresholds"] if t is not None]
+    entry["threshold"] = thresholds[-1] if thresholds else None
+    names = entry.pop("statistics", None)
+    if names is not None:
+        present = [name for name in names if name is not None]
+        entry["statistic"] = max(set(present), key=present.count) if present else None
+        if len(set(present)) > 1:
+            entry["statistics"] = names
+    return entry
+
+
+def _rounded(value: float | None) -> float | None:
+    """Six significant digits: a chart's precision, a third of the bytes."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float(f"{value:.6g}")
 
 
 def refusals(

@@ -9,10 +9,10 @@ state row per window; readers merge every process's row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +28,19 @@ from modelport.store.tables import (
 )
 
 _CHUNK = 500
+
+
+class PointRow(NamedTuple):
+    """One stored figure, as :meth:`SeriesStore.point_rows` reads it."""
+
+    window_start: datetime
+    feature: str
+    statistic: str
+    status: str
+    value: float | None
+    threshold: float | None
+    drifted: bool | None
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,45 @@ class SeriesStore:
         ).limit(limit)
         with self.db.session() as session:
             return [_point(row) for row in session.scalars(query)]
+
+    def point_rows(
+        self,
+        endpoint: str,
+        *,
+        version: int,
+        window: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        features: Collection[str] | None = None,
+        statistics: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[PointRow]:
+        """The figures of one version's windows of one size, oldest first, as plain tuples
+        (no ORM objects: a month of hourly windows for 50 features is read in one go)."""
+        table = MonitoringPointRow
+        query = select(
+            table.window_start,
+            table.feature,
+            table.statistic,
+            table.status,
+            table.value,
+            table.threshold,
+            table.drifted,
+            table.rows,
+        ).where(table.endpoint == endpoint, table.version == version, table.window == window)
+        if since is not None:
+            query = query.where(table.window_end > since)
+        if until is not None:
+            query = query.where(table.window_start < until)
+        if features is not None:
+            query = query.where(table.feature.in_(list(features)))
+        if statistics is not None:
+            query = query.where(table.statistic.in_(list(statistics)))
+        query = query.order_by(table.window_start)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.session() as session:
+            return [PointRow(*row) for row in session.execute(query)]
 
     # -- states ------------------------------------------------------------------------------
     def save_state(self, key: WindowKey, process: str, rows: int, state: dict[str, Any]) -> None:
