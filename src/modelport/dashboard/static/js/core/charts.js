@@ -143,6 +143,7 @@ function timeSeriesOption(spec) {
       stack,
       symbol: "none",
       lineStyle: { opacity: 0 },
+      itemStyle: { color }, // the legend's icon takes the band's colour
       areaStyle: { color, opacity: 0.18 },
       tooltip: { show: false },
       silent: true,
