@@ -60,7 +60,7 @@ def test_upgrading_a_0005_store_adds_the_alert_tables_and_keeps_its_data(
         assert ALERT_TABLES <= set(inspect(empty.engine).get_table_names())
         with empty.engine.connect() as connection:
             revision = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert revision.scalar() == "0006"
+            assert revision.scalar() >= "0006"  # later migrations may follow
         with empty.session() as session:
             assert [row.subject for row in session.scalars(select(AuditRow))] == ["endpoint:churn"]
         store = AlertStore(empty)

@@ -81,6 +81,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     (_ROLLOUT, "GET"): "read",
     (f"{_ROLLOUT}/report", "GET"): "read",
     (f"{_ROLLOUT}/history", "GET"): "read",
+    (f"{_ROLLOUT}/analyses", "GET"): "read",
     (f"{_ROLLOUT}/promote", "POST"): "deploy",
     (f"{_ROLLOUT}/rollback", "POST"): "deploy",
     (f"{_ROLLOUT}/pause", "POST"): "deploy",

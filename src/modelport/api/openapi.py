@@ -273,6 +273,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         s.RolloutHistory,
         query=(_int("rollout", "a rollout id (default: all)"),),
     ),
+    ("GET", "/v1/endpoints/{name}/rollout/analyses"): Operation(
+        "Every gate's estimate and always-valid interval against its bound, over time",
+        "rollouts",
+        s.RolloutAnalyses,
+        query=(
+            _int("rollout", "a rollout id (default: latest)"),
+            _text("since", "only rounds after this ISO time or duration ago, e.g. 1h"),
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 10_000},
+                "newest rounds to answer, oldest first (default 1000)",
+            ),
+        ),
+    ),
     **{
         ("POST", f"/v1/endpoints/{{name}}/rollout/{verb}"): Operation(
             summary,
@@ -408,7 +422,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # the newest logged predictions
     ("GET", "/v1/endpoints/{name}/predictions"): Operation(
-        "The newest logged predictions with their labels", "logs"
+        "The newest logged predictions with their labels",
+        "logs",
+        s.LoggedPredictions,
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "newest rows to answer (default 50)",
+            ),
+            _int("version", "only rows answered by this version"),
+            _text("role", "only rows of this log role (primary, shadow, canary, ...)"),
+            Query("status", {"type": "string", "enum": ["ok", "error"]}, "only ok or failed rows"),
+            _flag("labelled", "only rows with (true) or without (false) a label"),
+            _text("since", "ISO time or a duration ago"),
+        ),
     ),
     # the caller
     ("GET", "/v1/whoami"): Operation(

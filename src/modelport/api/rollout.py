@@ -5,11 +5,14 @@ GET  /v1/endpoints/{name}/rollout                     status  (?fresh=1 analyses
 POST /v1/endpoints/{name}/rollout/{promote|rollback|pause|resume}   (deployer)
 GET  /v1/endpoints/{name}/rollout/report              shadow report (?slice=FEATURE)
 GET  /v1/endpoints/{name}/rollout/history             audit trail with evidence
+GET  /v1/endpoints/{name}/rollout/analyses            gates' estimates over time
+                                                      (?rollout=ID&since=&limit=)
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -23,6 +26,10 @@ from modelport.api.params import int_param
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
 from modelport.server import Services
+from modelport.vocabulary import parse_moment
+
+MAX_ANALYSES = 10_000
+DEFAULT_ANALYSES = 1000
 
 
 def _serving(app: Services, name: str) -> dict[str, Any]:
@@ -107,11 +114,25 @@ async def history(request: Request) -> Response:
     return JSON({"endpoint": name, "history": events})
 
 
+@guarded()
+async def analyses(request: Request) -> Response:
+    app = services(request)
+    require(request)
+    name = request.path_params["name"]
+    rollout_id = int_param(request, "rollout")
+    since_text = request.query_params.get("since")
+    since = parse_moment(since_text, now=datetime.now(UTC), field="since") if since_text else None
+    limit = int_param(request, "limit", maximum=MAX_ANALYSES) or DEFAULT_ANALYSES
+    body = await asyncio.to_thread(app.rollouts.analyses, name, rollout_id, since, limit)
+    return JSON(body)
+
+
 routes: list[BaseRoute] = [
     Route("/v1/endpoints/{name}/rollout", start, methods=["POST"]),
     Route("/v1/endpoints/{name}/rollout", status, methods=["GET"]),
     Route("/v1/endpoints/{name}/rollout/report", report, methods=["GET"]),
     Route("/v1/endpoints/{name}/rollout/history", history, methods=["GET"]),
+    Route("/v1/endpoints/{name}/rollout/analyses", analyses, methods=["GET"]),
     *[
         Route(f"/v1/endpoints/{{name}}/rollout/{verb}", _action(verb), methods=["POST"])
         for verb in ("promote", "rollback", "pause", "resume")

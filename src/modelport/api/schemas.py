@@ -404,6 +404,43 @@ class RolloutHistory(Answer):
     history: list[dict[str, Any]]
 
 
+class GatePoint(Answer):
+    """One gate at one analysis round; ``estimate``, ``interval`` and ``bound`` share the
+    scale ``interval_of`` names (latency gates: the share of candidate requests slower
+    than the threshold, against 1 - q)."""
+
+    gate: str
+    metric: str
+    verdict: str = Field(json_schema_extra=_enum(["pass", "fail", "inconclusive", "skipped"]))
+    estimate: float | None
+    interval: list[float | None] | None = Field(description="always-valid [lower, upper]")
+    interval_of: str
+    bound: float | None
+    bound_interval: list[float | None] | None = Field(
+        description="relative gates: always-valid bounds on the bound (it rests on the primary)"
+    )
+    candidate: float | None
+    primary: float | None
+    threshold: float | None
+    n: int
+    min_samples: int
+
+
+class AnalysisRound(Answer):
+    at: str
+    phase: str
+    step: int
+    weight: float
+    requests: int = Field(description="requests in the step's window")
+    gates: list[GatePoint]
+
+
+class RolloutAnalyses(Answer):
+    endpoint: str
+    rollout: int | None = Field(description="the rollout's id; null: the endpoint had none")
+    analyses: list[AnalysisRound] = Field(description="oldest first")
+
+
 # --- monitoring ----------------------------------------------------------------------
 
 
@@ -705,6 +742,51 @@ class NotifierList(Answer):
     notifiers: list[NotifierInfo]
 
 
+# --- the newest logged predictions -------------------------------------------------------
+
+
+class PredictionOutput(Answer):
+    prediction: str | float | None = Field(
+        description="the class as the log spells it, or a regressor's number"
+    )
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="class -> probability, when the version logs them"
+    )
+
+
+class LoggedPrediction(Answer):
+    """One logged row: its request, who answered, what it was given and answered."""
+
+    request_id: str
+    row: int = Field(description="the row within its request")
+    ts: str = Field(description="when the request arrived (ISO, UTC)")
+    model: str | None
+    version: int
+    role: str = Field(json_schema_extra=_enum([r.value for r in Role]))
+    status: str = Field(json_schema_extra=_enum(["ok", "error"]))
+    latency_ms: float | None
+    inputs: dict[str, Scalar] = Field(
+        description="feature -> value as logged (hashed, redacted or left out by the privacy rules)"
+    )
+    output: PredictionOutput | None = Field(description="null when the row failed")
+    error: str | None
+    label: str | float | None = Field(description="the ground truth, once it arrived")
+    label_received_at: str | None
+
+
+class LoggedPredictions(Answer):
+    endpoint: str
+    limit: int
+    features: list[str] = Field(description="every input the rows show")
+    predictions: list[LoggedPrediction] = Field(description="newest first")
+    scanned: int = Field(description="log rows read to find them")
+    exhausted: bool = Field(
+        description="every row of the log was looked at (false: the newest rows read held "
+        "enough matches, or the search stopped after reading its maximum)"
+    )
+    skipped_segments: int = Field(description="log files that could not be read")
+
+
 # --- service figures over time -----------------------------------------------------------
 
 
@@ -798,6 +880,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     RolloutStatus,
     RolloutReport,
     RolloutHistory,
+    RolloutAnalyses,
     MonitoringReport,
     LiveWindows,
     SeriesHistory,
@@ -815,5 +898,6 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     NotifierInfo,
     NotifierList,
     WhoAmI,
+    LoggedPredictions,
     ServiceSeries,
 )

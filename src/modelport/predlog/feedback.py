@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -313,10 +313,28 @@ class FeedbackStore:
                     replaced += 1
         return replaced
 
-    def labels(self, since: datetime | None = None, endpoint: str | None = None) -> pa.Table:
+    def labels(
+        self,
+        since: datetime | None = None,
+        endpoint: str | None = None,
+        request_ids: Collection[str] | None = None,
+    ) -> pa.Table:
         """Stored labels as an Arrow table (request_id, row, label, label_value,
-        label_endpoint, label_received_at): one per key, the last one received. Join
-        them to logged rows with :func:`~modelport.predlog.reader.join_labels`."""
+        label_endpoint, label_received_at): one per key, the last one received; with
+        ``request_ids``, only those requests' labels. Join them to logged rows with
+        :func:`~modelport.predlog.reader.join_labels`."""
+        if request_ids is None:
+            return self._labels(since, endpoint, None)
+        ids = sorted(set(request_ids))
+        # One query per chunk of ids (SQLite limits the parameters of one statement).
+        starts = range(0, max(len(ids), 1), _LOOKUP_CHUNK)
+        return pa.concat_tables(
+            [self._labels(since, endpoint, ids[start : start + _LOOKUP_CHUNK]) for start in starts]
+        )
+
+    def _labels(
+        self, since: datetime | None, endpoint: str | None, request_ids: list[str] | None
+    ) -> pa.Table:
         query = select(
             FeedbackRow.request_id,
             FeedbackRow.row,
@@ -327,6 +345,8 @@ class FeedbackStore:
         )
         if since is not None:
             query = query.where(FeedbackRow.received_at >= since)
+        if request_ids is not None:
+            query = query.where(FeedbackRow.request_id.in_(request_ids))
         if endpoint is not None:
             query = query.where(
                 (FeedbackRow.endpoint == endpoint) | (FeedbackRow.endpoint.is_(None))

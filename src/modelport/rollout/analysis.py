@@ -80,15 +80,41 @@ class Verdict:
     # primary, which is measured too).
     threshold_interval: tuple[float, float] | None = None
     reason: str = ""
+    # ``interval``'s own scale: its point estimate and the bound it is judged against
+    # (latency gates: the share slower than the threshold, against 1 - q).
+    estimate: float | None = None
+    bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("interval", "threshold_interval"):
             value = getattr(self, key)
             data[key] = None if value is None else [_clean(v) for v in value]
-        for key in ("candidate", "primary", "threshold"):
+        for key in ("candidate", "primary", "threshold", "estimate", "bound"):
             data[key] = _clean(data[key])
         return data
+
+    def point(self) -> dict[str, Any]:
+        """The numbers a chart of this gate over time needs: estimate and interval
+        against the bound, all on one scale (``interval_of``)."""
+        data = self.to_dict()
+        latency = latency_quantile(self.metric) is not None
+        return {
+            "gate": self.gate,
+            "metric": self.metric,
+            "verdict": self.verdict,
+            "estimate": data["estimate"],
+            "interval": data["interval"],
+            "interval_of": self.interval_of,
+            "bound": data["bound"],
+            # A latency gate's threshold interval is in ms, not on the interval's scale.
+            "bound_interval": None if latency else data["threshold_interval"],
+            "candidate": data["candidate"],
+            "primary": data["primary"],
+            "threshold": data["threshold"],
+            "n": self.n,
+            "min_samples": self.min_samples,
+        }
 
 
 def _clean(value: float | None) -> float | None:
@@ -174,6 +200,7 @@ def _base(
     n: int,
     needed: int,
 ) -> Verdict:
+    latency = latency_quantile(gate.metric)
     return Verdict(
         gate=gate.text,
         metric=gate.metric,
@@ -184,7 +211,9 @@ def _base(
         n=n,
         min_samples=needed,
         alpha=round(context.alpha, 8),
-        interval_of="share slower than threshold" if gate.metric.endswith("_ms") else gate.metric,
+        interval_of="share slower than threshold" if latency is not None else gate.metric,
+        estimate=candidate if latency is None else None,
+        bound=threshold if latency is None else 1.0 - latency,
     )
 
 
@@ -278,6 +307,8 @@ def _latency(gate: Gate, quantile: float, context: Context) -> Verdict:
     )
     exceed = 1.0 - quantile  # the share of requests a quantile leaves above it
     n = int(candidate.size)
+    if n and verdict.threshold is not None and math.isfinite(verdict.threshold):
+        verdict.estimate = float((candidate > verdict.threshold).mean())
     if not gate.relative:
         if n < needed:
             verdict.reason = f"{n} of {needed} candidate requests needed"

@@ -48,6 +48,11 @@ ACTOR = "controller"
 COST_FACTOR = 9
 # ... but decisions never wait longer than this.
 MAX_PAUSE_S = 15.0
+# Analysis rounds kept for the gates' charts: every change of step or verdict, else one
+# per RECORD_EVERY_S, or per 1/RECORD_SPREAD of the rollout's age once that is longer
+# (a month-long rollout keeps a few thousand rounds, not one per tick).
+RECORD_EVERY_S = 10.0
+RECORD_SPREAD = 1000
 
 
 @dataclass
@@ -109,6 +114,8 @@ class Controller:
         self.tick_s = tick_s
         self._versions: dict[tuple[str, int], ModelVersion] = {}
         self._windows: dict[tuple[int, datetime, str], LogCursor] = {}
+        # rollout id -> (when its last round was kept, what it showed)
+        self._recorded: dict[int, tuple[datetime, tuple[Any, ...] | None]] = {}
 
     # -- analysis -------------------------------------------------------------------------
     def version(self, model: str, number: int) -> ModelVersion:
@@ -185,6 +192,29 @@ class Controller:
         """Drop cached windows of rollouts that ended."""
         ids = {r.id for r in live}
         self._windows = {k: w for k, w in self._windows.items() if k[0] in ids}
+        self._recorded = {k: v for k, v in self._recorded.items() if k in ids}
+
+    def keep(self, rollout: Rollout, analysis: Analysis, *, always: bool = False) -> bool:
+        """Store this round for the gates' charts when it is due (``always``: it moved
+        the rollout on); returns whether it was stored."""
+        if not analysis.verdicts:
+            return False
+        shows = (rollout.phase, rollout.step, rollout.step_started_at, analysis.outcomes())
+        if rollout.id not in self._recorded:
+            # First sight here (or a restart): kept, as nothing here says what was shown.
+            last_at = self.rollouts.last_analysis_at(rollout.id)
+            self._recorded[rollout.id] = (last_at or analysis.at, None)
+        last_at, last_shows = self._recorded[rollout.id]
+        age_s = (analysis.at - rollout.created_at).total_seconds()
+        gap_s = max(RECORD_EVERY_S, age_s / RECORD_SPREAD)
+        due = shows != last_shows or (analysis.at - last_at).total_seconds() >= gap_s
+        if not (always or due):
+            return False
+        gates = [verdict.point() for verdict in analysis.verdicts]
+        requests = int(analysis.progress.get("requests") or 0)
+        self.rollouts.add_analysis(rollout, analysis.at, requests, gates)
+        self._recorded[rollout.id] = (analysis.at, shows)
+        return True
 
     # -- decisions ------------------------------------------------------------------------
     def decide(self, rollout: Rollout, analysis: Analysis) -> tuple[Change | None, str]:
@@ -302,13 +332,22 @@ class Controller:
         change, note = self.decide(rollout, analysis)
         if change is not None:
             self.rollouts.transition(rollout, change)
+            self._keep_safely(rollout, analysis, always=True)
             return True
         event = None
         previous = {g["gate"]: g["verdict"] for g in rollout.verdicts.get("gates", [])}
         if analysis.verdicts and analysis.outcomes() != previous:
             event = Change(action="verdict", actor=ACTOR, reason=note, evidence=analysis.to_dict())
         self.rollouts.record_analysis(rollout, analysis.to_dict(), note, event)
+        self._keep_safely(rollout, analysis)
         return False
+
+    def _keep_safely(self, rollout: Rollout, analysis: Analysis, *, always: bool = False) -> None:
+        # The charts' history never stands in the way of a decision.
+        try:
+            self.keep(rollout, analysis, always=always)
+        except Exception:
+            logger.exception("keeping an analysis round of rollout %s failed", rollout.id)
 
     def _unservable(self, rollout: Rollout) -> Change | None:
         """This server could not build the rollout's routing: stop before traffic does."""

@@ -9,6 +9,7 @@ any of that; the failed attempt is recorded as an aborted rollout with the reaso
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from modelport.errors import (
@@ -273,6 +274,22 @@ class RolloutService:
     def history(self, name: str, rollout_id: int | None = None) -> list[dict[str, Any]]:
         self.endpoints.get(name)
         return self.store.events(name, rollout_id)
+
+    def analyses(
+        self,
+        name: str,
+        rollout_id: int | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> dict[str, Any]:
+        """The kept analysis rounds of a rollout (default: the latest), oldest first; an
+        endpoint that has had no rollout answers ``rollout: None`` and no rounds."""
+        self.endpoints.get(name)
+        if rollout_id is None and self.store.latest(name) is None:
+            return {"endpoint": name, "rollout": None, "analyses": []}
+        rollout = self.find(name, rollout_id)
+        rounds = self.store.analyses(rollout.id, since, limit)
+        return {"endpoint": name, "rollout": rollout.id, "analyses": rounds}
 
     def report(
         self, name: str, rollout_id: int | None = None, slice_by: str | None = None

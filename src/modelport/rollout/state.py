@@ -27,7 +27,7 @@ from modelport.registry.endpoints import Endpoint, EndpointStore
 from modelport.rollout.spec import RolloutSpec
 from modelport.serving.policies.specs import PolicySpec, with_rollout
 from modelport.store.db import Database
-from modelport.store.tables import RolloutEventRow, RolloutRow, utcnow
+from modelport.store.tables import RolloutAnalysisRow, RolloutEventRow, RolloutRow, utcnow
 from modelport.vocabulary import FINAL_STATUSES, LIVE_STATUSES, Phase, RolloutStatus
 
 ACTIVE, PAUSED = RolloutStatus.ACTIVE, RolloutStatus.PAUSED
@@ -240,6 +240,23 @@ class RolloutStore:
                 self._event(session, row, event)
             return True
 
+    def add_analysis(
+        self, rollout: Rollout, at: datetime, requests: int, gates: list[dict[str, Any]]
+    ) -> None:
+        """Keep one analysis round (``Verdict.point()`` per gate) for the gates' charts."""
+        with self.db.session() as session:
+            session.add(
+                RolloutAnalysisRow(
+                    rollout_id=rollout.id,
+                    at=at,
+                    phase=rollout.phase,
+                    step=rollout.step,
+                    weight=rollout.weight,
+                    requests=requests,
+                    gates=gates,
+                )
+            )
+
     def _route(
         self,
         session: Session,
@@ -335,3 +352,34 @@ class RolloutStore:
                 }
                 for r in rows
             ]
+
+    def analyses(
+        self, rollout_id: int, since: datetime | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` analysis rounds of a rollout (after ``since``), oldest first."""
+        query = select(RolloutAnalysisRow).where(RolloutAnalysisRow.rollout_id == rollout_id)
+        if since is not None:
+            query = query.where(RolloutAnalysisRow.at > since)
+        query = query.order_by(RolloutAnalysisRow.at.desc(), RolloutAnalysisRow.id.desc())
+        with self.db.session() as session:
+            rows = session.scalars(query.limit(limit)).all()
+            return [
+                {
+                    "at": r.at.isoformat(),
+                    "phase": r.phase,
+                    "step": r.step,
+                    "weight": r.weight,
+                    "requests": r.requests,
+                    "gates": r.gates,
+                }
+                for r in reversed(rows)
+            ]
+
+    def last_analysis_at(self, rollout_id: int) -> datetime | None:
+        with self.db.session() as session:
+            return session.scalar(
+                select(RolloutAnalysisRow.at)
+                .where(RolloutAnalysisRow.rollout_id == rollout_id)
+                .order_by(RolloutAnalysisRow.at.desc())
+                .limit(1)
+            )

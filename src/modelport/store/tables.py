@@ -221,6 +221,26 @@ class RolloutEventRow(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class RolloutAnalysisRow(Base):
+    """One analysis round of a rollout: every gate's estimate and always-valid interval
+    against its bound, so a chart can draw the evidence as it built up. Rounds are kept
+    sparser as a rollout ages (``rollout.controller.RECORD_EVERY_S``)."""
+
+    __tablename__ = "rollout_analyses"
+    __table_args__ = (Index("ix_rollout_analyses_rollout_at", "rollout_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    phase: Mapped[str] = mapped_column(String(32))
+    step: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    # Requests of the step's window the round read.
+    requests: Mapped[int] = mapped_column(Integer)
+    # ``Verdict.point()`` of every gate.
+    gates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 class MonitoringPointRow(Base):
     """One statistic of one window: the monitoring time series (drift, quality, performance).
 

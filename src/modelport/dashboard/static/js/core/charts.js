@@ -143,6 +143,7 @@ function timeSeriesOption(spec) {
       stack,
       symbol: "none",
       lineStyle: { opacity: 0 },
+      itemStyle: { color }, // the legend's icon takes the band's colour
       areaStyle: { color, opacity: 0.18 },
       tooltip: { show: false },
       silent: true,
@@ -204,6 +205,8 @@ export function sparkline(el, points) {
     el,
     (data) => {
       const line = (data ?? []).map(([t, v]) => [ms(t), v]);
+      const color = dark() ? palette[5] : palette[0];
+
       return {
         option: {
           grid: { left: 1, right: 1, top: 3, bottom: 3 },
@@ -215,8 +218,9 @@ export function sparkline(el, points) {
               type: "line",
               data: line,
               showSymbol: false,
-              lineStyle: { width: 1.5, color: palette[0] },
-              areaStyle: { color: palette[0], opacity: 0.12 },
+              itemStyle: { color },
+              lineStyle: { width: 1.5, color },
+              areaStyle: { color, opacity: 0.12 },
             },
           ],
         },

@@ -45,6 +45,18 @@ const MAX_MARKERS = 40;
 const statName = (name) => STAT_NAMES[name] ?? name ?? "statistic";
 const path = (name, tail = "") => `/v1/endpoints/${encodeURIComponent(name)}${tail}`;
 
+// A point between two gaps draws nothing in a line chart: such charts show their points
+// (the core's timeSeries shows symbols only for short series).
+function isolated(points) {
+  return points.some(([, v], i) => v !== null && v !== undefined && (points[i - 1]?.[1] ?? null) === null && (points[i + 1]?.[1] ?? null) === null);
+}
+
+function withSymbols(chart, spec) {
+  const sparse = (spec.series ?? []).map((s) => isolated(s.points ?? []));
+  if (sparse.some(Boolean)) chart.instance?.setOption({ series: sparse.map((on) => (on ? { showSymbol: true, symbolSize: 6 } : {})) });
+  return chart;
+}
+
 // -- charts that live across refreshes (updated in place, replaced by a state box when
 //    there is nothing to draw) --------------------------------------------------------------
 const charts = new Map();
@@ -52,12 +64,12 @@ const charts = new Map();
 function draw(id, make, spec) {
   const el = $(id);
   const chart = charts.get(id);
-  if (chart && chart.host && el.contains(chart.host)) return chart.update(spec);
+  if (chart && chart.host && el.contains(chart.host)) return withSymbols(chart.update(spec), spec);
   chart?.dispose();
   el.style.height = "";
   const made = make(el, spec);
   charts.set(id, made);
-  return made;
+  return withSymbols(made, spec);
 }
 
 function blank(id, kind, message) {
@@ -72,6 +84,9 @@ function blank(id, kind, message) {
 function figure(label, value, title) {
   return h("div", { class: "figure", title }, h("span", { class: "value" }, value), h("span", { class: "label" }, label));
 }
+
+// "1h" -> "1h windows"; "1000rows" -> "windows of 1000 rows".
+const windowName = (size) => (/rows$/.test(size) ? `windows of ${size.replace(/rows$/, "")} rows` : `${size} windows`);
 
 // Label delays are often below a second.
 const seconds = (value) => (value < 1 ? fmt.ms(value * 1000) : fmt.duration(value));
@@ -123,14 +138,14 @@ function heatCells(drift) {
 // -- the page ---------------------------------------------------------------------------
 ready(async (ctx) => {
   const name = ctx.params.endpoint;
-  const state = { feature: null, version: "", role: "", versionInfo: new Map(), versions: "" };
+  const state = { feature: null, version: "", role: "", versionInfo: new Map(), versions: "", rules: [] };
   let poller = null;
   const picker = rangePicker($("ep-range"), () => poller?.now());
 
   replace(
     $("ep-links"),
-    h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/rollout` }, "Rollout"),
-    h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/predictions` }, "Predictions"),
+    h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/rollout` }, `Rollout of ${name}`),
+    h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/predictions` }, `Predictions of ${name}`),
   );
   for (const id of ["chart-rate", "chart-errors", "chart-latency", "drift-heatmap", "chart-feature", "chart-histogram", "chart-quality", "chart-predictions", "chart-performance", "chart-labelled"]) {
     showState($(id), "loading");
@@ -169,11 +184,33 @@ ready(async (ctx) => {
     if (!last) return;
     const shown = last;
     const detail = await featureSeries(feature, shown.versioned);
+    detail.band = await adaptiveBand(feature, shown.drift, shown.versioned);
     if (state.feature !== feature || last !== shown) return; // a newer choice or refresh won
     renderFeature(detail, shown.drift, shown.newest);
     renderQuality(detail, shown.newest);
   };
   $("ep-feature").addEventListener("change", (event) => selectFeature(event.target.value));
+
+  // An alert rule with an adaptive threshold on the feature's deciding statistic: the band
+  // it learned, as it stood at each evaluation in the range (null without such a rule).
+  async function adaptiveBand(feature, drift, span) {
+    const statistic = drift.series.find((s) => s.feature === feature)?.statistic;
+    const rule = (state.rules ?? []).find((r) => r.metric === `drift.${statistic}` && (r.feature === feature || r.feature === "*"));
+    if (!rule) return null;
+    const found = await api(`/v1/alerts/${encodeURIComponent(rule.name)}`).catch(() => null);
+    const since = Date.parse(span.since);
+    const until = Date.parse(span.until);
+    const mine = (found?.points ?? [])
+      .filter((p) => p.key.includes(`feature="${feature}"`) && p.upper !== null)
+      .filter((p) => Date.parse(p.at) >= since && Date.parse(p.at) <= until)
+      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    if (!mine.length) return null;
+    return {
+      name: `adaptive band (alert ${rule.name})`,
+      lower: mine.map((p) => [p.at, p.lower ?? 0]),
+      upper: mine.map((p) => [p.at, p.upper]),
+    };
+  }
 
   async function versionInfo(model, version) {
     const key = `${model}:${version}`;
@@ -194,7 +231,7 @@ ready(async (ctx) => {
     // model's first input feature), not after the heat map's answer.
     state.feature ??= info?.input_schema?.features?.[0]?.name ?? null;
     const asked = state.feature;
-    const [rollout, service, drift, windows, scores, events, early] = await Promise.all([
+    const [rollout, service, drift, windows, scores, events, early, alerts] = await Promise.all([
       api(path(name, "/rollout")).catch(() => null),
       api(path(name, "/service"), {
         query: { ...span, step: `${range.stepS}s`, version: state.version || null, role: state.role || null, predictions: 1 },
@@ -204,7 +241,9 @@ ready(async (ctx) => {
       api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: "__performance__" } }),
       api(path(name, "/monitoring/events"), { query: { since: span.since } }),
       asked ? featureSeries(asked, versioned) : null,
+      api("/v1/alerts").catch(() => null),
     ]);
+    state.rules = (alerts?.rules ?? []).filter((rule) => rule.endpoint === name && rule.threshold?.kind === "adaptive");
     const newest = windows.windows.find((w) => w.version === monitored) ?? null;
     const until = range.until.getTime();
     const shownEvents = events.events.filter((e) => e.version === monitored && Date.parse(e.detected_at) <= until);
@@ -217,6 +256,7 @@ ready(async (ctx) => {
       detail = state.feature === asked ? early : await featureSeries(state.feature, versioned);
     }
     last = { drift, newest, versioned };
+    if (detail) detail.band = await adaptiveBand(state.feature, drift, span);
     renderFeature(detail, drift, newest);
     renderQuality(detail, newest);
     renderPredictions(service, info);
@@ -234,7 +274,7 @@ ready(async (ctx) => {
       ["Model", h("a", { href: `/dashboard/models/${encodeURIComponent(endpoint.model)}` }, endpoint.model)],
       ["Primary", `v${endpoint.version}`],
       ["Traffic", split],
-      running ? ["Rollout", h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/rollout` }, `${running.strategy} to v${running.candidate}: ${running.phase}, ${running.status}${running.steps?.length ? `, step ${running.step + 1} of ${running.steps.length}` : ""}`)] : null,
+      running ? ["Rollout", h("a", { href: `/dashboard/endpoints/${encodeURIComponent(name)}/rollout` }, rolloutText(running))] : null,
       ["Revision", `${endpoint.revision} · updated ${fmt.ago(endpoint.updated_at)}`],
     ];
     const body = [kv(pairs)];
@@ -245,6 +285,14 @@ ready(async (ctx) => {
       el.appendChild(box);
       showState(box, "broken", endpoint.error ? `The model failed to load: ${endpoint.error}` : "The endpoint is not serving yet.");
     }
+  }
+
+  function rolloutText(rollout) {
+    const parts = [`${rollout.strategy} of v${rollout.candidate}`];
+    if (rollout.phase && rollout.phase !== rollout.strategy) parts.push(rollout.phase);
+    parts.push(rollout.status);
+    if (rollout.steps?.length) parts.push(`step ${rollout.step + 1} of ${rollout.steps.length}`);
+    return parts.join(" · ");
   }
 
   function describeRouting(routing, primary) {
@@ -353,7 +401,7 @@ ready(async (ctx) => {
     const grain = per > 1 ? ` (a column holds ${per} windows, coloured by the worst)` : "";
     replace(
       $("drift-note"),
-      `${label}, ${drift.window} windows${grain}. Colour: the deciding statistic (${stats}) as a multiple of the threshold in force; outlined: drifted. Click a feature to see it below.${baseline} `,
+      `${label}, ${windowName(drift.window)}${grain}. Colour: the deciding statistic (${stats}) as a multiple of the threshold in force; outlined: drifted. Click a feature to see it below.${baseline} `,
       newest.length ? badge(`${newest.length} of ${features.length} drifted now: ${newest.join(", ")}`, "bad") : badge(`no drift in the newest window`, "ok"),
     );
     return features;
@@ -363,7 +411,7 @@ ready(async (ctx) => {
     const select = $("ep-feature");
     const key = features.join("\u0000");
     if (!features.includes(state.feature)) {
-      // Default: the most severe feature of the newest latest, else the first.
+      // Default: the most severe feature of the newest window, else the first.
       const worst = latest?.features?.find((f) => features.includes(f.feature));
       state.feature = worst?.feature ?? features[0] ?? null;
     }
@@ -400,6 +448,7 @@ ready(async (ctx) => {
           ...(constant ? [] : [{ name: "threshold in force", points: series.thresholds.map((t, i) => [detail.times[i], t]), color: tones.bad, dashed: true, step: true }]),
         ],
         thresholds: constant && limits.length ? [{ name: `threshold ${fmt.num(limits[0])}`, value: limits[0] }] : [],
+        bands: detail.band ? [{ ...detail.band, color: tones.warn }] : [],
         yMin: 0,
       });
       replace($("feature-note"), `${drifted} of ${series.values.filter((v) => v !== null).length} windows drifted`);
@@ -516,11 +565,21 @@ ready(async (ctx) => {
     const metrics = (PERFORMANCE[kind] ?? PERFORMANCE.classification).filter(([stat]) => scores.series.some((s) => s.statistic === stat && s.values.some((v) => v !== null)));
     // F1 of the positive class where there is one, else the macro average.
     const shown = metrics.filter(([stat]) => !(stat === "macro_f1" && metrics.some(([s]) => s === "f1")));
+    // The newest window whose labelled predictions give each metric a value.
+    const newestOf = (stat) => {
+      const series = scores.series.find((s) => s.statistic === stat);
+      const index = series ? series.values.findLastIndex((v) => v !== null) : -1;
+      return index < 0 ? [null, null] : [series.values[index], scores.times[index]];
+    };
+    const total = (labelled?.values ?? []).reduce((sum, v) => sum + (v ?? 0), 0);
     replace(
       $("performance-figures"),
-      figure("labelled (newest latest)", fmt.int(current.n ?? 0)),
-      shown.map(([stat, label]) => figure(label, fmt.num(current[stat]))),
-      figure("label delay (mean)", delay ? seconds(delay.mean) : "—", delay ? `max ${seconds(delay.max)}` : null),
+      figure("labelled predictions", fmt.int(total), "in the windows of this range"),
+      shown.map(([stat, label]) => {
+        const [value, at] = newestOf(stat);
+        return figure(`${label} (newest)`, fmt.num(value), at ? `window of ${fmt.time(at)}` : null);
+      }),
+      figure("label delay (mean)", delay ? seconds(delay.mean) : "—", delay ? `current window; max ${seconds(delay.max)}` : "no label in the current window"),
       figure("detector events", fmt.int(events.length), "concept-drift detections in this range"),
     );
     const anyLabels = labelled?.values.some((v) => v > 0);

@@ -1,7 +1,367 @@
-// The models page: filled from the /v1 API by the dashboard core.
+// The models page: the registry (/dashboard/models) and one model's versions
+// (/dashboard/models/{name}): flavors, input schema, output, reference profile summary,
+// lineage, and which endpoints serve each version.
+//   GET /v1/models, GET /v1/models/{name}, GET /v1/models/{name}/versions/{v}?profile=true,
+//   GET /v1/endpoints
 import { ready } from "../core/boot.js";
-import { showState } from "../core/dom.js";
+import { api } from "../core/api.js";
+import { badge, card, fmt, h, kv, replace, showState, table } from "../core/dom.js";
+import { live } from "../core/live.js";
 
-ready(async () => {
-  showState(document.getElementById("page"), "info", "This page is being built.");
+const enc = encodeURIComponent;
+const modelLink = (name, version) => `/dashboard/models/${enc(name)}${version ? `?version=${version}` : ""}`;
+const endpointLink = (name) => `/dashboard/endpoints/${enc(name)}`;
+// Fields of a version this page shows in their own place; any other is shown as it is.
+const KNOWN = new Set([
+  "name", "version", "flavor", "sha256", "created_at", "description", "tags", "target",
+  "input_schema", "output", "reference_rows", "has_profile", "profile", "aliases", "archived", "lineage",
+]);
+
+// --- who serves what ---------------------------------------------------------------------
+
+// model -> version -> [{endpoint, role, share}] from the endpoints' stored policies.
+function servingMap(endpoints) {
+  const map = new Map();
+  const add = (model, version, entry) => {
+    if (version === null || version === undefined) return;
+    if (!map.has(model)) map.set(model, new Map());
+    const versions = map.get(model);
+    if (!versions.has(version)) versions.set(version, []);
+    versions.get(version).push(entry);
+  };
+  for (const endpoint of endpoints) {
+    const policy = endpoint.policy ?? {};
+    const primary = { endpoint: endpoint.name, role: "primary", share: 100, ready: endpoint.ready };
+    if (policy.strategy === "canary") {
+      const weight = Number(policy.weight ?? 0);
+      add(endpoint.model, endpoint.version, { ...primary, share: 100 - weight });
+      add(endpoint.model, policy.candidate, { endpoint: endpoint.name, role: "canary", share: weight, ready: endpoint.ready });
+    } else {
+      add(endpoint.model, endpoint.version, primary);
+      if (policy.strategy === "shadow") add(endpoint.model, policy.candidate, { endpoint: endpoint.name, role: "shadow", share: null, ready: endpoint.ready });
+      if (policy.strategy === "blue-green") {
+        const standby = policy.blue === endpoint.version ? policy.green : policy.blue;
+        add(endpoint.model, standby, { endpoint: endpoint.name, role: "standby", share: null, ready: endpoint.ready });
+      }
+    }
+  }
+  return map;
+}
+
+function servedBy(entries) {
+  if (!entries?.length) return h("span", { class: "muted" }, "not served");
+  return h(
+    "span",
+    { class: "served-by" },
+    entries.map((entry) =>
+      h(
+        "a",
+        { href: endpointLink(entry.endpoint), class: "served", dataset: { endpoint: entry.endpoint, role: entry.role } },
+        badge(`${entry.endpoint} · ${entry.role}${entry.share !== null && entry.share !== 100 ? ` ${fmt.num(entry.share, 3)}%` : ""}`, entry.ready === false ? "bad" : entry.role === "primary" ? "ok" : "info"),
+      ),
+    ),
+  );
+}
+
+function stateBox(kind, message) {
+  const el = h("div");
+  showState(el, kind, message);
+  return el;
+}
+
+// Re-render a part only when what it shows changed (keeps focus and scroll as they are).
+function renderIfChanged(el, value, build) {
+  const signature = JSON.stringify(value);
+  if (el.dataset.signature === signature) return;
+  el.dataset.signature = signature;
+  build();
+}
+
+// --- the registry ------------------------------------------------------------------------
+
+async function registryPage(root) {
+  const box = h("div");
+  replace(root, box);
+  let shown = false;
+  await live(async () => {
+    let models;
+    let endpoints;
+    let details;
+    try {
+      [{ models }, { endpoints }] = await Promise.all([api("/v1/models"), api("/v1/endpoints")]);
+      details = await Promise.all(models.map((m) => api(`/v1/models/${enc(m.name)}`)));
+    } catch (error) {
+      if (!shown) showState(box, "error", error.message);
+      throw error;
+    }
+    shown = true;
+    const serving = servingMap(endpoints);
+    renderIfChanged(box, { models, details, endpoints: endpoints.map((e) => [e.name, e.model, e.version, e.policy, e.ready]) }, () => {
+      if (!models.length) {
+        const state = showState(box, "empty", "No models registered yet. Register one with its reference data:");
+        state.appendChild(h("code", { class: "mono" }, "modelport models register NAME model.skops --reference train.parquet --target LABEL"));
+        return;
+      }
+      const rows = models.map((model, index) => {
+        const versions = details[index].versions ?? [];
+        return { ...model, versions_list: versions, served: serving.get(model.name) };
+      });
+      replace(
+        box,
+        card(
+          `${models.length} model${models.length === 1 ? "" : "s"}`,
+          h(
+            "div",
+            { class: "table-wrap" },
+            table(
+              [
+                { key: "name", label: "Model", render: (r) => h("a", { href: modelLink(r.name), dataset: { model: r.name } }, r.name) },
+                { key: "versions", label: "Versions", numeric: true },
+                { key: "latest", label: "Latest", render: (r) => (r.latest ? `v${r.latest}` : "—") },
+                { key: "flavor", label: "Flavors", render: (r) => [...new Set(r.versions_list.map((v) => v.flavor))].join(", ") || "—" },
+                { key: "created_at", label: "Registered", render: (r) => h("span", { title: r.created_at }, fmt.time(r.created_at)) },
+                {
+                  key: "served",
+                  label: "Served by",
+                  render: (r) => {
+                    const entries = [...(r.served?.entries() ?? [])].flatMap(([version, list]) => list.map((e) => ({ ...e, version })));
+                    if (!entries.length) return h("span", { class: "muted" }, "not served");
+                    return h("span", { class: "served-by" }, entries.map((e) => h("a", { href: endpointLink(e.endpoint), class: "served", dataset: { endpoint: e.endpoint } }, badge(`${e.endpoint} · v${e.version} ${e.role}${e.share !== null && e.share !== 100 ? ` ${fmt.num(e.share, 3)}%` : ""}`, e.ready === false ? "bad" : "info"))));
+                  },
+                },
+              ],
+              rows,
+            ),
+          ),
+        ),
+      );
+    });
+  });
+}
+
+// --- one model ---------------------------------------------------------------------------
+
+function schemaTable(version) {
+  const features = version.input_schema?.features ?? [];
+  if (!features.length) return stateBox("info", "This version declares no input schema.");
+  return table(
+    [
+      { key: "name", label: "Feature", render: (f) => h("span", { class: "mono" }, f.name) },
+      { key: "kind", label: "Type" },
+      { key: "nullable", label: "Nullable", render: (f) => (f.nullable ? "yes" : "no") },
+      {
+        key: "values",
+        label: "Allowed values",
+        render: (f) => {
+          if (f.categories?.length) {
+            const shown = f.categories.slice(0, 8).join(", ");
+            return `${shown}${f.categories.length > 8 ? ` … (${f.categories.length})` : ""}${f.allow_unknown ? "; others allowed" : ""}`;
+          }
+          if (f.minimum !== null || f.maximum !== null) return `${fmt.num(f.minimum)} … ${fmt.num(f.maximum)}`;
+          return h("span", { class: "muted" }, "any");
+        },
+      },
+    ],
+    features,
+  );
+}
+
+function outputPairs(version) {
+  const output = version.output ?? {};
+  return [
+    ["Kind", output.kind ?? "—"],
+    output.classes?.length ? ["Classes", output.classes.join(", ")] : null,
+    ["Probabilities", output.has_probabilities ? "yes" : "no"],
+    ["Target column", version.target ?? "—"],
+  ];
+}
+
+function lineagePairs(version) {
+  const pairs = [
+    ["Registered", h("span", { title: version.created_at }, fmt.time(version.created_at))],
+    ["Flavor", version.flavor],
+    ["Artifact sha256", h("span", { class: "mono", title: version.sha256 }, `${String(version.sha256 ?? "").slice(0, 16)}…`)],
+    ["Description", version.description || h("span", { class: "muted" }, "none")],
+  ];
+  const tags = Object.entries(version.tags ?? {});
+  pairs.push(["Tags", tags.length ? h("span", {}, tags.map(([key, value]) => badge(`${key}=${typeof value === "object" ? JSON.stringify(value) : value}`, "muted"))) : h("span", { class: "muted" }, "none")]);
+  if (Array.isArray(version.aliases) && version.aliases.length) pairs.push(["Aliases", h("span", {}, version.aliases.map((a) => badge(typeof a === "string" ? a : a.name ?? JSON.stringify(a), "info")))]);
+  if (version.archived) pairs.push(["Archived", badge("archived", "warn")]);
+  const lineage = version.lineage;
+  if (lineage && typeof lineage === "object") {
+    for (const [key, value] of Object.entries(lineage)) {
+      if (value === null || value === undefined) continue;
+      pairs.push([key.replace(/_/g, " "), lineageValue(key, value)]);
+    }
+  } else {
+    pairs.push(["Parent", h("span", { class: "muted" }, "none recorded")]);
+  }
+  for (const [key, value] of Object.entries(version)) {
+    if (!KNOWN.has(key) && value !== null && value !== undefined) pairs.push([key.replace(/_/g, " "), typeof value === "object" ? h("span", { class: "mono" }, JSON.stringify(value)) : String(value)]);
+  }
+  return pairs;
+}
+
+function lineageValue(key, value) {
+  if (key === "parent" && typeof value === "string" && value.includes(":")) {
+    const [name, number] = value.split(":");
+    return h("a", { href: modelLink(name, number) }, value);
+  }
+  if (typeof value === "object") return h("span", { class: "mono" }, JSON.stringify(value));
+  return String(value);
+}
+
+function profileCard(version, profile) {
+  if (!version.has_profile) {
+    return card(
+      "Reference profile",
+      stateBox("broken", "No reference profile: this version was registered without reference data, so its drift and data quality cannot be monitored. Register it again with --reference."),
+    );
+  }
+  if (profile instanceof Error) return card("Reference profile", stateBox("error", profile.message));
+  if (!profile) return card("Reference profile", stateBox("loading", ""));
+  const features = Object.entries(profile.features ?? {}).map(([name, f]) => ({ name, ...f }));
+  const top = (f) =>
+    Object.entries(f.frequencies ?? {})
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([value, count]) => `${value} ${fmt.pct(count / Math.max(f.count || 1, 1), 0)}`)
+      .join(", ");
+  return card(
+    "Reference profile",
+    kv([
+      ["Rows", fmt.int(profile.n_rows ?? version.reference_rows)],
+      ["Features", fmt.int(features.length)],
+      ["Bins per numeric feature", fmt.int(profile.n_bins)],
+      profile.prediction?.frequencies && Object.keys(profile.prediction.frequencies).length ? ["Predicted classes", top(profile.prediction)] : null,
+    ]),
+    h(
+      "div",
+      { class: "table-wrap profile-table" },
+      table(
+        [
+          { key: "name", label: "Feature", render: (f) => h("span", { class: "mono" }, f.name) },
+          { key: "kind", label: "Kind" },
+          { key: "missing_rate", label: "Missing", numeric: true, render: (f) => fmt.pct(f.missing_rate) },
+          { key: "mean", label: "Mean", numeric: true, render: (f) => fmt.num(f.mean) },
+          { key: "std", label: "Std", numeric: true, render: (f) => fmt.num(f.std) },
+          { key: "minimum", label: "Min", numeric: true, render: (f) => fmt.num(f.minimum) },
+          { key: "maximum", label: "Max", numeric: true, render: (f) => fmt.num(f.maximum) },
+          { key: "top", label: "Top categories", render: (f) => top(f) || "—" },
+        ],
+        features,
+      ),
+    ),
+  );
+}
+
+async function modelPage(root, name, ctx) {
+  const versionsBox = h("div");
+  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Versions" });
+  const panel = h("div", { role: "tabpanel", id: "version-panel" });
+  replace(root, versionsBox, tabs, panel);
+  const profiles = new Map(); // version -> profile (versions are immutable once registered)
+  let model = null;
+  let serving = new Map();
+  let selected = Number(new URLSearchParams(window.location.search).get("version")) || null;
+
+  const select = (number) => {
+    selected = number;
+    const url = new URL(window.location.href);
+    url.searchParams.set("version", String(number));
+    window.history.replaceState(null, "", url);
+    for (const button of tabs.querySelectorAll("button")) button.setAttribute("aria-selected", String(Number(button.dataset.version) === number));
+    showVersion();
+  };
+
+  const showVersion = async () => {
+    const version = model.versions.find((v) => v.version === selected);
+    if (!version) {
+      showState(panel, "error", `${name} has no version ${selected}.`);
+      return;
+    }
+    panel.setAttribute("aria-label", `Version ${version.version}`);
+    const draw = () =>
+      renderIfChanged(panel, { version, profile: profiles.get(version.version) instanceof Error ? String(profiles.get(version.version)) : Boolean(profiles.get(version.version)), served: serving.get(version.version) }, () =>
+        replace(
+          panel,
+          h("div", { class: "version-head", dataset: { version: version.version } }, h("h2", {}, `${name} v${version.version}`), badge(version.flavor, "muted"), servedBy(serving.get(version.version))),
+          h("div", { class: "grid-2" }, card("Input schema", h("div", { class: "table-wrap" }, schemaTable(version))), card("Output and lineage", kv([...outputPairs(version), ...lineagePairs(version)]))),
+          profileCard(version, profiles.get(version.version)),
+        ),
+      );
+    draw();
+    if (version.has_profile && !profiles.has(version.version)) {
+      try {
+        const full = await api(`/v1/models/${enc(name)}/versions/${version.version}`, { query: { profile: "true" } });
+        profiles.set(version.version, full.profile ?? null);
+      } catch (error) {
+        profiles.set(version.version, error);
+      }
+      if (selected === version.version) draw();
+    }
+  };
+
+  let missing = false;
+  await live(async () => {
+    // A model that is not registered stays so: say it once, stop asking.
+    if (missing) return;
+    let detail;
+    let endpoints;
+    try {
+      [detail, { endpoints }] = await Promise.all([api(`/v1/models/${enc(name)}`), api("/v1/endpoints")]);
+    } catch (error) {
+      // Before the first answer the page says why; later the live status does.
+      if (!model) showState(root, "error", error.message);
+      missing = !model && error.status === 404;
+      throw error;
+    }
+    model = detail;
+    serving = servingMap(endpoints).get(name) ?? new Map();
+    const versions = [...(model.versions ?? [])].sort((a, b) => b.version - a.version);
+    if (!versions.length) {
+      showState(versionsBox, "empty", `${name} has no versions yet.`);
+      return;
+    }
+    if (!versions.some((v) => v.version === selected)) selected = versions[0].version;
+    renderIfChanged(versionsBox, { versions, served: [...serving.entries()] }, () =>
+      replace(
+        versionsBox,
+        card(
+          "Versions",
+          h(
+            "div",
+            { class: "table-wrap" },
+            table(
+              [
+                { key: "version", label: "Version", render: (v) => h("a", { href: modelLink(name, v.version), dataset: { version: v.version }, on: { click: (event) => { event.preventDefault(); select(v.version); } } }, `v${v.version}`) },
+                { key: "flavor", label: "Flavor" },
+                { key: "created_at", label: "Registered", render: (v) => h("span", { title: v.created_at }, fmt.time(v.created_at)) },
+                { key: "features", label: "Inputs", numeric: true, render: (v) => fmt.int(v.input_schema?.features?.length ?? 0) },
+                { key: "output", label: "Output", render: (v) => v.output?.kind ?? "—" },
+                { key: "reference_rows", label: "Reference rows", numeric: true, render: (v) => (v.has_profile ? fmt.int(v.reference_rows) : badge("no profile", "warn")) },
+                { key: "served", label: "Served by", render: (v) => servedBy(serving.get(v.version)) },
+              ],
+              versions,
+            ),
+          ),
+        ),
+      ),
+    );
+    renderIfChanged(tabs, versions.map((v) => v.version), () =>
+      replace(
+        tabs,
+        versions.map((v) =>
+          h("button", { type: "button", role: "tab", "aria-selected": String(v.version === selected), "aria-controls": "version-panel", dataset: { version: v.version }, on: { click: () => select(v.version) } }, `v${v.version}`),
+        ),
+      ),
+    );
+    await showVersion();
+  });
+}
+
+ready(async (ctx) => {
+  const root = document.getElementById("page");
+  if (ctx.params.model) await modelPage(root, ctx.params.model, ctx);
+  else await registryPage(root);
 });

@@ -1,7 +1,12 @@
-// The rollouts page: filled from the /v1 API by the dashboard core.
+// The rollouts pages. /dashboard/rollouts: every endpoint's rollout, live ones first.
+// /dashboard/endpoints/{name}/rollout: one rollout's split, step, gates over time (from
+// GET .../rollout/analyses), the candidate vs primary report and the audit trail, with
+// promote / roll back / pause / resume for callers allowed to deploy.
 import { ready } from "../core/boot.js";
-import { showState } from "../core/dom.js";
+import { listPage } from "./rollouts/list.js";
+import { endpointPage } from "./rollouts/page.js";
 
-ready(async () => {
-  showState(document.getElementById("page"), "info", "This page is being built.");
+ready(async (ctx) => {
+  if (ctx.params.endpoint) await endpointPage(ctx);
+  else await listPage(ctx);
 });
