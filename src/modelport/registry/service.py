@@ -149,11 +149,15 @@ class Registry:
         """The lineage to store, its parent checked to exist (checked before any work)."""
         lineage = request.lineage
         if request.parent is not None:
-            parent = self.resolve(parse_model_ref(request.parent, field="parent"), field="parent")
+            parent = self.resolve(
+                parse_model_ref(request.parent, field="parent"),
+                field="parent",
+                version_field="parent",
+            )
             lineage = (lineage or Lineage()).model_copy(update={"parent": parent.ref})
         elif lineage is not None and lineage.parent is not None:
             name, version = parse_ref(lineage.parent)
-            self.resolve(ModelRef(name, version), field="parent")
+            self.resolve(ModelRef(name, version), field="parent", version_field="parent")
         return None if lineage is None else lineage.to_dict()
 
     def _referenced(self, relative: str) -> bool:
@@ -435,20 +439,26 @@ class Registry:
         raise VersionNotFound(f"model {name!r} has no version {version}", field=field)
 
     def resolve(
-        self, ref: ModelRef, *, field: str = "model", servable: bool = False
+        self,
+        ref: ModelRef,
+        *,
+        field: str = "model",
+        version_field: str = "version",
+        servable: bool = False,
     ) -> ModelVersion:
         """The version ``ref`` names now: ``churn:3``, ``churn`` (newest not archived) or
-        ``churn@champion`` (the alias's version; :class:`AliasNotFound` if it has none)."""
+        ``churn@champion`` (the alias's version; :class:`AliasNotFound` if it has none).
+        Errors about the model or alias name ``field``, about the version ``version_field``."""
         check_name("model", ref.name, field=field)
         try:
             if ref.alias is None:
-                return self.get(ref.name, ref.version, field=field, servable=servable)
+                return self.get(ref.name, ref.version, field=version_field, servable=servable)
             version = self.aliases(ref.name).get(ref.alias)
         except ModelNotFound as exc:
             raise ModelNotFound(exc.message, field=field) from None
         if version is None:
             raise AliasNotFound(f"model {ref.name!r} has no alias {ref.alias!r}", field=field)
-        return self.get(ref.name, version, field=field, servable=servable)
+        return self.get(ref.name, version, field=version_field, servable=servable)
 
     def load(self, version: ModelVersion) -> Predictor:
         flavor = get_flavor(version.flavor)
