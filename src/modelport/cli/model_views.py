@@ -11,7 +11,8 @@ from modelport.registry.records import ModelVersion
 
 
 def versions_table(name: str, versions: list[ModelVersion]) -> Table:
-    table = Table(
+    table = Table(title=name)
+    for header in (
         "version",
         "flavor",
         "output",
@@ -22,8 +23,9 @@ def versions_table(name: str, versions: list[ModelVersion]) -> Table:
         "state",
         "created",
         "description",
-        title=name,
-    )
+    ):
+        # Wrapped, never cut: an alias or parent must stay readable on a narrow terminal.
+        table.add_column(header, overflow="fold")
     for v in versions:
         table.add_row(
             str(v.version),
@@ -34,7 +36,7 @@ def versions_table(name: str, versions: list[ModelVersion]) -> Table:
             ", ".join(v.aliases) or "-",
             str((v.lineage or {}).get("parent") or "-"),
             "archived" if v.archived else "active",
-            v.created_at.isoformat()[:19],
+            v.created_at.isoformat()[:10],
             v.description,
         )
     return table
@@ -65,7 +67,8 @@ def version_detail(console: Console, found: ModelVersion) -> None:
 
 def lineage_table(ref: str, chain: list[dict[str, Any]]) -> Table:
     """Child first: each version's trainer, data window, counts and holdout metrics."""
-    table = Table(
+    table = Table(title=f"lineage of {ref}")
+    for header in (
         "version",
         "parent",
         "trainer",
@@ -74,8 +77,8 @@ def lineage_table(ref: str, chain: list[dict[str, Any]]) -> Table:
         "labels",
         "holdout metrics",
         "parent on holdout",
-        title=f"lineage of {ref}",
-    )
+    ):
+        table.add_column(header, overflow="fold")
     for entry in chain:
         if entry.get("missing"):
             table.add_row(entry["ref"], "[red]no longer registered[/]", *["-"] * 6)
@@ -98,8 +101,8 @@ def lineage_table(ref: str, chain: list[dict[str, Any]]) -> Table:
 def _window(window: dict[str, Any] | None) -> str:
     if not window:
         return "-"
-    start = str(window.get("start") or "…")[:16]
-    end = str(window.get("end") or "…")[:16]
+    start = str(window.get("start") or "…")[:16].replace("T", " ")
+    end = str(window.get("end") or "…")[:16].replace("T", " ")
     return f"{start} → {end}"
 
 

@@ -145,15 +145,8 @@ def show(
     reg = registry()
     if model_ref.version is None and model_ref.alias is None:
         versions = reg.versions(model_ref.name)
-        aliases = reg.aliases(model_ref.name)
-        if as_json:
-            print_json(
-                {
-                    "name": model_ref.name,
-                    "versions": [v.to_dict() for v in versions],
-                    "aliases": aliases,
-                }
-            )
+        if as_json:  # each version names its aliases
+            print_json([v.to_dict() for v in versions])
             return
         console.print(versions_table(model_ref.name, versions))
         return
@@ -283,7 +276,7 @@ def tag(
 ) -> None:
     """Set and remove tags of NAME VERSION (audited)."""
     if not pairs and not remove:
-        raise ModelportError("give key=value tags to set or --remove KEY", field="tags")
+        raise ValidationFailed("give key=value tags to set or --remove KEY", field="tags")
     found = services().catalog.tag(
         name, version, set_tags=_tags(pairs or []), remove=remove or [], actor="cli"
     )
