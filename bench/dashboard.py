@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from machine import machine_info
+from machine import machine_info, wait_until_quiet
 from servers import Server, free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -352,12 +352,20 @@ def summary(loads: list[dict[str, Any]]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
+def call_name(path: str) -> str:
+    """A call's path and query with the moments left out (they move with the clock)."""
+    split = urlsplit(path)
+    query = [part for part in split.query.split("&") if part]
+    kept = [p if p.split("=")[0] not in ("since", "until") else p.split("=")[0] for p in query]
+    return split.path + (f"?{'&'.join(kept)}" if kept else "")
+
+
 def api_table(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per API path: response size and the median time over the loads."""
+    """Per API call (path and query, moments left out): response size and median time."""
     by_path: dict[str, list[dict[str, Any]]] = {}
     for entry in loads:
         for call in entry["api"]:
-            by_path.setdefault(call["path"], []).append(call)
+            by_path.setdefault(call_name(call["path"]), []).append(call)
     return [
         {
             "path": path,
@@ -367,6 +375,25 @@ def api_table(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for path, calls in by_path.items()
     ]
+
+
+def replay(base_url: str, load: dict[str, Any], repeat: int = 3) -> dict[str, float]:
+    """Each API call of one load again, one at a time (no other call competing): the
+    server's own time per call, median of ``repeat``."""
+    serial: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=300) as client:
+        for call in load["api"]:
+            name = call_name(call["path"])
+            if name in serial:
+                continue
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                client.get(call["path"]).raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            serial[name] = round(statistics.median(times), 1)
+    return serial
 
 
 def report(result: dict[str, Any]) -> None:
@@ -381,12 +408,18 @@ def report(result: dict[str, Any]) -> None:
             f"{result[kind]['max_ms']:.0f}",
         )
     console.print(figures)
-    calls = Table(title="API calls of one load (cold)")
-    for column in ("path", "calls", "bytes", "median ms"):
+    calls = Table(
+        title="API calls of one load (cold; 'alone': the same call again with nothing else)"
+    )
+    for column in ("path", "calls", "bytes", "median ms", "alone ms"):
         calls.add_column(column, justify="left" if column == "path" else "right")
     for row in result["api"]:
         calls.add_row(
-            row["path"], str(row["calls_per_load"]), f"{row['bytes']:,}", f"{row['median_ms']}"
+            row["path"],
+            str(row["calls_per_load"]),
+            f"{row['bytes']:,}",
+            f"{row['median_ms']}",
+            f"{row['alone_ms']}",
         )
     console.print(calls)
     data = result["data"]
@@ -394,6 +427,11 @@ def report(result: dict[str, Any]) -> None:
         f"data: {data['features']} features ({data['categorical']} categorical), "
         f"{data['days']} days of hourly windows ({data['windows']}), {data['log_rows']:,} "
         f"logged rows, {data['series_points']:,} series points; seeding {data['seconds']}"
+    )
+    machine = result["machine"]
+    console.print(
+        f"machine: {machine['cpu']}, {machine['nproc']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['busy_percent_before']}% busy before measuring"
     )
     states = result["measured"]["cold"][0]["states"]
     if states:
@@ -410,6 +448,9 @@ def main() -> None:
     parser.add_argument("--rows-per-hour", type=int, default=700)
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--range", default="30d", help="the page's ?range=")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60.0, help="seconds to wait for an idle machine"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--keep", type=Path, help="seed into this folder and keep it")
     parser.add_argument("--reuse", type=Path, help="a folder seeded earlier with --keep")
@@ -442,18 +483,23 @@ def main() -> None:
     try:
         server.start()
         wait_live(server)
+        # Other work on a shared machine skews every figure: wait for a quiet moment.
+        busy_before = wait_until_quiet(args.quiet_wait)
         path = f"/dashboard/endpoints/{ENDPOINT}?range={args.range}"
         measured = measure(server.base_url, path, args.loads)
+        serial = replay(server.base_url, measured["cold"][0])
     finally:
         server.stop()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     result = {
-        "machine": machine_info(),
+        "machine": {**machine_info(), "busy_percent_before": round(busy_before, 1)},
         "data": data,
         "cold": summary(measured["cold"]),
         "warm": summary(measured["warm"]),
-        "api": api_table(measured["cold"]),
+        "api": [
+            {**row, "alone_ms": serial.get(row["path"])} for row in api_table(measured["cold"])
+        ],
         "measured": measured,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -156,9 +156,7 @@ def test_version_role_and_groups(server: LiveServer, logged: None) -> None:
     ]
 
 
-def test_predictions_per_bucket_count_the_answered_rows(
-    server: LiveServer, logged: None
-) -> None:
+def test_predictions_per_bucket_count_the_answered_rows(server: LiveServer, logged: None) -> None:
     body = service(server, **span(predictions="1")).json()
     plain = service(server, **span()).json()
 

@@ -133,12 +133,16 @@ def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
     empty = [0] * span.buckets
     if not window.n_rows:
         return {"kind": None, "rows": empty}
-    kind = "classification" if col.PREDICTION in window.available else None
-    if kind is None and col.PREDICTION_VALUE in window.available:
-        kind = "regression"
-    if kind is None:
+    # A log may hold both output columns (one of them empty): the one with values tells.
+    kind = output = None
+    for candidate, column in (("classification", col.PREDICTION),
+                              ("regression", col.PREDICTION_VALUE)):  # fmt: skip
+        values = window.column(column) if column in window.available else None
+        if values is not None and values.null_count < len(values):
+            kind, output = candidate, column
+            break
+    if kind is None or output is None:
         return {"kind": None, "rows": empty}
-    output = col.PREDICTION if kind == "classification" else col.PREDICTION_VALUE
     table = window.table([col.TS, col.STATUS, output])
     table = table.filter(pc.and_(pc.equal(table[col.STATUS], col.STATUS_OK),
                                  pc.is_valid(table[output])))  # fmt: skip
@@ -148,14 +152,21 @@ def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
     index = index[inside]
     rows = np.bincount(index, minlength=span.buckets)
     if kind == "classification":
-        labels = np.asarray(table[output].to_numpy(zero_copy_only=False), dtype=object)[inside]
-        classes, codes = np.unique(labels.astype(str), return_inverse=True)
-        counts = np.bincount(index * len(classes) + codes, minlength=span.buckets * len(classes))
+        # Arrow's dictionary encoding numbers the labels without a Python object per row.
+        encoded = pc.dictionary_encode(table[output].combine_chunks())
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        names = [str(name) for name in encoded.dictionary.to_pylist()]
+        classes = sorted(names)
+        # Each dictionary code's place among the sorted class labels.
+        place = np.asarray([classes.index(name) for name in names], dtype=np.int64)
+        width = max(len(classes), 1)
+        codes = place[codes[inside]] if names else codes[inside]
+        counts = np.bincount(index * width + codes, minlength=span.buckets * width)
         return {
             "kind": kind,
             "rows": rows.tolist(),
-            "classes": classes.tolist(),
-            "counts": counts.reshape(span.buckets, len(classes)).tolist(),
+            "classes": classes,
+            "counts": counts.reshape(span.buckets, width)[:, : len(classes)].tolist(),
         }
     values = np.asarray(table[output].to_numpy(), dtype=np.float64)[inside]
     order = np.lexsort((values, index))

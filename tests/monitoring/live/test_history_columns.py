@@ -169,12 +169,6 @@ def test_columns_of_chosen_features_and_statistics_within_a_span(series: SeriesS
     assert "outputs" not in body
 
 
-def test_values_are_rounded_to_six_significant_digits(series: SeriesStore) -> None:
-    store(series, 0, [point("tenure", "psi", 0.0123456789)])
-    body = queries.history_columns(series, "churn", version=1, window="1h")
-    assert body["series"][0]["values"] == [0.0123457]
-
-
 def test_an_answer_too_large_names_what_to_narrow(
     series: SeriesStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -185,7 +185,7 @@ def history_columns(
         if entry is None:
             entry = found[key] = _empty_series(row.feature, row.statistic, len(times), decision)
         index = position[row.window_start]
-        entry["values"][index] = _rounded(row.value)
+        entry["values"][index] = row.value
         entry["thresholds"][index] = row.threshold
         entry["drifted"][index] = row.drifted
         entry["rows"][index] = row.rows
@@ -253,7 +253,7 @@ def _decision_rows(
             held = chosen.get(cell)
             if held is not None and held.drifted is None and row.drifted is not None:
                 chosen[cell] = row
-    return sorted(chosen.values(), key=lambda r: (r.window_start, r.feature))
+    return list(chosen.values())
 
 
 def _preferred(row: PointRow, deciding: tuple[str, str]) -> tuple[bool, int]:
@@ -288,13 +288,6 @@ def _finish(entry: dict[str, Any]) -> dict[str, Any]:
         if len(set(present)) > 1:
             entry["statistics"] = names
     return entry
-
-
-def _rounded(value: float | None) -> float | None:
-    """Six significant digits: a chart's precision, a third of the bytes."""
-    if value is None or value != value or value in (float("inf"), float("-inf")):
-        return None
-    return float(f"{value:.6g}")
 
 
 def refusals(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -150,11 +150,13 @@ class SeriesStore:
         statistics: Collection[str] | None = None,
         limit: int | None = None,
     ) -> list[PointRow]:
-        """The figures of one version's windows of one size, oldest first, as plain tuples
-        (no ORM objects: a month of hourly windows for 50 features is read in one go)."""
-        table = MonitoringPointRow
+        """The figures of one version's windows of one size, in no particular order, as
+        plain tuples: read through the Core table, not the ORM, so a month of hourly
+        windows for 50 features (36,000 figures per statistic) is read in one go."""
+        table = MonitoringPointRow.__table__.c
         query = select(
-            table.window_start,
+            # Read as stored: 720 distinct starts are parsed once each, not once per row.
+            type_coerce(table.window_start, String),
             table.feature,
             table.statistic,
             table.status,
@@ -171,11 +173,15 @@ class SeriesStore:
             query = query.where(table.feature.in_(list(features)))
         if statistics is not None:
             query = query.where(table.statistic.in_(list(statistics)))
-        query = query.order_by(table.window_start)
         if limit is not None:
             query = query.limit(limit)
-        with self.db.session() as session:
-            return [PointRow(*row) for row in session.execute(query)]
+        with self.db.engine.connect() as connection:
+            found = connection.execute(query).all()
+        starts = {start: _utc(start) for start in {row[0] for row in found}}
+        return [
+            PointRow(starts[row[0]], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+            for row in found
+        ]
 
     # -- states ------------------------------------------------------------------------------
     def save_state(self, key: WindowKey, process: str, rows: int, state: dict[str, Any]) -> None:
@@ -316,6 +322,12 @@ class SeriesStore:
         found = self.baseline(endpoint, version)
         assert found is not None
         return found
+
+
+def _utc(value: str | datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite answers text, PostgreSQL datetimes)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _point(row: MonitoringPointRow) -> dict[str, Any]:
