@@ -29,10 +29,13 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     │   ├── ModelNotFound               404 model_not_found
     │   ├── VersionNotFound             404 version_not_found
     │   ├── EndpointNotFound            404 endpoint_not_found
+    │   ├── AliasNotFound               404 alias_not_found
     │   ├── AlertNotFound               404 alert_not_found
     │   └── NotifierNotFound            404 notifier_not_found
     ├── Conflict                        409 conflict
     │   ├── RolloutInProgress           409 rollout_in_progress
+    │   ├── VersionArchived             409 version_archived  (would serve an archived version)
+    │   ├── VersionInUse                409 version_in_use    (archiving a referenced version)
     │   ├── AlertExists                 409 alert_exists
     │   └── NotifierExists              409 notifier_exists
     ├── NotReady                        503 not_ready
@@ -175,6 +178,10 @@ class EndpointNotFound(NotFound):
     code = "endpoint_not_found"
 
 
+class AliasNotFound(NotFound):
+    code = "alias_not_found"
+
+
 class RolloutNotFound(NotFound):
     code = "rollout_not_found"
 
@@ -196,6 +203,18 @@ class RolloutInProgress(Conflict):
     """The endpoint has a live rollout; end it first (or force, which ends it)."""
 
     code = "rollout_in_progress"
+
+
+class VersionArchived(Conflict):
+    """An endpoint, rollout or alias would point at an archived version; unarchive it."""
+
+    code = "version_archived"
+
+
+class VersionInUse(Conflict):
+    """The version is referenced by an endpoint, rollout or alias (``details.referrers``)."""
+
+    code = "version_in_use"
 
 
 class AlertExists(Conflict):

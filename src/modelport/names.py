@@ -19,7 +19,7 @@ from typing import Literal
 
 from modelport.errors import InvalidName, UnsafePath
 
-NameKind = Literal["model", "endpoint", "alert", "token", "name"]
+NameKind = Literal["model", "endpoint", "alert", "token", "alias", "name"]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 _NAME = re.compile(NAME_PATTERN)

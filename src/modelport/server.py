@@ -71,7 +71,9 @@ from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.privacy import FieldRules
 from modelport.predlog.recorder import Recorder
 from modelport.predlog.retention import LogRetention
+from modelport.registry.aliases import AliasStore
 from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.catalog import Catalog
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
 from modelport.rollout.controller import Controller
@@ -116,6 +118,10 @@ class Services:
     db: Database
     registry: Registry
     endpoints: EndpointStore
+    # The registry's aliases (moving one moves the endpoints that follow it), archiving,
+    # tags, lineage and model audit trail.
+    aliases: AliasStore
+    catalog: Catalog
     log: ParquetPredictionLog
     feedback: FeedbackStore
     index: RequestIndex
@@ -246,6 +252,8 @@ class Services:
             db=db,
             registry=registry,
             endpoints=endpoints,
+            aliases=AliasStore(endpoints),
+            catalog=Catalog(registry),
             log=log,
             feedback=feedback,
             index=index,

@@ -38,8 +38,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Path parameters per target: objects that exist, and names nothing has.
-REAL = {"name": "churn", "version": "1"}
-MISSING = {"name": "no-such-thing", "version": "99"}
+REAL = {"name": "churn", "version": "1", "alias": "champion"}
+MISSING = {"name": "no-such-thing", "version": "99", "alias": "no-such-alias"}
 # Deleting the real endpoint would leave the other operations nothing to find.
 SPARE = "churn-spare"
 

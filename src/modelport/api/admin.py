@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from modelport.api import registry
 from modelport.api.auth import is_admin_token, require
 from modelport.api.body import read_json
 from modelport.api.context import services
@@ -29,7 +30,7 @@ from modelport.errors import (
     ValidationFailed,
 )
 from modelport.names import check_name
-from modelport.registry.records import ModelVersion, parse_ref
+from modelport.registry.records import ModelRef, ModelVersion, parse_model_ref
 from modelport.registry.service import Registration
 from modelport.schema import InputSchema
 
@@ -47,8 +48,10 @@ async def list_models(request: Request) -> Response:
 async def show_model(request: Request) -> Response:
     app = services(request)
     require(request)
-    versions = await asyncio.to_thread(app.registry.versions, request.path_params["name"])
-    return JSON({"name": request.path_params["name"], "versions": [v.to_dict() for v in versions]})
+    name = request.path_params["name"]
+    versions = await asyncio.to_thread(app.registry.versions, name)
+    aliases = await asyncio.to_thread(app.registry.aliases, name)
+    return JSON({"name": name, "versions": [v.to_dict() for v in versions], "aliases": aliases})
 
 
 @guarded()
@@ -256,11 +259,13 @@ async def _object(request: Request) -> dict[str, Any]:
     return payload
 
 
-def _model_field(payload: dict[str, Any]) -> tuple[str, int | None]:
+def _model_field(payload: dict[str, Any]) -> ModelRef:
     model = payload.get("model")
     if not isinstance(model, str):
-        raise ValidationFailed("'model' must be a string like 'churn:1'", field="model")
-    return parse_ref(model)
+        raise ValidationFailed(
+            "'model' must be a string like 'churn:1' or 'churn@champion'", field="model"
+        )
+    return parse_model_ref(model)
 
 
 @guarded()
@@ -269,8 +274,10 @@ async def create_endpoint(request: Request) -> Response:
     actor = require(request)
     payload = await _object(request)
     name = check_name("endpoint", payload.get("name"), field="name")
-    model, version = _model_field(payload)
-    endpoint = await asyncio.to_thread(app.endpoints.create, name, model, version, actor)
+    ref = _model_field(payload)
+    endpoint = await asyncio.to_thread(
+        lambda: app.endpoints.create(name, ref.name, ref.version, actor, alias=ref.alias)
+    )
     await app.plane.refresh(only=name)
     return JSON(endpoint.to_dict(), status_code=201)
 
@@ -321,9 +328,10 @@ async def _end_rollout(request: Request, name: str, actor: str, action: str) -> 
 
 @guarded()
 async def update_endpoint(request: Request) -> Response:
-    """Point the endpoint at another version of its model: ``{"model": "churn:2"}``,
-    optionally ``"revision": N`` (409 if it changed since) and ``"force": true`` (roll
-    back a rollout in progress first; without it such an endpoint answers 409)."""
+    """Point the endpoint at another version of its model: ``{"model": "churn:2"}``, or
+    make it follow an alias: ``{"model": "churn@champion"}``; optionally
+    ``"revision": N`` (409 if it changed since) and ``"force": true`` (roll back a
+    rollout in progress first; without it such an endpoint answers 409)."""
     app = services(request)
     actor = require(request)
     name = request.path_params["name"]
@@ -331,14 +339,14 @@ async def update_endpoint(request: Request) -> Response:
     revision = _revision_field(payload)
     force = _force(request, payload)
     current = await asyncio.to_thread(app.endpoints.get, name)
-    model, version = _model_field(payload)
-    if model != current.model:
+    ref = _model_field(payload)
+    if ref.name != current.model:
         raise ValidationFailed(
             f"endpoint {name!r} serves model {current.model!r}; create a new endpoint for "
-            f"{model!r}",
+            f"{ref.name!r}",
             field="model",
         )
-    resolved = await asyncio.to_thread(app.registry.get, model, version)
+    resolved = await asyncio.to_thread(lambda: app.registry.resolve(ref, servable=True))
     if revision is not None and revision != current.revision:
         # Refused before a forced change ends anything.
         raise Conflict(
@@ -356,9 +364,11 @@ async def update_endpoint(request: Request) -> Response:
             name,
             actor=actor,
             action="set-version",
-            primary_version=resolved.version,
+            primary_version=None if ref.alias else resolved.version,
             expected_revision=revision,
             details=details,
+            follow=ref.alias,
+            unfollow=ref.alias is None,
         )
     )
     await app.plane.refresh(only=name)
@@ -405,4 +415,5 @@ routes = [
     Route("/v1/endpoints/{name}", update_endpoint, methods=["PATCH", "PUT"]),
     Route("/v1/endpoints/{name}", delete_endpoint, methods=["DELETE"]),
     Route("/v1/endpoints/{name}/history", endpoint_history, methods=["GET"]),
+    *registry.routes,
 ]

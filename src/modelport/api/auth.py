@@ -65,6 +65,15 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("/v1/models/{name}", "GET"): "read",
     ("/v1/models/{name}/versions/{version:int}", "GET"): "read",
     ("/v1/models/{name}/versions", "POST"): "admin",
+    # Aliases, archiving and tags change what is (or may be) served: deploy.
+    ("/v1/models/{name}/aliases", "GET"): "read",
+    ("/v1/models/{name}/aliases/{alias}", "PUT"): "deploy",
+    ("/v1/models/{name}/aliases/{alias}", "DELETE"): "deploy",
+    ("/v1/models/{name}/history", "GET"): "read",
+    ("/v1/models/{name}/versions/{version:int}", "PATCH"): "deploy",
+    ("/v1/models/{name}/versions/{version:int}/archive", "POST"): "deploy",
+    ("/v1/models/{name}/versions/{version:int}/unarchive", "POST"): "deploy",
+    ("/v1/models/{name}/versions/{version:int}/lineage", "GET"): "read",
     # Endpoints.
     ("/v1/endpoints", "GET"): "read",
     ("/v1/endpoints", "POST"): "deploy",

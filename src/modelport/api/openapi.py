@@ -193,6 +193,51 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         s.ModelVersionInfo,
         query=(_flag("profile", "include the reference profile"),),
     ),
+    ("PATCH", "/v1/models/{name}/versions/{version:int}"): Operation(
+        "Set or remove a version's tags", "registry", s.ModelVersionInfo, body=s.VersionUpdate
+    ),
+    ("POST", "/v1/models/{name}/versions/{version:int}/archive"): Operation(
+        "Archive a version (it can no longer be served)",
+        "registry",
+        s.ModelVersionInfo,
+        refusals=(409,),
+    ),
+    ("POST", "/v1/models/{name}/versions/{version:int}/unarchive"): Operation(
+        "Make an archived version servable again", "registry", s.ModelVersionInfo
+    ),
+    ("GET", "/v1/models/{name}/versions/{version:int}/lineage"): Operation(
+        "A version and its chain of parents", "registry", s.LineageChain
+    ),
+    ("GET", "/v1/models/{name}/aliases"): Operation(
+        "A model's aliases and the endpoints following them", "registry", s.AliasList
+    ),
+    ("PUT", "/v1/models/{name}/aliases/{alias}"): Operation(
+        "Point an alias at a version (moves the endpoints following it)",
+        "registry",
+        s.AliasMoved,
+        body=s.AliasSet,
+        query=(_flag("force", "roll back a rollout in progress on a follower first"),),
+        refusals=(409,),
+    ),
+    ("DELETE", "/v1/models/{name}/aliases/{alias}"): Operation(
+        "Remove an alias (409 while an endpoint follows it)",
+        "registry",
+        status=204,
+        media="",
+        refusals=(409,),
+    ),
+    ("GET", "/v1/models/{name}/history"): Operation(
+        "The model's audit trail: registrations, alias moves, archiving, tags",
+        "registry",
+        s.ModelHistory,
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "newest entries to answer (default 100)",
+            ),
+        ),
+    ),
     # endpoints
     ("GET", "/v1/endpoints"): Operation("List endpoints", "endpoints", s.EndpointList),
     ("POST", "/v1/endpoints"): Operation(

@@ -224,6 +224,8 @@ class ModelSummary(Answer):
     versions: int
     latest: int | None
     created_at: str
+    archived: int = Field(default=0, description="how many versions are archived")
+    aliases: dict[str, int] = Field(default_factory=dict, description="alias -> version")
 
 
 class ModelList(Answer):
@@ -244,11 +246,89 @@ class ModelVersionInfo(Answer):
     reference_rows: int | None
     has_profile: bool
     profile: dict[str, Any] | None = Field(default=None, description="with ?profile=true")
+    aliases: list[str] = Field(default_factory=list, description="aliases pointing here")
+    archived: bool = False
+    archived_at: str | None = None
+    archived_by: str | None = None
+    lineage: dict[str, Any] | None = Field(
+        default=None,
+        description="parent, trainer, window, rows, labels, fingerprint, holdout (if recorded)",
+    )
 
 
 class ModelDetail(Answer):
     name: str
     versions: list[ModelVersionInfo]
+    aliases: dict[str, int] = Field(default_factory=dict, description="alias -> version")
+
+
+class AliasSet(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 1}]})
+    version: int = Field(ge=1, description="the version the alias points at from now on")
+    force: bool = Field(
+        default=False,
+        description="roll back a rollout in progress on a following endpoint first "
+        "(otherwise 409 rollout_in_progress)",
+    )
+
+
+class AliasInfo(Answer):
+    model: str
+    alias: str
+    version: int
+    updated_at: str
+    updated_by: str
+    endpoints: list[str] = Field(description="endpoints following the alias")
+
+
+class AliasMoved(AliasInfo):
+    previous: int | None = Field(description="where the alias pointed before (null: new)")
+    moved: list[str] = Field(description="endpoints whose primary moved")
+    ended_rollouts: dict[str, int] = Field(description="endpoint -> rollout rolled back (force)")
+
+
+class AliasList(Answer):
+    model: str
+    aliases: list[AliasInfo]
+
+
+class VersionUpdate(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"tags": {"team": "risk", "stage": None}}]},
+    )
+    tags: dict[str, Any] = Field(
+        default_factory=dict, description="tags to set; a null value removes the tag"
+    )
+    remove: list[str] = Field(default_factory=list, description="tag names to remove")
+
+
+class LineageEntry(Answer):
+    model: str
+    version: int
+    ref: str
+    missing: bool = Field(default=False, description="the parent is no longer registered")
+    created_at: str | None = None
+    archived: bool | None = None
+    aliases: list[str] | None = None
+    parent: str | None = None
+    trainer: str | None = None
+    window: dict[str, Any] | None = None
+    rows: int | None = None
+    labels: int | None = None
+    fingerprint: str | None = None
+    holdout: dict[str, Any] | None = None
+
+
+class LineageChain(Answer):
+    model: str
+    version: int
+    chain: list[LineageEntry] = Field(description="the version, then its parents")
+
+
+class ModelHistory(Answer):
+    model: str
+    history: list[dict[str, Any]]
 
 
 def _flag(description: str) -> Any:
@@ -289,14 +369,20 @@ class EndpointCreate(Request):
         extra="forbid", json_schema_extra={"examples": [{"name": "churn-b", "model": "churn:1"}]}
     )
     name: str = Field(pattern=NAME_PATTERN)
-    model: str = Field(description="model[:version], e.g. churn:2; no version means latest")
+    model: str = Field(
+        description="model[:version] (e.g. churn:2; no version: the newest not archived) or "
+        "model@alias (e.g. churn@champion: the endpoint follows the alias)"
+    )
 
 
 class EndpointUpdate(Request):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"model": "churn:1", "revision": 1}]}
     )
-    model: str = Field(description="another version of the endpoint's model, e.g. churn:2")
+    model: str = Field(
+        description="another version of the endpoint's model, e.g. churn:2, or an alias "
+        "to follow, e.g. churn@champion"
+    )
     revision: int | None = Field(
         default=None, description="refuse (409) unless the endpoint is still at this revision"
     )
@@ -310,6 +396,7 @@ class EndpointInfo(Answer):
     name: str
     model: str
     version: int = Field(description="the primary version")
+    alias: str | None = Field(default=None, description="the alias of the model it follows")
     policy: dict[str, Any]
     revision: int
     created_at: str
@@ -850,6 +937,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RegistrationForm,
     EndpointCreate,
     EndpointUpdate,
+    AliasSet,
+    VersionUpdate,
     RolloutStart,
     RolloutAction,
     ForgetRequest,
@@ -872,6 +961,11 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ModelList,
     ModelDetail,
     ModelVersionInfo,
+    AliasInfo,
+    AliasMoved,
+    AliasList,
+    LineageChain,
+    ModelHistory,
     EndpointInfo,
     EndpointState,
     EndpointList,

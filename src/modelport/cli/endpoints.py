@@ -10,7 +10,8 @@ from rich.table import Table
 from modelport.cli.common import console, endpoint_store, handle_errors, print_json, services
 from modelport.errors import ValidationFailed
 from modelport.names import check_name
-from modelport.registry.records import parse_ref
+from modelport.registry.endpoints import Endpoint
+from modelport.registry.records import parse_model_ref
 from modelport.vocabulary import Strategy
 
 app = typer.Typer(help="Endpoints: a stable name serving a model version.", no_args_is_help=True)
@@ -36,40 +37,54 @@ def _end_rollout(name: str, action: str) -> dict[str, Any]:
 @handle_errors
 def create(
     name: Annotated[str, typer.Argument(help="Endpoint name (the URL path segment).")],
-    model: Annotated[str, typer.Option(help="NAME:VERSION to serve (NAME alone: latest).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="NAME:VERSION to serve (NAME alone: the newest not archived), or "
+            "NAME@ALIAS to follow an alias."
+        ),
+    ],
 ) -> None:
     """Create an endpoint; running servers pick it up within a second."""
     check_name("endpoint", name, field="name")
-    model_name, version = parse_ref(model)
-    endpoint = endpoint_store().create(name, model_name, version)
-    console.print(
-        f"endpoint [bold]{endpoint.name}[/] serves {endpoint.model}:{endpoint.primary_version}"
-    )
+    ref = parse_model_ref(model)
+    endpoint = endpoint_store().create(name, ref.name, ref.version, alias=ref.alias)
+    console.print(f"endpoint [bold]{endpoint.name}[/] serves {_serves(endpoint)}")
+
+
+def _serves(endpoint: Endpoint) -> str:
+    version = f"{endpoint.model}:{endpoint.primary_version}"
+    return version if endpoint.follows is None else f"{version} (follows {endpoint.follows})"
 
 
 @app.command("set")
 @handle_errors
 def set_version(
     name: Annotated[str, typer.Argument()],
-    model: Annotated[str, typer.Option(help="NAME:VERSION to serve from now on.")],
+    model: Annotated[
+        str, typer.Option(help="NAME:VERSION to serve from now on, or NAME@ALIAS to follow.")
+    ],
     force: Force = False,
 ) -> None:
     """Switch an endpoint's primary version at once (see `rollout` for safe ways).
 
     Refused while a rollout is in progress on the endpoint, unless --force."""
     store = endpoint_store()
-    model_name, version = parse_ref(model)
+    ref = parse_model_ref(model)
     current = store.get(name)
-    if model_name != current.model:
+    if ref.name != current.model:
         raise ValidationFailed(f"endpoint {name!r} serves model {current.model!r}", field="model")
-    resolved = store.registry.get(model_name, version)
+    resolved = store.registry.resolve(ref, servable=True)
     details = _end_rollout(name, "update") if force else {}
     endpoint = store.update(
-        name, action="set-version", primary_version=resolved.version, details=details
+        name,
+        action="set-version",
+        primary_version=None if ref.alias else resolved.version,
+        details=details,
+        follow=ref.alias,
+        unfollow=ref.alias is None,
     )
-    console.print(
-        f"endpoint [bold]{endpoint.name}[/] now serves {endpoint.model}:{endpoint.primary_version}"
-    )
+    console.print(f"endpoint [bold]{endpoint.name}[/] now serves {_serves(endpoint)}")
 
 
 @app.command("list")
@@ -80,12 +95,13 @@ def list_endpoints(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     if as_json:
         print_json([e.to_dict() for e in endpoints])
         return
-    table = Table("endpoint", "model", "version", "strategy", "revision", "updated")
+    table = Table("endpoint", "model", "version", "follows", "strategy", "revision", "updated")
     for e in endpoints:
         table.add_row(
             e.name,
             e.model,
             str(e.primary_version),
+            e.follows or "-",
             str(e.policy.get("strategy", Strategy.PRIMARY)),
             str(e.revision),
             e.updated_at.isoformat()[:19],

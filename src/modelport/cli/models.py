@@ -1,4 +1,4 @@
-"""``modelport models``: register, list, show."""
+"""``modelport models``: register, list, show; aliases, lineage, archiving, tags, history."""
 
 from __future__ import annotations
 
@@ -8,13 +8,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from modelport.cli.common import console, handle_errors, print_json, registry
-from modelport.errors import ModelportError
-from modelport.registry.records import parse_ref
+from modelport.cli.common import console, handle_errors, print_json, registry, services
+from modelport.cli.model_views import lineage_table, version_detail, versions_table
+from modelport.errors import ModelportError, ValidationFailed
+from modelport.registry.records import parse_model_ref
 from modelport.registry.service import Registration
 from modelport.schema import InputSchema
 
 app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
+alias_app = typer.Typer(
+    help="Aliases: named pointers (churn@champion) at versions; endpoints may follow one.",
+    no_args_is_help=True,
+)
+app.add_typer(alias_app, name="alias")
+
+Name = Annotated[str, typer.Argument(help="Model name, e.g. churn.")]
+Version = Annotated[int, typer.Argument(help="Version number.", min=1)]
+AsJson = Annotated[bool, typer.Option("--json")]
 
 
 def _tags(pairs: list[str]) -> dict[str, str]:
@@ -22,7 +32,7 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ModelportError(f"--tag must be key=value, got {pair!r}", field="tag")
+            raise ValidationFailed(f"a tag must be key=value, got {pair!r}", field="tag")
         tags[key] = value
     return tags
 
@@ -68,6 +78,10 @@ def register(
     strict_categories: Annotated[
         bool, typer.Option("--strict-categories", help="Refuse categories unseen in reference.")
     ] = False,
+    parent: Annotated[
+        str | None,
+        typer.Option(help="The version this one derives from (lineage), e.g. churn:3."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a new version of NAME (versions count up from 1)."""
@@ -85,6 +99,7 @@ def register(
             trust_code=trust_code,
             trusted_types=trust_type or [],
             strict_categories=strict_categories,
+            parent=parent,
         )
     )
     if as_json:
@@ -105,10 +120,16 @@ def list_models(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     if as_json:
         print_json(models)
         return
-    table = Table("model", "versions", "latest", "created")
+    table = Table("model", "versions", "latest", "archived", "aliases", "created")
     for model in models:
+        aliases = ", ".join(f"{a}→{v}" for a, v in model["aliases"].items())
         table.add_row(
-            model["name"], str(model["versions"]), str(model["latest"]), model["created_at"][:19]
+            model["name"],
+            str(model["versions"]),
+            str(model["latest"]),
+            str(model["archived"] or "-"),
+            aliases or "-",
+            model["created_at"][:19],
         )
     console.print(table)
 
@@ -116,50 +137,161 @@ def list_models(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @app.command()
 @handle_errors
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME (all versions) or NAME:VERSION.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    ref: Annotated[str, typer.Argument(help="NAME (all versions), NAME:VERSION or NAME@ALIAS.")],
+    as_json: AsJson = False,
 ) -> None:
     """Versions of a model, or one version in detail."""
-    name, version = parse_ref(ref)
+    model_ref = parse_model_ref(ref)
     reg = registry()
-    if version is None:
-        versions = reg.versions(name)
-        if as_json:
+    if model_ref.version is None and model_ref.alias is None:
+        versions = reg.versions(model_ref.name)
+        if as_json:  # each version names its aliases
             print_json([v.to_dict() for v in versions])
             return
-        table = Table(
-            "version",
-            "flavor",
-            "output",
-            "features",
-            "reference rows",
-            "created",
-            "description",
-            title=name,
-        )
-        for v in versions:
-            table.add_row(
-                str(v.version),
-                v.flavor,
-                v.output.kind,
-                str(len(v.input_schema.features)),
-                str(v.reference_rows or "-"),
-                v.created_at.isoformat()[:19],
-                v.description,
-            )
-        console.print(table)
+        console.print(versions_table(model_ref.name, versions))
         return
-    found = reg.get(name, version)
+    found = reg.resolve(model_ref)
     if as_json:
         print_json(found.to_dict())
         return
-    console.print(f"[bold]{found.ref}[/]  {found.flavor}  sha256 {found.artifact_sha256}")
-    console.print(
-        f"output: {found.output.kind}"
-        + (f" classes {found.output.classes}" if found.output.classes else "")
+    version_detail(console, found)
+
+
+@alias_app.command("set")
+@handle_errors
+def alias_set(
+    name: Name,
+    alias: Annotated[str, typer.Argument(help="Alias name, e.g. champion.")],
+    version: Version,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Roll back a rollout in progress on an endpoint following the alias first.",
+        ),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Point NAME@ALIAS at VERSION; endpoints following it move there at once.
+
+    Refused while a following endpoint has a rollout in progress, unless --force."""
+
+    def end_rollout(endpoint: str) -> int | None:
+        ended = services().rollouts.end_for(endpoint, "cli", "alias-move")
+        if ended is None:
+            return None
+        console.print(f"rolled back rollout {ended.id} ({ended.strategy}) on [bold]{endpoint}[/]")
+        return ended.id
+
+    move = services().aliases.set(
+        name, alias, version, actor="cli", end_rollout=end_rollout if force else None
     )
-    table = Table("feature", "kind", "nullable", "categories")
-    for f in found.input_schema.features:
-        cats = ", ".join(f.categories[:8]) + (" …" if len(f.categories) > 8 else "")
-        table.add_row(f.name, f.kind, "yes" if f.nullable else "no", cats)
+    if as_json:
+        print_json(move.to_dict())
+        return
+    before = "new" if move.previous is None else f"was {move.previous}"
+    console.print(f"[bold]{name}@{alias}[/] → {name}:{version} ({before})")
+    for endpoint in move.moved:
+        console.print(f"endpoint [bold]{endpoint}[/] now serves {name}:{version}")
+
+
+@alias_app.command("delete")
+@handle_errors
+def alias_delete(name: Name, alias: Annotated[str, typer.Argument(help="Alias name.")]) -> None:
+    """Remove NAME@ALIAS (refused while an endpoint follows it)."""
+    removed = services().aliases.delete(name, alias, actor="cli")
+    console.print(f"deleted alias {name}@{alias} (was {name}:{removed.version})")
+
+
+@alias_app.command("list")
+@handle_errors
+def alias_list(name: Name, as_json: AsJson = False) -> None:
+    """The aliases of NAME, their versions and the endpoints following them."""
+    aliases = services().aliases.list(name)
+    if as_json:
+        print_json([a.to_dict() for a in aliases])
+        return
+    table = Table("alias", "version", "followed by", "updated", "by", title=name)
+    for a in aliases:
+        table.add_row(
+            a.alias,
+            str(a.version),
+            ", ".join(a.endpoints) or "-",
+            a.updated_at.isoformat()[:19],
+            a.updated_by,
+        )
     console.print(table)
+
+
+@app.command()
+@handle_errors
+def lineage(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION or NAME@ALIAS, e.g. churn:4.")],
+    as_json: AsJson = False,
+) -> None:
+    """The chain of parents of a version, with each one's data window and holdout metrics."""
+    found = registry().resolve(parse_model_ref(ref))
+    chain = services().catalog.lineage(found.name, found.version)
+    if as_json:
+        print_json({"model": found.name, "version": found.version, "chain": chain})
+        return
+    console.print(lineage_table(found.ref, chain))
+
+
+@app.command()
+@handle_errors
+def archive(name: Name, version: Version, as_json: AsJson = False) -> None:
+    """Archive NAME VERSION: it can no longer be served (refused while an endpoint,
+    rollout or alias points at it)."""
+    found = services().catalog.archive(name, version, actor="cli")
+    if as_json:
+        print_json(found.to_dict())
+        return
+    console.print(f"archived [bold]{found.ref}[/]")
+
+
+@app.command()
+@handle_errors
+def unarchive(name: Name, version: Version, as_json: AsJson = False) -> None:
+    """Make an archived version servable again."""
+    found = services().catalog.unarchive(name, version, actor="cli")
+    if as_json:
+        print_json(found.to_dict())
+        return
+    console.print(f"unarchived [bold]{found.ref}[/]")
+
+
+@app.command()
+@handle_errors
+def tag(
+    name: Name,
+    version: Version,
+    pairs: Annotated[
+        list[str] | None, typer.Argument(help="key=value tags to set, e.g. team=risk.")
+    ] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="A tag to remove, repeatable.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set and remove tags of NAME VERSION (audited)."""
+    if not pairs and not remove:
+        raise ValidationFailed("give key=value tags to set or --remove KEY", field="tags")
+    found = services().catalog.tag(
+        name, version, set_tags=_tags(pairs or []), remove=remove or [], actor="cli"
+    )
+    if as_json:
+        print_json(found.to_dict())
+        return
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(found.tags.items())) or "none"
+    console.print(f"[bold]{found.ref}[/] tags: {shown}")
+
+
+@app.command()
+@handle_errors
+def history(
+    name: Name,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """The model's audit trail (registrations, alias moves, archiving, tags), newest first."""
+    print_json(services().catalog.history(name, limit))

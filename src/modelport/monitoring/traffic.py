@@ -133,12 +133,16 @@ def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
     empty = [0] * span.buckets
     if not window.n_rows:
         return {"kind": None, "rows": empty}
-    kind = "classification" if col.PREDICTION in window.available else None
-    if kind is None and col.PREDICTION_VALUE in window.available:
-        kind = "regression"
-    if kind is None:
+    # A log may hold both output columns (one of them empty): the one with values tells.
+    kind = output = None
+    for candidate, column in (("classification", col.PREDICTION),
+                              ("regression", col.PREDICTION_VALUE)):  # fmt: skip
+        values = window.column(column) if column in window.available else None
+        if values is not None and values.null_count < len(values):
+            kind, output = candidate, column
+            break
+    if kind is None or output is None:
         return {"kind": None, "rows": empty}
-    output = col.PREDICTION if kind == "classification" else col.PREDICTION_VALUE
     table = window.table([col.TS, col.STATUS, output])
     table = table.filter(pc.and_(pc.equal(table[col.STATUS], col.STATUS_OK),
                                  pc.is_valid(table[output])))  # fmt: skip

@@ -9,6 +9,12 @@ An endpoint with a rollout in progress is fenced: ``update`` and ``delete`` refu
 the same transaction as the change, so a later rollback can never silently undo a
 change made under it and no rollout outlives its endpoint. The rollout plane ends a
 rollout first when a caller forces the change; its own steps go through ``apply``.
+
+An endpoint may follow an alias of its model (``churn@champion``): moving the alias
+moves its primary through ``apply`` (``registry/aliases.py``). Pointing the endpoint at
+a version by number stops the following, and so does a change that leaves it serving
+only a primary other than the alias's version (a promoted rollout); the audit record
+says so. No change may point an endpoint at an archived version.
 """
 
 from __future__ import annotations
@@ -23,9 +29,16 @@ from sqlalchemy.orm import Session
 
 from modelport.errors import Conflict, EndpointNotFound, ModelportError, RolloutInProgress
 from modelport.names import check_name
+from modelport.registry.references import (
+    alias_row,
+    lock_model,
+    newest_servable,
+    policy_versions,
+    servable,
+)
 from modelport.registry.service import Registry
 from modelport.store.db import Database
-from modelport.store.tables import AuditRow, EndpointRow, RolloutRow, utcnow
+from modelport.store.tables import AliasRow, AuditRow, EndpointRow, ModelRow, RolloutRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,8 @@ class Endpoint:
     revision: int
     created_at: datetime
     updated_at: datetime
+    # The alias of ``model`` the endpoint follows, if any.
+    alias: str | None = None
 
     @classmethod
     def from_row(cls, row: EndpointRow) -> Endpoint:
@@ -48,13 +63,20 @@ class Endpoint:
             revision=row.revision,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            alias=row.alias,
         )
+
+    @property
+    def follows(self) -> str | None:
+        """``churn@champion`` while the endpoint follows that alias."""
+        return None if self.alias is None else f"{self.model}@{self.alias}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "model": self.model,
             "version": self.primary_version,
+            "alias": self.alias,
             "policy": self.policy,
             "revision": self.revision,
             "created_at": self.created_at.isoformat(),
@@ -67,19 +89,38 @@ class EndpointStore:
         self.db = db
         self.registry = registry
 
-    def create(self, name: str, model: str, version: int | None, actor: str = "cli") -> Endpoint:
+    def create(
+        self,
+        name: str,
+        model: str,
+        version: int | None,
+        actor: str = "cli",
+        *,
+        alias: str | None = None,
+    ) -> Endpoint:
+        """Serve ``model:version`` (None: the newest not archived), or follow ``alias``."""
         check_name("endpoint", name, field="name")
-        resolved = self.registry.get(model, version)
+        check_name("model", model, field="model")
         try:
             with self.db.session() as session:
+                # Shared: no archive or alias move of this model interleaves.
+                model_row = lock_model(session, model, shared=True)
+                if alias is not None:
+                    version = alias_row(session, model_row, alias, field="model").version
+                elif version is None:
+                    version = newest_servable(session, model_row)
+                servable(session, model, version)
                 if session.scalar(select(EndpointRow).where(EndpointRow.name == name)):
                     raise Conflict(f"endpoint {name!r} already exists", field="name")
                 row = EndpointRow(
-                    name=name, model_name=model, primary_version=resolved.version, policy={}
+                    name=name, model_name=model, primary_version=version, policy={}, alias=alias
                 )
                 session.add(row)
                 session.flush()
-                self._audit(session, name, "create", actor, {"model": resolved.ref})
+                details: dict[str, Any] = {"model": f"{model}:{version}"}
+                if alias is not None:
+                    details["follows"] = f"{model}@{alias}"
+                self._audit(session, name, "create", actor, details)
                 return Endpoint.from_row(row)
         except IntegrityError as exc:
             raise Conflict(f"endpoint {name!r} already exists", field="name") from exc
@@ -108,10 +149,20 @@ class EndpointStore:
         policy: dict[str, Any] | None = None,
         expected_revision: int | None = None,
         details: dict[str, Any] | None = None,
+        follow: str | None = None,
+        unfollow: bool = False,
     ) -> Endpoint:
         """Change the primary version and/or policy as one audited transaction; 409
-        (:class:`RolloutInProgress`) while a rollout is in progress on the endpoint."""
+        (:class:`RolloutInProgress`) while a rollout is in progress on the endpoint.
+
+        ``follow`` points the endpoint at that alias's version and keeps it following;
+        ``unfollow`` (a version given by number) stops following."""
         with self.db.session() as session:
+            if follow is not None:
+                # Model, then alias, then endpoint: the order an alias move locks in.
+                model = lock_model(session, self._row(session, name).model_name, shared=True)
+                target = alias_row(session, model, follow, field="model", lock="shared")
+                primary_version = target.version
             self._row(session, name, lock=True)
             self._refuse_if_rollout(session, name, action)
             return self.apply(
@@ -123,6 +174,8 @@ class EndpointStore:
                 policy=policy,
                 expected_revision=expected_revision,
                 details=details,
+                follow=follow,
+                unfollow=unfollow,
             )
 
     def apply(
@@ -136,6 +189,8 @@ class EndpointStore:
         policy: dict[str, Any] | None = None,
         expected_revision: int | None = None,
         details: dict[str, Any] | None = None,
+        follow: str | None = None,
+        unfollow: bool = False,
     ) -> Endpoint:
         """``update`` inside the caller's transaction (a rollout step changes the rollout
         and the endpoint together, or neither)."""
@@ -145,17 +200,67 @@ class EndpointStore:
                 f"endpoint {name!r} changed meanwhile (revision {row.revision}, "
                 f"expected {expected_revision})"
             )
+        # Read after the endpoint's lock: an archive that locked it first is seen here.
         if primary_version is not None:
-            self.registry.get(row.model_name, primary_version)
+            servable(session, row.model_name, primary_version)
+        for version in policy_versions(policy):
+            servable(session, row.model_name, version)
+        if primary_version is not None:
             row.primary_version = primary_version
         if policy is not None:
             row.policy = policy
+        following = self._following(session, row, follow, unfollow)
         row.revision += 1
         row.updated_at = utcnow()
-        audit = {"version": row.primary_version, "revision": row.revision, **(details or {})}
+        audit = {
+            "version": row.primary_version,
+            "revision": row.revision,
+            **following,
+            **(details or {}),
+        }
         self._audit(session, name, action, actor, audit)
         session.flush()
         return Endpoint.from_row(row)
+
+    @staticmethod
+    def _following(
+        session: Session, row: EndpointRow, follow: str | None, unfollow: bool
+    ) -> dict[str, Any]:
+        """Start or stop following an alias; audit details saying so (empty: no change)."""
+        before = row.alias
+        if follow is not None:
+            row.alias = follow
+        elif unfollow:
+            row.alias = None
+        elif before is not None and not row.policy:
+            # Serving only a primary that is not the alias's version (a promoted rollout,
+            # say): the endpoint no longer serves what the alias names.
+            target = session.scalar(
+                select(AliasRow.version)
+                .join(ModelRow, AliasRow.model_id == ModelRow.id)
+                .where(ModelRow.name == row.model_name, AliasRow.alias == before)
+            )
+            if target != row.primary_version:
+                row.alias = None
+        if row.alias == before:
+            return {}
+        changed: dict[str, Any] = {}
+        if before is not None:
+            changed["unfollowed"] = f"{row.model_name}@{before}"
+        if row.alias is not None:
+            changed["follows"] = f"{row.model_name}@{row.alias}"
+        return changed
+
+    def followers(self, model: str, alias: str) -> list[str]:
+        """Names of the endpoints following ``model@alias``."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(EndpointRow.name)
+                    .where(EndpointRow.model_name == model, EndpointRow.alias == alias)
+                    .order_by(EndpointRow.name)
+                ).all()
+            )
 
     def delete(self, name: str, actor: str = "cli", details: dict[str, Any] | None = None) -> None:
         """Delete the endpoint (its logged predictions stay); 409 while a rollout is in

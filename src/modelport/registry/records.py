@@ -27,13 +27,22 @@ class ModelVersion:
     profile: dict[str, Any] | None = None
     reference_path: str | None = None
     reference_rows: int | None = None
+    lineage: dict[str, Any] | None = None
+    archived_at: datetime | None = None
+    archived_by: str | None = None
+    # The model's aliases that point at this version, sorted.
+    aliases: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
         return f"{self.name}:{self.version}"
 
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
     @classmethod
-    def from_row(cls, row: VersionRow, name: str) -> ModelVersion:
+    def from_row(cls, row: VersionRow, name: str, aliases: tuple[str, ...] = ()) -> ModelVersion:
         return cls(
             name=name,
             version=row.version,
@@ -50,6 +59,10 @@ class ModelVersion:
             profile=row.profile,
             reference_path=row.reference_path,
             reference_rows=row.reference_rows,
+            lineage=row.lineage,
+            archived_at=row.archived_at,
+            archived_by=row.archived_by,
+            aliases=aliases,
         )
 
     def to_dict(self, *, with_profile: bool = False) -> dict[str, Any]:
@@ -66,10 +79,56 @@ class ModelVersion:
             "output": self.output.model_dump(),
             "reference_rows": self.reference_rows,
             "has_profile": self.profile is not None,
+            "aliases": list(self.aliases),
+            "archived": self.archived,
+            "archived_at": None if self.archived_at is None else self.archived_at.isoformat(),
+            "archived_by": self.archived_by,
+            "lineage": self.lineage,
         }
         if with_profile:
             data["profile"] = self.profile
         return data
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a user wrote to name a version: ``churn``, ``churn:3`` or ``churn@champion``."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
+        return self.name if self.version is None else f"{self.name}:{self.version}"
+
+
+def parse_model_ref(ref: object, *, field: str = "model") -> ModelRef:
+    """``"churn@champion"`` -> an alias reference; otherwise as :func:`parse_ref`.
+
+    >>> parse_model_ref("churn@champion")
+    ModelRef(name='churn', version=None, alias='champion')
+    >>> parse_model_ref("churn:2")
+    ModelRef(name='churn', version=2, alias=None)
+    """
+    from modelport.errors import InvalidRequest
+    from modelport.names import check_name
+
+    if not isinstance(ref, str):
+        raise InvalidRequest(
+            "a model reference is a string like 'churn:3' or 'churn@champion'", field=field
+        )
+    name, sep, alias = ref.partition("@")
+    if sep:
+        check_name("model", name, field=field)
+        check_name("alias", alias, field=field)
+        return ModelRef(name, alias=alias)
+    try:
+        name, version = parse_ref(ref)
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.message, field=field) from None
+    return ModelRef(name, version)
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:

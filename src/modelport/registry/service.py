@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from modelport.batch import Batch, Prediction
 from modelport.errors import (
+    AliasNotFound,
     ArtifactError,
     ModelNotFound,
     ModelportError,
     ReferenceDataError,
+    VersionArchived,
     VersionNotFound,
 )
 from modelport.names import check_name
@@ -28,8 +30,9 @@ from modelport.predlog import columns as col
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.flavors import Predictor, get_flavor
 from modelport.registry.flavors.python import split_entry_point
+from modelport.registry.lineage import Lineage
 from modelport.registry.profile import ReferenceProfile
-from modelport.registry.records import ModelVersion
+from modelport.registry.records import ModelRef, ModelVersion, parse_model_ref, parse_ref
 from modelport.registry.reference import (
     infer_schema,
     label_column,
@@ -38,9 +41,10 @@ from modelport.registry.reference import (
     sample_rows,
     sample_table,
 )
+from modelport.registry.references import aliases_by_version
 from modelport.schema import InputSchema, OutputSpec, label_text
 from modelport.store.db import Database
-from modelport.store.tables import AuditRow, ModelRow, VersionRow
+from modelport.store.tables import AliasRow, AuditRow, ModelRow, VersionRow
 
 REFERENCE_SAMPLE_ROWS = 100_000
 _INSERT_ATTEMPTS = 10
@@ -65,6 +69,10 @@ class Registration:
     trusted_types: list[str] = field(default_factory=list)
     strict_categories: bool = False
     actor: str = "cli"
+    # Where the version came from; ``parent`` (``churn:3`` or ``churn@champion``) is
+    # resolved to a version number at registration and overrides ``lineage.parent``.
+    parent: str | None = None
+    lineage: Lineage | None = None
 
 
 class Registry:
@@ -80,6 +88,7 @@ class Registry:
         removed again), so a half-registered model can never be served.
         """
         check_name("model", request.name, field="name")
+        lineage = self._lineage(request)
         flavor = get_flavor(request.flavor)
         artifact_path, options = self._artifact_source(request)
         inspection = flavor.inspect(artifact_path, options)
@@ -126,6 +135,7 @@ class Registry:
                 profile,
                 reference_relative,
                 None if sample is None else len(sample),
+                lineage,
             )
         except BaseException:
             for relative in created:
@@ -134,6 +144,21 @@ class Registry:
                 if not self._referenced(relative):
                     self.artifacts.remove(relative)
             raise
+
+    def _lineage(self, request: Registration) -> dict[str, Any] | None:
+        """The lineage to store, its parent checked to exist (checked before any work)."""
+        lineage = request.lineage
+        if request.parent is not None:
+            parent = self.resolve(
+                parse_model_ref(request.parent, field="parent"),
+                field="parent",
+                version_field="parent",
+            )
+            lineage = (lineage or Lineage()).model_copy(update={"parent": parent.ref})
+        elif lineage is not None and lineage.parent is not None:
+            name, version = parse_ref(lineage.parent)
+            self.resolve(ModelRef(name, version), field="parent", version_field="parent")
+        return None if lineage is None else lineage.to_dict()
 
     def _referenced(self, relative: str) -> bool:
         try:
@@ -276,6 +301,7 @@ class Registry:
         profile: dict[str, Any] | None,
         reference_relative: str | None,
         reference_rows: int | None,
+        lineage: dict[str, Any] | None,
     ) -> ModelVersion:
         # Several processes may register the same model at once. The next number is
         # computed inside the INSERT itself (atomic under SQLite's write lock) while the
@@ -311,6 +337,7 @@ class Registry:
                         profile=profile,
                         reference_path=reference_relative,
                         reference_rows=reference_rows,
+                        lineage=lineage,
                     )
                     session.add(row)
                     session.flush()
@@ -323,6 +350,11 @@ class Registry:
                                 "version": row.version,
                                 "sha256": sha256,
                                 **_trust_granted(request.flavor, loader),
+                                **(
+                                    {"parent": lineage["parent"]}
+                                    if lineage and "parent" in lineage
+                                    else {}
+                                ),
                             },
                         )
                     )
@@ -341,6 +373,8 @@ class Registry:
                     "name": row.name,
                     "versions": len(row.versions),
                     "latest": row.versions[-1].version if row.versions else None,
+                    "archived": sum(1 for v in row.versions if v.archived_at is not None),
+                    "aliases": {a.alias: a.version for a in row.aliases},
                     "created_at": row.created_at.isoformat(),
                 }
                 for row in rows
@@ -351,18 +385,80 @@ class Registry:
             model = session.scalar(select(ModelRow).where(ModelRow.name == name))
             if model is None:
                 raise ModelNotFound(f"model {name!r} is not registered", field="model")
-            return [ModelVersion.from_row(row, name) for row in model.versions]
+            aliases = aliases_by_version(session, model)
+            return [
+                ModelVersion.from_row(row, name, aliases.get(row.version, ()))
+                for row in model.versions
+            ]
 
-    def get(self, name: str, version: int | None = None) -> ModelVersion:
+    def aliases(self, name: str) -> dict[str, int]:
+        """The model's aliases and the version each points at."""
+        with self.db.session() as session:
+            model = session.scalar(select(ModelRow).where(ModelRow.name == name))
+            if model is None:
+                raise ModelNotFound(f"model {name!r} is not registered", field="model")
+            rows = session.execute(
+                select(AliasRow.alias, AliasRow.version)
+                .where(AliasRow.model_id == model.id)
+                .order_by(AliasRow.alias)
+            ).all()
+            return {alias: version for alias, version in rows}
+
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        field: str = "version",
+        servable: bool = False,
+    ) -> ModelVersion:
+        """``name:version``, or the newest version that is not archived when ``version``
+        is None; ``servable`` refuses an archived one (:class:`VersionArchived`, 409)."""
         versions = self.versions(name)
         if not versions:
-            raise VersionNotFound(f"model {name!r} has no versions", field="version")
+            raise VersionNotFound(f"model {name!r} has no versions", field=field)
         if version is None:
-            return versions[-1]
+            live = [v for v in versions if not v.archived]
+            if not live:
+                raise VersionArchived(
+                    f"every version of {name!r} is archived; unarchive one first",
+                    field=field,
+                    version=versions[-1].ref,
+                )
+            return live[-1]
         for candidate in versions:
             if candidate.version == version:
+                if servable and candidate.archived:
+                    raise VersionArchived(
+                        f"{candidate.ref} is archived and cannot be served; unarchive it "
+                        f"first (modelport models unarchive {name} {version})",
+                        field=field,
+                        version=candidate.ref,
+                    )
                 return candidate
-        raise VersionNotFound(f"model {name!r} has no version {version}", field="version")
+        raise VersionNotFound(f"model {name!r} has no version {version}", field=field)
+
+    def resolve(
+        self,
+        ref: ModelRef,
+        *,
+        field: str = "model",
+        version_field: str = "version",
+        servable: bool = False,
+    ) -> ModelVersion:
+        """The version ``ref`` names now: ``churn:3``, ``churn`` (newest not archived) or
+        ``churn@champion`` (the alias's version; :class:`AliasNotFound` if it has none).
+        Errors about the model or alias name ``field``, about the version ``version_field``."""
+        check_name("model", ref.name, field=field)
+        try:
+            if ref.alias is None:
+                return self.get(ref.name, ref.version, field=version_field, servable=servable)
+            version = self.aliases(ref.name).get(ref.alias)
+        except ModelNotFound as exc:
+            raise ModelNotFound(exc.message, field=field) from None
+        if version is None:
+            raise AliasNotFound(f"model {ref.name!r} has no alias {ref.alias!r}", field=field)
+        return self.get(ref.name, version, field=version_field, servable=servable)
 
     def load(self, version: ModelVersion) -> Predictor:
         flavor = get_flavor(version.flavor)

@@ -65,6 +65,9 @@ class ModelRow(Base):
     versions: Mapped[list[VersionRow]] = relationship(
         back_populates="model", order_by="VersionRow.version"
     )
+    aliases: Mapped[list[AliasRow]] = relationship(
+        back_populates="model", order_by="AliasRow.alias"
+    )
 
 
 class VersionRow(Base):
@@ -90,7 +93,28 @@ class VersionRow(Base):
     reference_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     reference_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Where the version came from (``registry/lineage.Lineage``): parent, trainer, data
+    # window, counts, fingerprint and holdout metrics; NULL when nobody recorded any.
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Set while the version is archived: no endpoint, rollout or alias may point at it.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    archived_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     model: Mapped[ModelRow] = relationship(back_populates="versions")
+
+
+class AliasRow(Base):
+    """A named pointer (``churn@champion``) at one version of a model; moved atomically."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("model_id", "alias", name="uq_model_alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    alias: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="cli")
+    model: Mapped[ModelRow] = relationship(back_populates="aliases")
 
 
 class EndpointRow(Base):
@@ -102,6 +126,8 @@ class EndpointRow(Base):
     primary_version: Mapped[int] = mapped_column(Integer)
     # Traffic policy beyond the primary (shadow, canary, blue-green); {} means primary only.
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The alias of ``model_name`` the endpoint follows (moving it moves the primary), or NULL.
+    alias: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Bumped by every change; servers compare it to pick changes up, writers use it to
     # detect a concurrent change (409).
     revision: Mapped[int] = mapped_column(Integer, default=1)

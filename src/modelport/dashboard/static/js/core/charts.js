@@ -180,7 +180,7 @@ function timeSeriesOption(spec) {
       trigger: "axis",
       valueFormatter: (v) => (v === null || v === undefined ? "—" : yFormat(v)),
     },
-    xAxis: { type: "time", ...axisCommon(), splitLine: { show: false } },
+    xAxis: { type: "time", ...axisCommon(), splitLine: { show: false }, axisLabel: { color: textColor(), hideOverlap: true } },
     yAxis: {
       type: "value",
       name: spec.yName ?? "",

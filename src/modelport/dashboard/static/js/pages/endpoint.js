@@ -3,10 +3,11 @@
 //
 // Per refresh it asks the API for: the endpoint and its rollout, the service series (with
 // the predictions' distribution), ONE compact drift history (the deciding statistic per
-// feature and latest, for the heat map), the newest live window (histograms, current
-// quality and performance), the selected feature's own series, the performance series
-// and detector events. Nothing is fetched per feature beyond the selected one, so a month
-// of hourly windows for 50 features stays one small answer.
+// feature and window, for the heat map), the newest live window (histograms, current
+// quality and performance), the selected feature's own series, the performance series,
+// detector events and the alert rules (an adaptive rule's band is drawn on the feature's
+// chart). Nothing is fetched per feature beyond the selected one, so a month of hourly
+// windows for 50 features stays one small answer.
 import { api } from "../core/api.js";
 import { ready } from "../core/boot.js";
 import { heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";

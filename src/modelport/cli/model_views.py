@@ -1,0 +1,116 @@
+"""Rich views of the registry: a model's versions, one version, a lineage chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from modelport.registry.records import ModelVersion
+
+
+def versions_table(name: str, versions: list[ModelVersion]) -> Table:
+    table = Table(title=name)
+    for header in (
+        "version",
+        "flavor",
+        "output",
+        "features",
+        "reference rows",
+        "aliases",
+        "parent",
+        "state",
+        "created",
+        "description",
+    ):
+        # Wrapped, never cut: an alias or parent must stay readable on a narrow terminal.
+        table.add_column(header, overflow="fold")
+    for v in versions:
+        table.add_row(
+            str(v.version),
+            v.flavor,
+            v.output.kind,
+            str(len(v.input_schema.features)),
+            str(v.reference_rows or "-"),
+            ", ".join(v.aliases) or "-",
+            str((v.lineage or {}).get("parent") or "-"),
+            "archived" if v.archived else "active",
+            v.created_at.isoformat()[:10],
+            v.description,
+        )
+    return table
+
+
+def version_detail(console: Console, found: ModelVersion) -> None:
+    console.print(f"[bold]{found.ref}[/]  {found.flavor}  sha256 {found.artifact_sha256}")
+    console.print(
+        f"output: {found.output.kind}"
+        + (f" classes {found.output.classes}" if found.output.classes else "")
+    )
+    if found.aliases:
+        console.print("aliases: " + ", ".join(f"{found.name}@{a}" for a in found.aliases))
+    if found.archived:
+        console.print(
+            f"[yellow]archived[/] {found.archived_at:%Y-%m-%d %H:%M} by {found.archived_by}"
+        )
+    if found.tags:
+        console.print("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(found.tags.items())))
+    if (parent := (found.lineage or {}).get("parent")) is not None:
+        console.print(f"parent: {parent}")
+    table = Table("feature", "kind", "nullable", "categories")
+    for f in found.input_schema.features:
+        cats = ", ".join(f.categories[:8]) + (" …" if len(f.categories) > 8 else "")
+        table.add_row(f.name, f.kind, "yes" if f.nullable else "no", cats)
+    console.print(table)
+
+
+def lineage_table(ref: str, chain: list[dict[str, Any]]) -> Table:
+    """Child first: each version's trainer, data window, counts and holdout metrics."""
+    table = Table(title=f"lineage of {ref}")
+    for header in (
+        "version",
+        "parent",
+        "trainer",
+        "data window",
+        "rows",
+        "labels",
+        "holdout metrics",
+        "parent on holdout",
+    ):
+        table.add_column(header, overflow="fold")
+    for entry in chain:
+        if entry.get("missing"):
+            table.add_row(entry["ref"], "[red]no longer registered[/]", *["-"] * 6)
+            continue
+        holdout = entry.get("holdout") or {}
+        name = entry["ref"] + (" (archived)" if entry.get("archived") else "")
+        table.add_row(
+            name,
+            entry.get("parent") or "-",
+            entry.get("trainer") or "-",
+            _window(entry.get("window")),
+            _count(entry.get("rows")),
+            _count(entry.get("labels")),
+            _metrics(holdout.get("metrics")),
+            _metrics(holdout.get("parent_metrics")),
+        )
+    return table
+
+
+def _window(window: dict[str, Any] | None) -> str:
+    if not window:
+        return "-"
+    start = str(window.get("start") or "…")[:16].replace("T", " ")
+    end = str(window.get("end") or "…")[:16].replace("T", " ")
+    return f"{start} → {end}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _metrics(metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return "-"
+    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
