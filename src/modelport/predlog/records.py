@@ -163,8 +163,8 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
 
 def _label_strings(outputs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     if outputs.dtype.kind in "iu":  # the common case, vectorised in Arrow
-        texts: np.ndarray[Any, Any] = pa.array(outputs).cast(pa.string()).to_numpy(
-            zero_copy_only=False
+        texts: np.ndarray[Any, Any] = (
+            pa.array(outputs).cast(pa.string()).to_numpy(zero_copy_only=False)
         )
         return texts
     return np.array([label_text(v) for v in outputs], dtype=object)
