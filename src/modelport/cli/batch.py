@@ -79,7 +79,7 @@ def batch(
         )
     )
     manifest = prepared.manifest
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     first = manifest.rows_read
     if prepared.finished:
         errors.print(f"run {manifest.job} finished already; nothing to do", highlight=False)
@@ -106,9 +106,17 @@ def batch(
 
             scorer.run(prepared, on_progress=advance)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     rate = (manifest.rows_read - first) / seconds if seconds > 0 else 0.0
     if as_json:
-        print_json({**manifest.to_dict(), "seconds": round(seconds, 3), "rows_per_s": round(rate)})
+        print_json(
+            {
+                **manifest.to_dict(),
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "rows_per_s": round(rate),
+            }
+        )
         return
     console.print(
         f"scored {manifest.rows_scored:,} rows with {manifest.model}:{manifest.version}"

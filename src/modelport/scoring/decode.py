@@ -50,6 +50,9 @@ class DecodedChunk:
     # Positions (in the chunk) of the rows in ``batch``, in order.
     kept: np.ndarray[Any, np.dtype[np.int64]]
     rejects: list[Reject] = field(default_factory=list)
+    # The same values as ``batch``, one contiguous array per feature (``batch`` may
+    # hold them as one row-major matrix for the model).
+    columns: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
 
 
 def decode_chunk(
@@ -88,7 +91,9 @@ def decode_chunk(
         for index, error in refused.items():
             failures.setdefault(index, error)
     if not failures:
-        return DecodedChunk(_batch(columns, n, schema), np.arange(n, dtype=np.int64))
+        return DecodedChunk(
+            _batch(columns, n, schema), np.arange(n, dtype=np.int64), columns=columns
+        )
     keep = np.ones(n, dtype=bool)
     keep[list(failures)] = False
     kept = np.flatnonzero(keep).astype(np.int64)
@@ -97,7 +102,7 @@ def decode_chunk(
         for index, error in sorted(failures.items())
     ]
     picked = {name: column[kept] for name, column in columns.items()}
-    return DecodedChunk(_batch(picked, len(kept), schema), kept, rejects)
+    return DecodedChunk(_batch(picked, len(kept), schema), kept, rejects, picked)
 
 
 def _batch(columns: dict[str, np.ndarray[Any, Any]], n: int, schema: InputSchema) -> Batch:

@@ -1,11 +1,12 @@
 """What a batch run writes: one part per chunk while it runs, then the output files.
 
-Each chunk's scored rows (``<output>.parts/<chunk>.parquet``) and refused rows
-(``<chunk>.rejects.parquet``) are written durably under their final names before the
-chunk is logged, so a chunk that is redone after a crash replaces its parts instead of
-adding rows. When every chunk is committed the parts are joined, in chunk order, into
-the output (Parquet or CSV by its suffix) and the rejects file, each written under a
-temporary name and renamed; then the parts are removed.
+Each chunk's scored rows (``<output>.parts/<chunk>.arrow``) and refused rows
+(``<chunk>.rejects.arrow``) are written durably under their final names before the chunk
+is logged, so a chunk redone after a crash replaces its parts instead of adding rows.
+Parts are Arrow IPC files (lz4): they live minutes, so they cost little more than a copy
+and the rows are encoded as Parquet once. When every chunk is committed the parts are
+joined, in chunk order, into the output (Parquet or CSV by its suffix) and the rejects
+file, each written under a temporary name and renamed; then the parts are removed.
 """
 
 from __future__ import annotations
@@ -94,27 +95,26 @@ class Parts:
         self.folder = folder
 
     def scored(self, chunk: int) -> Path:
-        return self.folder / f"{chunk:06d}.parquet"
+        return self.folder / f"{chunk:06d}.arrow"
 
     def rejected(self, chunk: int) -> Path:
-        return self.folder / f"{chunk:06d}.rejects.parquet"
+        return self.folder / f"{chunk:06d}.rejects.arrow"
 
     def write(self, chunk: int, scored: pa.Table, rejected: pa.Table | None) -> None:
         make_folder(self.folder)
         # A chunk that is redone writes both names again; a stale rejects part of an
         # earlier attempt must not survive one that has none.
         if rejected is not None and rejected.num_rows:
-            _write_parquet(self.rejected(chunk), rejected, fast=True)
+            _write_part(self.rejected(chunk), rejected)
         else:
             self.rejected(chunk).unlink(missing_ok=True)
-        _write_parquet(self.scored(chunk), scored, fast=True)
+        _write_part(self.scored(chunk), scored)
 
     def counts(self, chunk: int) -> tuple[int, int]:
         """(scored, rejected) rows of a chunk already written."""
-        scored = pq.read_metadata(self.scored(chunk)).num_rows
         rejected_path = self.rejected(chunk)
-        rejected = pq.read_metadata(rejected_path).num_rows if rejected_path.exists() else 0
-        return scored, rejected
+        rejected = _read_part(rejected_path).num_rows if rejected_path.exists() else 0
+        return _read_part(self.scored(chunk)).num_rows, rejected
 
     def finish(self, chunks: int, output: Path, rejects: Path) -> bool:
         """Join the parts into ``output`` and ``rejects``; True if any row was refused."""
@@ -128,17 +128,18 @@ class Parts:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _write_parquet(path: Path, table: pa.Table, *, fast: bool = False) -> None:
+def _write_part(path: Path, table: pa.Table) -> None:
     def write(handle: BinaryIO) -> None:
-        pq.write_table(
-            table,
-            handle,
-            # Parts live minutes: cheap compression; dictionaries only where they pay.
-            compression="lz4" if fast else "zstd",
-            use_dictionary=_text_columns(table.schema),
-        )
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with pa.ipc.new_file(handle, table.schema, options=options) as writer:
+            writer.write_table(table)
 
     write_durably(path, write)
+
+
+def _read_part(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def _text_columns(schema: pa.Schema) -> list[str]:
@@ -147,7 +148,7 @@ def _text_columns(schema: pa.Schema) -> list[str]:
 
 
 def _join(paths: list[Path], target: Path) -> None:
-    schema = pa.unify_schemas([pq.read_schema(p) for p in paths], promote_options="permissive")
+    schema = pa.unify_schemas([_read_part(p).schema for p in paths], promote_options="permissive")
     csv = target.suffix.lower() == ".csv"
 
     def write(handle: BinaryIO) -> None:
@@ -160,7 +161,7 @@ def _join(paths: list[Path], target: Path) -> None:
             )
         with writer:
             for path in paths:
-                table = pq.read_table(path)
+                table = _read_part(path)
                 if table.schema != schema:
                     table = table.cast(schema)
                 writer.write_table(table)

@@ -26,7 +26,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -55,6 +57,19 @@ MAX_CHUNK = 1_000_000
 REJECTS_SUFFIX = ".rejects.parquet"
 
 Progress = Callable[[Manifest], None]
+# Chunks scored and waiting for the writer thread (bounds memory to a few chunks).
+PENDING_COMMITS = 2
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A scored chunk, ready to be written (``write``) and counted in the checkpoint."""
+
+    number: int
+    rows: int
+    scored: int
+    rejected: int
+    write: Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -242,33 +257,58 @@ class BatchScorer:
         on_progress: Progress | None,
         should_stop: Callable[[], bool] | None,
     ) -> bool:
+        """Score chunks on this thread and commit them, in order, on one writer thread,
+        so encoding and disk waits of chunk k overlap the scoring of chunk k + 1."""
         manifest = prepared.manifest
         size = manifest.chunk
         text = prepared.source.files[0].kind == "csv"
         first_chunk = manifest.chunks_done
-        for number, table in enumerate(
-            prepared.source.chunks(size, start_row=first_chunk * size), start=first_chunk
-        ):
-            if should_stop is not None and should_stop():
-                return True
-            segment = segment_name(manifest.job, number)
-            if number == first_chunk and self._logged(manifest.endpoint, segment):
-                # The crash came after this chunk was logged, before its checkpoint.
-                scored, rejected = parts.counts(number)
-            else:
-                scored, rejected = self._score(prepared, parts, number, table, text)
-            manifest.chunks_done = number + 1
-            manifest.rows_read += table.num_rows
-            manifest.rows_scored += scored
-            manifest.rows_rejected += rejected
-            manifest.save()
-            if on_progress is not None:
-                on_progress(manifest)
-        return False
+        # Chunks logged after the last checkpoint (a crash between the log write and the
+        # checkpoint, or checkpoints lost with the page cache): committed, not redone.
+        logged = self._logged_chunks(manifest.endpoint, manifest.job, first_chunk)
+        pending: deque[Future[None]] = deque()
+        stopped = False
+        with ThreadPoolExecutor(1, thread_name_prefix="modelport-batch-writer") as writer:
+            try:
+                for number, table in enumerate(
+                    prepared.source.chunks(size, start_row=first_chunk * size),
+                    start=first_chunk,
+                ):
+                    if should_stop is not None and should_stop():
+                        stopped = True
+                        break
+                    if number in logged:
+                        commit = self._recount(parts, number, table.num_rows)
+                    else:
+                        commit = self._score(prepared, parts, number, table, text)
+                    while len(pending) >= PENDING_COMMITS:
+                        pending.popleft().result()
+                    pending.append(writer.submit(self._commit, manifest, commit, on_progress))
+            finally:
+                # Chunks scored before a failure are still committed (or fail themselves).
+                while pending:
+                    pending.popleft().result()
+        return stopped
+
+    @staticmethod
+    def _recount(parts: Parts, number: int, rows: int) -> Commit:
+        scored, rejected = parts.counts(number)
+        return Commit(number, rows, scored, rejected, lambda: None)
+
+    @staticmethod
+    def _commit(manifest: Manifest, commit: Commit, on_progress: Progress | None) -> None:
+        commit.write()
+        manifest.chunks_done = commit.number + 1
+        manifest.rows_read += commit.rows
+        manifest.rows_scored += commit.scored
+        manifest.rows_rejected += commit.rejected
+        manifest.save()
+        if on_progress is not None:
+            on_progress(manifest)
 
     def _score(
         self, prepared: PreparedRun, parts: Parts, number: int, table: pa.Table, text: bool
-    ) -> tuple[int, int]:
+    ) -> Commit:
         manifest, version = prepared.manifest, prepared.version
         first_row = number * manifest.chunk
         decoded = decode_chunk(
@@ -289,13 +329,24 @@ class BatchScorer:
         if decoded.rejects:
             indices = pa.array([r.index for r in decoded.rejects], type=pa.int64())
             refused = rejects_table(table.take(indices), decoded.rejects, first_row)
-        parts.write(number, scored_table(kept, prediction, version.output), refused)
+        scored = scored_table(kept, prediction, version.output)
+        record = None
         if prediction is not None:
+            # The log gets the feature columns themselves (contiguous), not the model's
+            # row-major matrix.
+            features = Batch(decoded.columns, decoded.batch.n_rows)
             record = self._record(
-                manifest, version, number, decoded.batch, prediction, arrived, latency_ms
+                manifest, version, number, features, prediction, arrived, latency_ms
             )
-            self.log.write([record], segment=segment_name(manifest.job, number))
-        return decoded.batch.n_rows, len(decoded.rejects)
+        segment = segment_name(manifest.job, number)
+
+        def write() -> None:
+            # Parts first, the log segment last: the segment is the commit point.
+            parts.write(number, scored, refused)
+            if record is not None:
+                self.log.write([record], segment=segment)
+
+        return Commit(number, table.num_rows, decoded.batch.n_rows, len(decoded.rejects), write)
 
     def _record(
         self,
@@ -324,10 +375,17 @@ class BatchScorer:
             kind=version.output.kind,
         )
 
-    def _logged(self, endpoint: str, segment: str) -> bool:
-        """Whether the log holds the segment ``segment`` of ``endpoint`` (any day)."""
+    def _logged_chunks(self, endpoint: str, job: str, first: int) -> set[int]:
+        """Chunks from ``first`` on whose log segment exists (any day folder)."""
         folder = inside(self.log.root, endpoint)
-        return folder.is_dir() and any(folder.glob(f"*/*-{segment}.parquet"))
+        if first == 0 and not folder.is_dir():
+            return set()
+        found = set()
+        for path in folder.glob(f"*/*-{segment_name(job, 0)[:-6]}*.parquet"):
+            number = path.stem.rsplit("-", 1)[-1]
+            if number.isdigit() and int(number) >= first:
+                found.add(int(number))
+        return found
 
 
 def _predict(predictor: Predictor, version: ModelVersion, batch: Batch) -> Prediction:
