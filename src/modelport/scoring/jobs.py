@@ -140,14 +140,26 @@ class BatchJobs:
 
         try:
             self.scorer.run(prepared, on_progress=progress, should_stop=self._stopping.is_set)
-        except ModelportError as exc:
-            logger.error("batch job %s failed: %s", job.manifest.job, exc.message)
-        except Exception:
-            logger.exception("batch job %s failed", job.manifest.job)
+        except Exception as exc:
+            if isinstance(exc, ModelportError):
+                logger.error("batch job %s failed: %s", job.manifest.job, exc.message)
+            else:
+                logger.exception("batch job %s failed", job.manifest.job)
+            # Also when the checkpoint itself could not be written (a full disk).
+            job.manifest.state = RunState.FAILED
+            job.manifest.error = exc.message if isinstance(exc, ModelportError) else repr(exc)
         finally:
             with self._lock:
                 if self._running.get(job.manifest.endpoint) == job.manifest.job:
                     del self._running[job.manifest.endpoint]
+
+    def wait(self, job_id: str, timeout_s: float | None = None) -> dict[str, Any]:
+        """Block until the job this process runs ends (or ``timeout_s``); its status."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None and job.thread is not None:
+            job.thread.join(timeout_s)
+        return self.status(job_id)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Let every running job finish its current chunk, then return."""

@@ -37,6 +37,7 @@ import pyarrow as pa
 from modelport.batch import Batch, Prediction
 from modelport.errors import Conflict, ModelportError, PredictionFailed, ValidationFailed
 from modelport.names import inside
+from modelport.predlog.files import make_folder
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.privacy import FieldRules
 from modelport.predlog.records import PredictionRecord
@@ -224,6 +225,8 @@ class BatchScorer:
         manifest = prepared.manifest
         if prepared.finished:
             return manifest
+        make_folder(Path(manifest.output).parent)
+        make_folder(Path(manifest.rejects).parent)
         manifest.save()
         parts = Parts(parts_folder(Path(manifest.output)))
         try:
