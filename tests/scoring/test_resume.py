@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from modelport.config import Settings
+from modelport.predlog.compaction import compact_endpoint
 from modelport.scoring import BatchRequest, Manifest, RunState
 from modelport.server import Services
 from scoring.conftest import customers, logged_batch_rows, parquet_rows
@@ -175,3 +177,33 @@ def test_a_stale_rejects_part_does_not_survive_a_redone_chunk(churn_project: Pat
     os.utime(churn_project / "in.parquet")
     run_cli("batch", "churn", "in.parquet", "-o", "out.parquet", cwd=churn_project)
     assert not old.exists()
+
+
+def test_chunks_merged_by_log_compaction_still_count_as_committed(churn_project: Path) -> None:
+    source = customers(6_000)
+    source.to_parquet(churn_project / "in.parquet", index=False)
+    services = Services.build(Settings.load(churn_project / "modelport.toml"))
+    output = churn_project / "out.parquet"
+    try:
+        request = BatchRequest("churn", churn_project / "in.parquet", output, chunk=1_000)
+        stops = iter([False] * 4 + [True])
+        first = services.batch.run(services.batch.prepare(request), should_stop=lambda: next(stops))
+        # Today's segments merged into one file (as the hourly compaction does for
+        # finished days), then the checkpoint rolled back past them.
+        tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+        merged = compact_endpoint(services.log.root, "churn", before=tomorrow, grace_s=0)
+        segments = list((services.log.root / "churn").glob("*/*.parquet"))
+        assert all("-compacted-" in path.name for path in segments), segments
+        assert merged and first.chunks_done == 4
+        lost = Manifest.load(first.path)
+        lost.chunks_done, lost.state = 1, RunState.RUNNING
+        lost.rows_read = lost.rows_scored = 1_000
+        lost.save()
+        done = services.batch.run(
+            services.batch.prepare(BatchRequest("churn", request.input, output, resume=True))
+        )
+    finally:
+        services.close()
+    assert done.rows_scored == 6_000
+    logged = logged_batch_rows(churn_project)
+    assert len(logged) == 6_000 and not logged.duplicated(["request_id", "row"]).any()

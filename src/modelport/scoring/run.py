@@ -37,6 +37,7 @@ import pyarrow as pa
 from modelport.batch import Batch, Prediction
 from modelport.errors import Conflict, ModelportError, PredictionFailed, ValidationFailed
 from modelport.names import inside
+from modelport.predlog.compaction import COMPACTED_MARK, replaced_segments
 from modelport.predlog.files import make_folder
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.privacy import FieldRules
@@ -379,13 +380,20 @@ class BatchScorer:
         )
 
     def _logged_chunks(self, endpoint: str, job: str, first: int) -> set[int]:
-        """Chunks from ``first`` on whose log segment exists (any day folder)."""
+        """Chunks from ``first`` on whose log segment exists (any day folder), also when
+        log compaction has merged it into a day's file (which lists what it replaces)."""
         folder = inside(self.log.root, endpoint)
-        if first == 0 and not folder.is_dir():
+        if not folder.is_dir():
             return set()
+        prefix = segment_name(job, 0)[:-6]
+        names = [path.name for path in folder.glob(f"*/*-{prefix}*.parquet")]
+        for merged in folder.glob(f"*/*{COMPACTED_MARK}*.parquet"):
+            names += [path.name for path in replaced_segments(merged)]
         found = set()
-        for path in folder.glob(f"*/*-{segment_name(job, 0)[:-6]}*.parquet"):
-            number = path.stem.rsplit("-", 1)[-1]
+        for name in names:
+            if prefix not in name:
+                continue
+            number = name.removesuffix(".parquet").rsplit("-", 1)[-1]
             if number.isdigit() and int(number) >= first:
                 found.add(int(number))
         return found
