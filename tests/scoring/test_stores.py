@@ -16,7 +16,7 @@ from support import register_churn
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def project(
+def store_project(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -32,7 +32,8 @@ def project(
     return tmp_path
 
 
-def test_a_run_scores_logs_and_refuses_to_restart_silently(project: Path) -> None:
+def test_a_run_scores_logs_and_refuses_to_restart_silently(store_project: Path) -> None:
+    project = store_project
     source = customers(4000)
     source.to_parquet(project / "in.parquet", index=False)
     services = Services.build(Settings.load(project / "modelport.toml"))
@@ -55,3 +56,22 @@ def test_a_run_scores_logs_and_refuses_to_restart_silently(project: Path) -> Non
     assert done.state == RunState.DONE and done.rows_scored == 4000 and done.chunks_done == 3
     assert parquet_rows(project / "o.parquet")["id"].tolist() == source["id"].tolist()
     assert len(logged_batch_rows(project)) == 4000
+
+
+def test_the_endpoints_privacy_rules_apply_to_logged_batch_rows(churn_project: Path) -> None:
+    with (churn_project / "modelport.toml").open("a") as toml:
+        toml.write('\n[privacy.endpoints.churn]\nplan = "drop"\ncharges = "redact"\n')
+    customers(500).to_parquet(churn_project / "in.parquet", index=False)
+    services = Services.build(Settings.load(churn_project / "modelport.toml"))
+    try:
+        request = BatchRequest("churn", churn_project / "in.parquet", churn_project / "o.parquet")
+        services.batch.run(services.batch.prepare(request))
+    finally:
+        services.close()
+    logged = logged_batch_rows(churn_project)
+    assert len(logged) == 500
+    assert "feature.plan" not in logged.columns
+    assert (logged["feature.charges"] == "[redacted]").all()
+    # The output is the caller's own data: scored rows keep their values.
+    scored = parquet_rows(churn_project / "o.parquet")
+    assert scored["plan"].notna().all() and scored["charges"].notna().all()
