@@ -31,7 +31,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from modelport.batch import Batch, Prediction
@@ -46,6 +48,7 @@ from modelport.registry.endpoints import EndpointStore
 from modelport.registry.flavors import Predictor
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
+from modelport.schema import InputSchema
 from modelport.scoring.decode import decode_chunk
 from modelport.scoring.manifest import Manifest, RunState, manifest_path, now_text, parts_folder
 from modelport.scoring.output import Parts, check_output_path, rejects_table, scored_table
@@ -329,6 +332,8 @@ class BatchScorer:
             prediction = _predict(prepared.predictor, version, decoded.batch)
         latency_ms = (time.perf_counter() - started) * 1000.0
         kept = table.take(pa.array(decoded.kept)) if decoded.rejects else table
+        if text:
+            kept = _typed(kept, decoded.columns, version.input_schema)
         refused = None
         if decoded.rejects:
             indices = pa.array([r.index for r in decoded.rejects], type=pa.int64())
@@ -397,6 +402,23 @@ class BatchScorer:
             if number.isdigit() and int(number) >= first:
                 found.add(int(number))
         return found
+
+
+def _typed(
+    rows: pa.Table, columns: dict[str, np.ndarray[Any, Any]], schema: InputSchema
+) -> pa.Table:
+    """CSV rows with their feature columns as the decoded values (numbers, booleans,
+    text; empty cells null) instead of the text they were read as."""
+    for feature in schema.features:
+        array = pa.array(columns[feature.name], from_pandas=True)
+        if feature.kind == "int":
+            array = array.cast(pa.int64())
+        elif feature.kind == "bool":
+            array = array.cast(pa.bool_())
+        elif not feature.numeric:
+            array = array.cast(pa.string())
+        rows = rows.set_column(rows.schema.get_field_index(feature.name), feature.name, array)
+    return rows
 
 
 def _predict(predictor: Predictor, version: ModelVersion, batch: Batch) -> Prediction:
