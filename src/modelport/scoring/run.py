@@ -304,6 +304,12 @@ class BatchScorer:
 
     @staticmethod
     def _commit(manifest: Manifest, commit: Commit, on_progress: Progress | None) -> None:
+        if manifest.chunks_done != commit.number:
+            # An earlier chunk's commit failed: a later one must not move the checkpoint
+            # past it (its rows would be missing after a resume).
+            raise RuntimeError(
+                f"chunk {commit.number} not committed: chunk {manifest.chunks_done} failed"
+            )
         commit.write()
         manifest.chunks_done = commit.number + 1
         manifest.rows_read += commit.rows
