@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard calibrate clean
+.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,7 +39,7 @@ $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
 	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
 	touch $@
 
-bench: bench-serving bench-drift bench-shadow bench-feedback bench-dashboard
+bench: bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch
 
 bench-serving: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -61,6 +61,11 @@ bench-feedback: $(STAMP)
 bench-dashboard: $(STAMP)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+# Quick run: make bench-batch BATCH_ROWS=200000
+BATCH_ROWS ?= 2000000
+bench-batch: $(STAMP)
+	$(BIN)/python bench/batch.py --rows $(BATCH_ROWS) --repeat 3 $(BENCH_ARGS)
 
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate_detectors.py

@@ -121,6 +121,15 @@ class AlertSettings(BaseModel):
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class BatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # The only folder batch runs started over HTTP may read and write (paths in requests
+    # are relative to it); empty: <store.home>/batch. The CLI reads any path it is given.
+    root: Path | None = None
+    # How long a stopping server lets running batch jobs finish their current chunk.
+    stop_timeout_s: float = Field(default=30.0, gt=0)
+
+
 Role = Literal["admin", "deployer", "reader", "client"]
 
 
@@ -200,6 +209,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
 
     _toml_file: Path | None = None
 
@@ -264,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.store.home / "logs"
+
+    @property
+    def batch_root(self) -> Path:
+        return self.batch.root if self.batch.root is not None else self.store.home / "batch"
 
 
 DEFAULT_TOML = """\

@@ -30,7 +30,10 @@ the reverse one:
    store at a time (the ``alert-evaluation`` lease), evaluates every rule and hands
    the notifications to the delivery;
 9. the ``/metrics`` snapshot of the live monitoring figures and alert state, refreshed
-   every monitoring interval (scrapes never query the store).
+   every monitoring interval (scrapes never query the store);
+10. batch jobs (``POST /v1/endpoints/{name}/batch``): none runs at start; on the way
+    down each running job finishes its current chunk and stops, resumable, within
+    ``batch.stop_timeout_s``.
 
 On the way down nothing new starts, the alert evaluator stops and its delivery drains
 for a short deadline, the collector bins what arrived since its last tick, the data
@@ -81,6 +84,8 @@ from modelport.rollout.metrics import RolloutMetrics
 from modelport.rollout.service import RolloutService
 from modelport.rollout.state import RolloutStore
 from modelport.schema import OutputSpec
+from modelport.scoring.jobs import BatchJobs
+from modelport.scoring.run import BatchScorer
 from modelport.serving.dataplane import DataPlane
 from modelport.store.db import Database
 from modelport.store.locks import StoreLock
@@ -138,6 +143,10 @@ class Services:
     alerts: AlertService
     # The live monitoring figures and alert state on /metrics, refreshed in the background.
     exporter: MonitoringExporter
+    # Scores files through endpoints (the CLI's ``batch``), logging rows with role batch.
+    batch: BatchScorer
+    # Batch runs started over HTTP, on worker threads, confined to ``batch.root``.
+    batch_jobs: BatchJobs
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
 
@@ -247,6 +256,13 @@ class Services:
             series, window=settings.monitoring.window, roles_of=roles_of, alerts=alerts
         )
         telemetry.registry.register(exporter)
+        batch = BatchScorer(
+            registry,
+            endpoints,
+            log,
+            privacy=privacy,
+            max_string_bytes=settings.serving.max_string_bytes,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -268,6 +284,8 @@ class Services:
             retention=LogRetention(settings.log_dir, db),
             alerts=alerts,
             exporter=exporter,
+            batch=batch,
+            batch_jobs=BatchJobs(batch, settings.batch_root),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -312,6 +330,9 @@ class Services:
                         self.settings.monitoring.interval_s, self.exporter.refresh, at_start=True
                     )
                 )
+            )
+            stack.push_async_callback(
+                asyncio.to_thread, self.batch_jobs.stop, self.settings.batch.stop_timeout_s
             )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks

@@ -74,6 +74,8 @@ EXPECTED = {
     ("/v1/endpoints/{name}/monitoring/live", "GET"): READ,
     ("/v1/endpoints/{name}/monitoring/history", "GET"): READ,
     ("/v1/endpoints/{name}/monitoring/events", "GET"): READ,
+    ("/v1/endpoints/{name}/batch", "POST"): ADMIN,
+    ("/v1/batch/{job}", "GET"): ADMIN,
     ("/metrics", "GET"): READ,
 }
 

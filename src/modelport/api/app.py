@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from modelport.api import (
     admin,
     alerts,
+    batch,
     logs,
     monitoring,
     openapi,
@@ -68,6 +69,7 @@ ROUTES: list[BaseRoute] = [
     *rollout.routes,
     *monitoring.routes,
     *logs.routes,
+    *batch.routes,
     *alerts.routes,
     *service.routes,
     *predictions.routes,

@@ -120,6 +120,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("/v1/notifiers/{name}", "DELETE"): "admin",
     # The prediction log: erasing requests is for admins only.
     ("/v1/logs/forget", "POST"): "admin",
+    # Batch scoring reads and writes files on the server (inside batch.root): admin only.
+    (f"{_ENDPOINT}/batch", "POST"): "admin",
+    ("/v1/batch/{job}", "GET"): "admin",
     # The API's own description: what a reader may see.
     ("/openapi.json", "GET"): "read",
     ("/docs", "GET"): "read",

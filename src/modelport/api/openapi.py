@@ -290,6 +290,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         s.ForgetResult,
         body=s.ForgetRequest,
     ),
+    # batch scoring
+    ("POST", "/v1/endpoints/{name}/batch"): Operation(
+        "Score a file through the endpoint in the background (paths inside batch.root)",
+        "batch",
+        s.BatchJob,
+        status=202,
+        body=s.BatchStart,
+        refusals=(404, 409),
+    ),
+    ("GET", "/v1/batch/{job}"): Operation(
+        "A batch run: rows done, rate, state, rejects", "batch", s.BatchJob, refusals=(404,)
+    ),
     # rollouts
     ("POST", "/v1/endpoints/{name}/rollout"): Operation(
         "Start a rollout (shadow, canary, blue-green)",

@@ -614,6 +614,47 @@ class ForgetResult(Answer):
     unreadable: list[str] = Field(description="log files that could not be read")
 
 
+# --- batch scoring ----------------------------------------------------------------------
+class BatchStart(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"input": "customers.parquet", "output": "scored.parquet", "chunk": 50000}]
+        },
+    )
+    input: str = Field(description="a .parquet or .csv file, or a folder of them (by name)")
+    output: str = Field(description="scored rows; .parquet or .csv decides the format")
+    chunk: int | None = Field(default=None, ge=1, le=1_000_000, description="rows per chunk")
+    version: int | None = Field(default=None, ge=1, description="default: the primary")
+    resume: bool | None = Field(default=None, description="finish an interrupted run")
+    rejects: str | None = Field(default=None, description="default <output>.rejects.parquet")
+    id_column: str | None = Field(default=None, description="default: id or request_id")
+
+
+class BatchJob(Answer):
+    job: str = Field(description="32 hex digits; logged request ids are <job>-<chunk>")
+    endpoint: str
+    model: str
+    version: int
+    input: str
+    output: str
+    rejects: str
+    id_column: str | None = Field(description="the input column kept beside the features")
+    chunk: int
+    state: str = Field(json_schema_extra=_enum(["running", "done", "failed", "interrupted"]))
+    rows_total: int = Field(description="rows of the input (CSV: estimated until done)")
+    rows_read: int
+    rows_scored: int
+    rows_rejected: int
+    chunks_done: int
+    rows_per_s: float = Field(description="rows read per second by this process")
+    seconds_left: float | None
+    error: str | None
+    started_at: str
+    updated_at: str
+    finished_at: str | None
+
+
 class WhoAmI(Answer):
     name: str = Field(description="the token's name (anonymous on a server with no tokens)")
     role: str | None = Field(description="admin, deployer, reader or client; null when open")
@@ -942,6 +983,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RolloutStart,
     RolloutAction,
     ForgetRequest,
+    BatchStart,
     AlertRuleCreate,
     AlertSilence,
     AlertAck,
@@ -981,6 +1023,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     DetectorEvents,
     OpenAPIDocument,
     ForgetResult,
+    BatchJob,
     AlertRule,
     AlertRuleList,
     AlertDetail,

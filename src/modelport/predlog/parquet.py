@@ -82,8 +82,13 @@ class ParquetPredictionLog:
             # One counter for the whole process: two logs on one folder never collide.
             segment = f"{next(_SEQUENCE):06d}"
         name = f"{int(first_ts * 1000):013d}-{os.getpid()}-{segment}.parquet"
+        # Dictionaries only for text (ids, roles, labels, categories): on float columns
+        # Arrow builds one up to its size limit and then falls back, which costs several
+        # times the whole write and gives larger files.
+        text = [f.name for f in table.schema if pa.types.is_string(f.type)]
         return write_durably(
-            folder / name, lambda handle: pq.write_table(table, handle, compression="zstd")
+            folder / name,
+            lambda handle: pq.write_table(table, handle, compression="zstd", use_dictionary=text),
         )
 
     # -- reading ------------------------------------------------------------------------

@@ -55,8 +55,12 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
     sizes = np.fromiter((r.n_rows for r in records), dtype=np.int64, count=len(records))
     total = int(sizes.sum())
 
+    # Which record each row belongs to: per-record values are repeated by one ``take``
+    # in Arrow instead of building a Python object per row.
+    owner = pa.array(np.repeat(np.arange(len(records)), sizes))
+
     def repeat(values: list[Any], arrow_type: pa.DataType) -> pa.Array:
-        return pa.array(np.repeat(np.asarray(values, dtype=object), sizes), type=arrow_type)
+        return pa.array(values, type=arrow_type).take(owner)
 
     columns: dict[str, pa.Array] = {
         col.REQUEST_ID: repeat([r.request_id for r in records], pa.string()),
@@ -124,10 +128,13 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
         r.features.matrix is not None and r.features.columns.keys() == first.columns.keys()
         for r in records
     ):
-        # Requests decoded as one float matrix: one concatenate for all features.
+        # Requests decoded as one float matrix: one concatenate for all features, turned
+        # feature-major so each column reaches Arrow contiguous (a strided column is
+        # copied value by value).
         matrix = np.concatenate([r.features.matrix for r in records])
+        by_feature = np.ascontiguousarray(matrix.T)
         return {
-            col.feature(name): pa.array(matrix[:, i], type=pa.float64())
+            col.feature(name): pa.array(by_feature[i], type=pa.float64())
             for i, name in enumerate(first.columns)
         }
     feature_names: dict[str, None] = {}
@@ -155,6 +162,9 @@ def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]
 
 
 def _label_strings(outputs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    if outputs.dtype.kind in "iu":  # the common case, vectorised
-        return outputs.astype(str).astype(object)
+    if outputs.dtype.kind in "iu":  # the common case, vectorised in Arrow
+        texts: np.ndarray[Any, Any] = (
+            pa.array(outputs).cast(pa.string()).to_numpy(zero_copy_only=False)
+        )
+        return texts
     return np.array([label_text(v) for v in outputs], dtype=object)
