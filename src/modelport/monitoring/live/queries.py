@@ -84,14 +84,11 @@ def latest_windows(
     series: SeriesStore, endpoint: str, window: str, version: int | None = None
 ) -> list[WindowKey]:
     """The newest stored window of each version of an endpoint."""
-    rows = series.states(endpoint, version, window)
     newest: dict[int, WindowKey] = {}
-    for row in rows:
-        key = WindowKey(endpoint, row.version, row.window, row.window_start, row.window_end)
-        if row.version not in newest or key.start > newest[row.version].start:
-            newest[row.version] = key
-        elif key.start == newest[row.version].start and key.end > newest[row.version].end:
-            newest[row.version] = key
+    for found, size, start, end in series.window_spans(endpoint, version, window):
+        key = WindowKey(endpoint, found, size, start, end)
+        if found not in newest or (key.start, key.end) > (newest[found].start, newest[found].end):
+            newest[found] = key
     return [newest[v] for v in sorted(newest)]
 
 

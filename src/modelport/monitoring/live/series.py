@@ -246,6 +246,27 @@ class SeriesStore:
         with self.db.session() as session:
             return list(session.scalars(query.order_by(MonitoringStateRow.window_start)))
 
+    def window_spans(
+        self, endpoint: str, version: int | None = None, window: str | None = None
+    ) -> list[tuple[int, str, datetime, datetime]]:
+        """``(version, window, start, end)`` of every stored window state, without reading
+        the states themselves (a month of hourly windows is 720 JSON documents)."""
+        table = MonitoringStateRow.__table__.c
+        query = (
+            select(table.version, table.window, table.window_start, table.window_end)
+            .where(table.endpoint == endpoint)
+            .distinct()
+        )
+        if version is not None:
+            query = query.where(table.version == version)
+        if window is not None:
+            query = query.where(table.window == window)
+        with self.db.session() as session:
+            return [
+                (int(row[0]), str(row[1]), _utc(row[2]), _utc(row[3]))
+                for row in session.execute(query)
+            ]
+
     def latest_start(
         self, endpoint: str, version: int, window: str, before: datetime
     ) -> datetime | None:
