@@ -119,6 +119,8 @@ export function ready(start) {
     }
     document.body.dataset.ready = "1";
   };
-  if (document.readyState === "complete") run();
-  else window.addEventListener("load", run, { once: true });
+  // Module scripts run once the document is parsed, after the deferred ECharts script:
+  // start at once rather than wait for every image and font ("load").
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run, { once: true });
+  else run();
 }
