@@ -11,7 +11,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelport.errors import NotFound, ValidationFailed, VersionInUse
@@ -20,6 +19,7 @@ from modelport.registry.lineage import MAX_CHAIN, chain_entry
 from modelport.registry.records import ModelVersion, parse_ref
 from modelport.registry.references import lock_model, referrers, version_row
 from modelport.registry.service import Registry
+from modelport.store.audit import audit_trail
 from modelport.store.tables import AuditRow, utcnow
 
 MAX_TAGS = 100
@@ -140,17 +140,7 @@ class Catalog:
         """The model's audit trail, newest first: registrations, alias moves, archiving,
         tag changes."""
         self.registry.versions(model)
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(AuditRow)
-                .where(AuditRow.subject == f"model:{model}")
-                .order_by(AuditRow.id.desc())
-                .limit(limit)
-            ).all()
-            return [
-                {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, **r.details}
-                for r in rows
-            ]
+        return audit_trail(self.db, f"model:{model}", limit)
 
     @staticmethod
     def _audit(

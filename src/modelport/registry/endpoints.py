@@ -37,6 +37,7 @@ from modelport.registry.references import (
     servable,
 )
 from modelport.registry.service import Registry
+from modelport.store.audit import audit_trail
 from modelport.store.db import Database
 from modelport.store.tables import AliasRow, AuditRow, EndpointRow, ModelRow, RolloutRow, utcnow
 
@@ -291,17 +292,7 @@ class EndpointStore:
         )
 
     def history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(AuditRow)
-                .where(AuditRow.subject == f"endpoint:{name}")
-                .order_by(AuditRow.id.desc())
-                .limit(limit)
-            ).all()
-            return [
-                {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, **r.details}
-                for r in rows
-            ]
+        return audit_trail(self.db, f"endpoint:{name}", limit)
 
     @staticmethod
     def _row(session: Session, name: str, lock: bool = False) -> EndpointRow:
