@@ -97,9 +97,14 @@ def fresh_alert(scenario: Scenario) -> Iterator[str]:
     scenario.remove(rule=name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless system Chromium, one for the session."""
+    """Headless system Chromium, one per test module.
+
+    Not one per session: Playwright's sync API keeps its event loop marked as running in
+    the main thread while it is started, so every later test that calls ``asyncio.run``
+    would fail. Tests of a module run together (also in random order), so the loop is
+    gone before the next module's tests."""
     executable = chromium_path()
     if executable is None:
         message = (

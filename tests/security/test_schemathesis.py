@@ -38,8 +38,9 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Path parameters per target: objects that exist, and names nothing has.
-REAL = {"name": "churn", "version": "1", "alias": "champion"}
-MISSING = {"name": "no-such-thing", "version": "99", "alias": "no-such-alias"}
+# No batch job runs here: both targets ask for one nothing started (404).
+REAL = {"name": "churn", "version": "1", "alias": "champion", "job": "0" * 32}
+MISSING = {"name": "no-such-thing", "version": "99", "alias": "no-such-alias", "job": "f" * 32}
 # Deleting the real endpoint would leave the other operations nothing to find.
 SPARE = "churn-spare"
 
