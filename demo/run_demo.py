@@ -292,7 +292,8 @@ def screenshot_dashboard(port: int) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         for name, path in DASHBOARD_PAGES.items():
             page.goto(f"http://127.0.0.1:{port}{path}")
-            page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+            # A locator, not wait_for_function: the page's CSP forbids eval.
+            page.locator("body[data-ready='1']").wait_for(state="attached", timeout=30_000)
             page.screenshot(path=folder / f"{name}.png", full_page=True)
         browser.close()
     shown = folder.relative_to(ROOT)

@@ -53,6 +53,11 @@ def test_every_page_loads_for_a_reader_without_errors_from_this_server_alone(
     paths = [urlsplit(url).path for url in view.requests]
     assert "/dashboard/static/vendor/echarts/echarts.min.js" in paths
     assert "/v1/whoami" in paths
+    # Readable at 1280x800: nothing makes the page wider than the window.
+    width, inner = view.page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert width <= inner, f"{path} is {width}px wide in a {inner}px window"
 
 
 def test_a_model_that_failed_to_load_is_said_so_not_drawn(
