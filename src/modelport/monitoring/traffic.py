@@ -169,7 +169,7 @@ def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
             "counts": counts.reshape(span.buckets, width)[:, : len(classes)].tolist(),
         }
     values = np.asarray(table[output].to_numpy(), dtype=np.float64)[inside]
-    order = np.lexsort((values, index))
+    order = np.argsort(index, kind="stable")  # groups the buckets; quantiles need no order
     values, index = values[order], index[order]
     bounds = np.searchsorted(index, np.arange(span.buckets + 1))
     figures: dict[str, list[float | None]] = {"mean": [], "p10": [], "p50": [], "p90": []}

@@ -141,6 +141,7 @@ ready(async (ctx) => {
   const name = ctx.params.endpoint;
   const state = { feature: null, version: "", role: "", versionInfo: new Map(), versions: "", rules: [] };
   let poller = null;
+  let known = null; // the endpoint as read at start, for the first refresh
   const picker = rangePicker($("ep-range"), () => poller?.now());
 
   replace(
@@ -224,7 +225,9 @@ ready(async (ctx) => {
   async function refresh() {
     const range = picker.current();
     const span = { since: range.since.toISOString(), until: range.until.toISOString() };
-    const endpoint = await api(path(name));
+    // The first refresh reuses the endpoint read when the page started.
+    const endpoint = known ?? (await api(path(name)));
+    known = null;
     const monitored = state.version ? Number(state.version) : endpoint.version;
     const versioned = { ...span, version: monitored };
     const info = await versionInfo(endpoint.model, monitored);
@@ -610,6 +613,6 @@ ready(async (ctx) => {
   }
 
   // An unknown endpoint (or a refused token) is said once, in place of the page.
-  await api(path(name));
+  known = await api(path(name));
   poller = await live(refresh, { intervalMs: ctx.refreshMs });
 });
