@@ -14,7 +14,7 @@ from modelport.api.auth import require
 from modelport.api.body import read_body
 from modelport.api.context import services
 from modelport.api.params import MAX_ID, flag_param, int_param
-from modelport.api.responses import JSON, guarded
+from modelport.api.responses import JSON, Handler, guarded
 from modelport.codecs.body import parse_json
 from modelport.errors import ValidationFailed, VersionNotFound
 from modelport.names import check_name
@@ -131,25 +131,22 @@ async def update_version(request: Request) -> Response:
     return JSON(found.to_dict())
 
 
-@guarded()
-async def archive_version(request: Request) -> Response:
-    """Archive the version (no longer servable); 409 naming what still points at it."""
-    app = services(request)
-    actor = require(request)
-    model = _model(request)
-    version = _version(request, model)
-    found = await asyncio.to_thread(lambda: app.catalog.archive(model, version, actor=actor))
-    return JSON(found.to_dict())
+def _archiving(verb: str) -> Handler:
+    """``archive`` (no longer servable; 409 naming what still points at it) or
+    ``unarchive`` the version."""
 
+    @guarded()
+    async def handler(request: Request) -> Response:
+        app = services(request)
+        actor = require(request)
+        model = _model(request)
+        version = _version(request, model)
+        change = app.catalog.archive if verb == "archive" else app.catalog.unarchive
+        found = await asyncio.to_thread(lambda: change(model, version, actor=actor))
+        return JSON(found.to_dict())
 
-@guarded()
-async def unarchive_version(request: Request) -> Response:
-    app = services(request)
-    actor = require(request)
-    model = _model(request)
-    version = _version(request, model)
-    found = await asyncio.to_thread(lambda: app.catalog.unarchive(model, version, actor=actor))
-    return JSON(found.to_dict())
+    handler.__name__ = f"{verb}_version"
+    return handler
 
 
 @guarded()
@@ -182,7 +179,7 @@ routes = [
     Route("/v1/models/{name}/aliases/{alias}", delete_alias, methods=["DELETE"]),
     Route("/v1/models/{name}/history", model_history, methods=["GET"]),
     Route(_VERSION, update_version, methods=["PATCH"]),
-    Route(f"{_VERSION}/archive", archive_version, methods=["POST"]),
-    Route(f"{_VERSION}/unarchive", unarchive_version, methods=["POST"]),
+    Route(f"{_VERSION}/archive", _archiving("archive"), methods=["POST"]),
+    Route(f"{_VERSION}/unarchive", _archiving("unarchive"), methods=["POST"]),
     Route(f"{_VERSION}/lineage", version_lineage, methods=["GET"]),
 ]
