@@ -130,6 +130,19 @@ class BatchSettings(BaseModel):
     stop_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class RetrainSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Trainers (``module:function``, fnmatch patterns such as ``mypkg.train:*``) that a
+    # retrain started over HTTP or by a stored policy may import and run. Empty (the
+    # default): neither runs any; ``modelport retrain --trainer`` typed by the operator
+    # on the command line needs no entry.
+    trainers: list[str] = Field(default_factory=list)
+    # How often a server checks retraining policies against their triggers.
+    interval_s: float = Field(default=30.0, gt=0)
+    # How long one training run in its worker process may take before it is stopped.
+    timeout_s: float = Field(default=3600.0, gt=0)
+
+
 Role = Literal["admin", "deployer", "reader", "client"]
 
 
@@ -210,6 +223,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     _toml_file: Path | None = None
 
@@ -324,4 +338,9 @@ interval_s = 15.0      # evaluate every rule this often (one server per store do
 # kind = "webhook"      # or "alertmanager", "log"
 # url = "https://hooks.example.com/modelport"
 # format = "json"       # or "slack"
+
+# Retraining started over HTTP or by a stored policy runs only these trainers
+# (module:function, patterns allowed); none by default.
+[retrain]
+trainers = []          # e.g. ["mypkg.train:*"]
 """

@@ -123,6 +123,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     # Batch scoring reads and writes files on the server (inside batch.root): admin only.
     (f"{_ENDPOINT}/batch", "POST"): "admin",
     ("/v1/batch/{job}", "GET"): "admin",
+    # Retraining imports and runs a trainer on the server (only those retrain.trainers
+    # allows): admin only; a policy is read by readers.
+    (f"{_ENDPOINT}/retrain", "POST"): "admin",
+    ("/v1/retrain/{job}", "GET"): "admin",
+    (f"{_ENDPOINT}/retrain/policy", "GET"): "read",
+    (f"{_ENDPOINT}/retrain/policy", "PUT"): "admin",
+    (f"{_ENDPOINT}/retrain/policy/disable", "POST"): "admin",
+    (f"{_ENDPOINT}/retrain/history", "GET"): "read",
     # The API's own description: what a reader may see.
     ("/openapi.json", "GET"): "read",
     ("/docs", "GET"): "read",

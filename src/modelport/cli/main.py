@@ -14,7 +14,17 @@ import typer
 from rich.markup import escape
 
 from modelport import __version__
-from modelport.cli import alerts, batch, endpoints, exports, logs, models, monitor, rollout
+from modelport.cli import (
+    alerts,
+    batch,
+    endpoints,
+    exports,
+    logs,
+    models,
+    monitor,
+    retrain,
+    rollout,
+)
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
 from modelport.config import CONFIG_FILE, DEFAULT_TOML
 from modelport.errors import ModelportError
@@ -34,6 +44,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(alerts.notifiers_app, name="notifiers")
 app.command("grafana-dashboard")(exports.grafana_dashboard)
 app.command("batch")(batch.batch)
+app.add_typer(retrain.app, name="retrain")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,3 @@
+"""One retrain (see the package docstring)."""
+
+from __future__ import annotations
