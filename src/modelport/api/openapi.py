@@ -388,6 +388,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "points, or one version's windows as arrays aligned with one times array",
             ),
             _flag("decision", "columns of the statistic deciding each feature's drift"),
+            _int("columns", "format=columns: at most N columns (windows grouped, worst shown)"),
             _text("window", "format=columns: the window size (default: monitoring.window)"),
         ),
     ),

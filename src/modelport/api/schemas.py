@@ -563,6 +563,9 @@ class ColumnSeries(Answer):
         default=None,
         description="decision=1 only, when another statistic decided some windows: per window",
     )
+    drifted_now: bool | None = Field(
+        default=None, description="columns=N only: whether the newest window drifted"
+    )
 
 
 class SeriesColumns(Answer):
@@ -575,6 +578,9 @@ class SeriesColumns(Answer):
     until: str | None
     decision: bool = Field(description="only the statistic deciding each feature's drift")
     times: list[str] = Field(description="window starts, oldest first")
+    per: int = Field(
+        default=1, description="windows per column (columns=N groups them, worst shown)"
+    )
     series: list[ColumnSeries]
     outputs: list[ColumnSeries] | None = Field(
         default=None, description="decision=1: the model's outputs (prediction drift)"

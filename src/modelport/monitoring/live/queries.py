@@ -22,6 +22,13 @@ from modelport.predlog import columns as col
 # Figures one columnar history answer may hold (a month of hourly windows of 50
 # features is 36,000 per statistic).
 MAX_COLUMN_POINTS = 500_000
+# Statistics whose threshold bounds a p-value (drift when below): their size says
+# nothing about severity, only their verdict does.
+P_VALUE_STATISTICS = frozenset({"ks", "chisquare"})
+# Severity of a drifted p-value figure (and of one without a threshold), and of a
+# figure in range: a heat map colours both without a ratio.
+SEVERITY_DRIFTED = 3.0
+SEVERITY_IN_RANGE = 0.5
 
 
 def merged_state(series: SeriesStore, key: WindowKey) -> WindowState | None:
@@ -145,6 +152,7 @@ def history_columns(
     features: Collection[str] | None = None,
     statistics: Collection[str] | None = None,
     decision: bool = False,
+    columns: int | None = None,
 ) -> dict[str, Any]:
     """Stored figures of one version's windows as columns: one ``times`` array (window
     starts) and, per (feature, statistic), arrays of values, thresholds, verdicts and rows
@@ -153,6 +161,11 @@ def history_columns(
     ``decision``: per input feature and window only the statistic that decides its drift
     (as alert rules and ``/metrics`` read it: ``cramers_v`` where stored, else ``psi``,
     else the statistic that carries a verdict); the model's outputs are under ``outputs``.
+
+    ``columns``: at most this many columns; ``per`` consecutive windows then share one,
+    shown by their most severe figure (see :func:`_severity`), drifted when any of them
+    was, and each series says whether its newest window drifted (``drifted_now``). A
+    month of hourly windows for 50 features becomes a few thousand figures to send.
     """
     if decision:
         rows = _decision_rows(series, endpoint, version, window, since, until, features)
@@ -197,6 +210,12 @@ def history_columns(
         "decision": decision,
         "times": [start.isoformat() for start in times],
     }
+    per = 1 if columns is None else max(1, -(-len(times) // columns))
+    if per > 1:
+        answer["times"] = answer["times"][::per]
+        for entry in found.values():
+            _bucket(entry, per)
+    answer["per"] = per
     entries = [_finish(entry) for _, entry in sorted(found.items())]
     if decision:
         answer["series"] = [e for e in entries if not col.is_series_output(e["feature"])]
@@ -204,6 +223,38 @@ def history_columns(
     else:
         answer["series"] = entries
     return answer
+
+
+def _severity(
+    value: float | None, threshold: float | None, statistic: str | None, drifted: bool | None
+) -> float:
+    """How far a figure is past its threshold, as a multiple of it (p-value tests and
+    figures without a threshold: by verdict)."""
+    if value is None:
+        return -1.0
+    if statistic in P_VALUE_STATISTICS or not threshold:
+        return SEVERITY_DRIFTED if drifted else SEVERITY_IN_RANGE
+    return value / threshold
+
+
+def _bucket(entry: dict[str, Any], per: int) -> None:
+    """Group ``per`` consecutive windows of a series into one (its most severe)."""
+    values, thresholds, verdicts = entry["values"], entry["thresholds"], entry["drifted"]
+    names = entry.get("statistics") or [entry["statistic"]] * len(values)
+    entry["drifted_now"] = verdicts[-1] if verdicts else None
+    keep: list[int] = []
+    any_drifted: list[bool | None] = []
+    for start in range(0, len(values), per):
+        span = range(start, min(start + per, len(values)))
+        keep.append(
+            max(span, key=lambda i: _severity(values[i], thresholds[i], names[i], verdicts[i]))
+        )
+        seen = [verdicts[i] for i in span if verdicts[i] is not None]
+        any_drifted.append(any(seen) if seen else None)
+    for key in ("values", "thresholds", "rows", "statistics"):
+        if key in entry:
+            entry[key] = [entry[key][i] for i in keep]
+    entry["drifted"] = any_drifted
 
 
 def _decision_rows(

@@ -19,7 +19,8 @@ const $ = (id) => document.getElementById(id);
 // Heat map colour: the statistic as a multiple of its threshold, capped here.
 const SEVERITY_CAP = 3;
 // A heat map wider than this many columns groups consecutive windows into one column
-// (its worst window): a month of hourly windows stays quick to draw and to read.
+// (its worst window, chosen by the server): a month of hourly windows stays quick to
+// fetch, draw and read.
 const MAX_COLUMNS = 96;
 // Statistics whose threshold bounds a p-value (drift when below): coloured by verdict.
 const P_VALUE_TESTS = new Set(["ks", "chisquare"]);
@@ -106,35 +107,27 @@ function insufficientText(entries) {
 }
 
 // Heat map cells [column, row, severity, drifted, value, threshold] of the deciding
-// statistic; ``per`` consecutive windows share a column, shown by the most severe one.
+// statistic. The server groups windows into at most MAX_COLUMNS columns (``per`` windows
+// each, shown by the most severe), so a month of hourly windows arrives small.
 function heatCells(drift) {
-  const per = Math.max(1, Math.ceil(drift.times.length / MAX_COLUMNS));
-  const times = drift.times.filter((_, index) => index % per === 0);
   const cells = [];
   drift.series.forEach((series, row) => {
-    let worst = null;
-    series.values.forEach((value, index) => {
-      if (value !== null) {
-        const threshold = series.thresholds[index];
-        const statistic = series.statistics?.[index] ?? series.statistic;
-        const drifted = series.drifted[index] === true;
-        let severity;
-        if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
-        else severity = Math.min(value / threshold, SEVERITY_CAP);
-        const column = Math.floor(index / per);
-        if (!worst || worst[0] !== column) {
-          if (worst) cells.push(worst);
-          worst = [column, row, severity, drifted, value, threshold];
-        } else {
-          if (severity > worst[2]) worst = [column, row, severity, worst[3] || drifted, value, threshold];
-          else worst[3] = worst[3] || drifted;
-        }
-      }
+    series.values.forEach((value, column) => {
+      if (value === null) return;
+      const threshold = series.thresholds[column];
+      const statistic = series.statistics?.[column] ?? series.statistic;
+      const drifted = series.drifted[column] === true;
+      let severity;
+      if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
+      else severity = Math.min(value / threshold, SEVERITY_CAP);
+      cells.push([column, row, severity, drifted, value, threshold]);
     });
-    if (worst) cells.push(worst);
   });
-  return { times, cells, per };
+  return { times: drift.times, cells, per: drift.per ?? 1 };
 }
+
+// Whether a series' newest window drifted (grouped columns carry it apart).
+const driftedNow = (series) => (series.drifted_now ?? series.drifted[series.drifted.length - 1]) === true;
 
 // -- the page ---------------------------------------------------------------------------
 ready(async (ctx) => {
@@ -240,7 +233,7 @@ ready(async (ctx) => {
       api(path(name, "/service"), {
         query: { ...span, step: `${range.stepS}s`, version: state.version || null, role: state.role || null, predictions: 1 },
       }),
-      api(path(name, "/monitoring/history"), { query: { ...versioned, decision: 1 } }),
+      api(path(name, "/monitoring/history"), { query: { ...versioned, decision: 1, columns: MAX_COLUMNS } }),
       api(path(name, "/monitoring/live"), { query: { version: monitored, empty: 1 } }),
       api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: "__performance__" } }),
       api(path(name, "/monitoring/events"), { query: { since: span.since } }),
@@ -399,7 +392,7 @@ ready(async (ctx) => {
       maxLabel: `≥${SEVERITY_CAP}× threshold`,
       onSelect: (feature) => selectFeature(feature),
     });
-    const newest = drift.series.filter((s) => s.drifted[s.drifted.length - 1] === true).map((s) => s.feature);
+    const newest = drift.series.filter(driftedNow).map((s) => s.feature);
     const stats = [...new Set(drift.series.map((s) => statName(s.statistic)))].join(" / ");
     const baseline = latest?.baseline && latest.baseline !== "reference" ? ` Baseline: ${latest.baseline}.` : "";
     const grain = per > 1 ? ` (a column holds ${per} windows, coloured by the worst)` : "";
