@@ -10,6 +10,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from modelport.errors import NotFound, ValidationFailed
 from modelport.monitoring.live.evaluate import live_view, window_points
 from modelport.monitoring.live.series import PointRow, SeriesStore, WindowKey
@@ -225,36 +227,38 @@ def history_columns(
     return answer
 
 
-def _severity(
-    value: float | None, threshold: float | None, statistic: str | None, drifted: bool | None
-) -> float:
-    """How far a figure is past its threshold, as a multiple of it (p-value tests and
-    figures without a threshold: by verdict)."""
-    if value is None:
-        return -1.0
-    if statistic in P_VALUE_STATISTICS or not threshold:
-        return SEVERITY_DRIFTED if drifted else SEVERITY_IN_RANGE
-    return value / threshold
-
-
 def _bucket(entry: dict[str, Any], per: int) -> None:
-    """Group ``per`` consecutive windows of a series into one (its most severe)."""
+    """Group ``per`` consecutive windows of a series into one: its most severe figure
+    (how far past its threshold, as a multiple of it; p-value tests and figures without
+    a threshold by verdict), drifted when any of the group drifted."""
     values, thresholds, verdicts = entry["values"], entry["thresholds"], entry["drifted"]
-    names = entry.get("statistics") or [entry["statistic"]] * len(values)
+    size = len(values)
     entry["drifted_now"] = verdicts[-1] if verdicts else None
-    keep: list[int] = []
-    any_drifted: list[bool | None] = []
-    for start in range(0, len(values), per):
-        span = range(start, min(start + per, len(values)))
-        keep.append(
-            max(span, key=lambda i: _severity(values[i], thresholds[i], names[i], verdicts[i]))
-        )
-        seen = [verdicts[i] for i in span if verdicts[i] is not None]
-        any_drifted.append(any(seen) if seen else None)
+    names = entry.get("statistics") or [entry["statistic"]] * size
+    value = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    limit = np.array([0.0 if x is None else x for x in thresholds], dtype=np.float64)
+    drifted = np.array([v is True for v in verdicts], dtype=np.bool_)
+    judged = np.array([v is not None for v in verdicts], dtype=np.bool_)
+    by_verdict = np.array([n in P_VALUE_STATISTICS for n in names], dtype=np.bool_) | (limit == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = value / limit
+    severity = np.where(by_verdict, np.where(drifted, SEVERITY_DRIFTED, SEVERITY_IN_RANGE), ratio)
+    severity[np.isnan(value)] = -np.inf
+    groups = -(-size // per)
+    padded = np.full(groups * per, -np.inf)
+    padded[:size] = severity
+    # argmax takes the first of equal figures; an all-empty group keeps its first window.
+    keep = (np.arange(groups) * per + padded.reshape(groups, per).argmax(axis=1)).tolist()
+    fill = np.zeros(groups * per, dtype=np.bool_)
+    fill[:size] = drifted
+    any_drifted = [bool(v) for v in np.any(fill.reshape(groups, per), axis=1).tolist()]
+    fill[:] = False
+    fill[:size] = judged
+    any_judged = [bool(v) for v in np.any(fill.reshape(groups, per), axis=1).tolist()]
     for key in ("values", "thresholds", "rows", "statistics"):
         if key in entry:
             entry[key] = [entry[key][i] for i in keep]
-    entry["drifted"] = any_drifted
+    entry["drifted"] = [d if j else None for d, j in zip(any_drifted, any_judged, strict=True)]
 
 
 def _decision_rows(

@@ -43,6 +43,11 @@ const PERFORMANCE = {
   regression: [["mae", "MAE"], ["rmse", "RMSE"]],
 };
 const MAX_MARKERS = 40;
+// Charts with buckets this long (seconds) refresh at most every SLOW_REFRESH_MS.
+const SLOW_STEP_S = 900;
+const SLOW_REFRESH_MS = 60_000;
+// The statistics of the selected feature the page draws (besides a deciding one).
+const DRAWN = ["psi", "cramers_v", ...QUALITY.map(([stat]) => stat)];
 
 const statName = (name) => STAT_NAMES[name] ?? name ?? "statistic";
 const path = (name, tail = "") => `/v1/endpoints/${encodeURIComponent(name)}${tail}`;
@@ -169,8 +174,19 @@ ready(async (ctx) => {
   });
   // What the newest refresh drew, so choosing a feature asks for its series alone.
   let last = null;
-  const featureSeries = (feature, versioned) =>
-    api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature } });
+  // Only the statistics the page draws: the deciding one (PSI or Cramér's V, or another
+  // where they carried no verdict) and the quality rates.
+  const featureSeries = (feature, versioned, deciding = null) =>
+    api(path(name, "/monitoring/history"), {
+      query: { ...versioned, format: "columns", feature, stat: [...new Set([...DRAWN, ...(deciding ? [deciding] : [])])] },
+    });
+  const decidingOf = (drift, feature) => drift.series.find((s) => s.feature === feature)?.statistic ?? null;
+  // The feature's series, asked again when a statistic other than the usual decided.
+  const complete = async (detail, feature, drift, versioned) => {
+    const deciding = decidingOf(drift, feature);
+    if (!deciding || detail.series.some((s) => s.statistic === deciding)) return detail;
+    return featureSeries(feature, versioned, deciding);
+  };
   const selectFeature = async (feature) => {
     if (!feature || feature === state.feature) return;
     state.feature = feature;
@@ -178,7 +194,7 @@ ready(async (ctx) => {
     remember("feature", feature);
     if (!last) return;
     const shown = last;
-    const detail = await featureSeries(feature, shown.versioned);
+    const detail = await featureSeries(feature, shown.versioned, decidingOf(shown.drift, feature));
     detail.band = await adaptiveBand(feature, shown.drift, shown.versioned);
     if (state.feature !== feature || last !== shown) return; // a newer choice or refresh won
     renderFeature(detail, shown.drift, shown.newest);
@@ -250,7 +266,8 @@ ready(async (ctx) => {
     const features = renderDrift(drift, newest, info, endpoint.model, monitored);
     let detail = null;
     if (state.feature && features.includes(state.feature)) {
-      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned);
+      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned, decidingOf(drift, state.feature));
+      detail = await complete(detail, state.feature, drift, versioned);
     }
     last = { drift, newest, versioned };
     if (detail) detail.band = await adaptiveBand(state.feature, drift, span);
@@ -607,5 +624,11 @@ ready(async (ctx) => {
 
   // An unknown endpoint (or a refused token) is said once, in place of the page.
   known = await api(path(name));
-  poller = await live(refresh, { intervalMs: ctx.refreshMs });
+  // Ranges drawn in buckets of 15 minutes or more change little in seconds: refreshed once
+  // a minute, so a month's page open all day does not keep the server busy.
+  const every = (base) => {
+    const fixed = ctx.refreshMs ?? base;
+    return picker.current().stepS >= SLOW_STEP_S ? Math.max(fixed, SLOW_REFRESH_MS) : fixed;
+  };
+  poller = await live(refresh, { intervalMs: every });
 });
