@@ -10,7 +10,7 @@
 // windows for 50 features stays one small answer.
 import { api } from "../core/api.js";
 import { ready } from "../core/boot.js";
-import { heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
+import { chartsLoaded, heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
 import { badge, fmt, h, kv, replace, showState, table } from "../core/dom.js";
 import { live } from "../core/live.js";
 import { rangePicker } from "../core/range.js";
@@ -256,6 +256,7 @@ ready(async (ctx) => {
       asked ? featureSeries(asked, versioned) : null,
       api("/v1/alerts").catch(() => null),
     ]);
+    await chartsLoaded; // the page asked before the chart library was parsed
     state.rules = (alerts?.rules ?? []).filter((rule) => rule.endpoint === name && rule.threshold?.kind === "adaptive");
     const newest = windows.windows.find((w) => w.version === monitored) ?? null;
     const until = range.until.getTime();
@@ -631,4 +632,4 @@ ready(async (ctx) => {
     return picker.current().stepS >= SLOW_STEP_S ? Math.max(fixed, SLOW_REFRESH_MS) : fixed;
   };
   poller = await live(refresh, { intervalMs: every });
-});
+}, { early: true });
