@@ -90,27 +90,30 @@ def run(
     The version is registered with its lineage (parent, trainer, window, rows, labels,
     data fingerprint, holdout metrics of it and of the parent) and, unless --no-rollout,
     enters shadow then canary; never straight to primary."""
-    request = RetrainRequest(
-        endpoint=endpoint,
-        trainer=trainer,
-        since=timedelta(seconds=parse_duration(since, field="since")),
-        with_reference=with_reference,
-        min_labels=min_labels,
-        holdout=holdout,
-        split=_split(split),
-        rollout=rollout,
-        actor=actor or _actor(),
-        reason=reason,
-        extra_lineage=_lineage(lineage_json),
-    )
-    if progress_json:
-        outcome = _run_reporting_json(request)
-        sys.stdout.write(json.dumps(outcome.to_dict(), default=str) + "\n")
-        return
-    if as_json:
-        outcome = services().retrainer.run(request)
-    else:
-        outcome = _run_with_bar(request)
+    try:
+        request = RetrainRequest(
+            endpoint=endpoint,
+            trainer=trainer,
+            since=timedelta(seconds=parse_duration(since, field="since")),
+            with_reference=with_reference,
+            min_labels=min_labels,
+            holdout=holdout,
+            split=_split(split),
+            rollout=rollout,
+            actor=actor or _actor(),
+            reason=reason,
+            extra_lineage=_lineage(lineage_json),
+        )
+        if progress_json:
+            outcome = services().retrainer.run(request, _report_json)
+            sys.stdout.write(json.dumps(outcome.to_dict(), default=str) + "\n")
+            return
+    except ModelportError as exc:
+        if progress_json:
+            # For the worker's parent: the error, machine-readable, as the last line.
+            _emit({"error": {"code": exc.code, "field": exc.field, "message": exc.message}})
+        raise
+    outcome = services().retrainer.run(request) if as_json else _run_with_bar(request)
     if as_json:
         print_json(outcome.to_dict())
         return
@@ -137,18 +140,9 @@ def _run_with_bar(request: RetrainRequest) -> RetrainOutcome:
     return outcome
 
 
-def _run_reporting_json(request: RetrainRequest) -> RetrainOutcome:
-    """For a worker process: one JSON line per stage on stderr, and the error (code,
-    field, message) as the last line when it fails."""
-
-    def report(stage: Stage, fraction: float | None) -> None:
-        _emit({"stage": stage, "fraction": fraction})
-
-    try:
-        return services().retrainer.run(request, report)
-    except ModelportError as exc:
-        _emit({"error": {"code": exc.code, "field": exc.field, "message": exc.message}})
-        raise
+def _report_json(stage: Stage, fraction: float | None) -> None:
+    """For a worker process: one JSON line per stage on stderr."""
+    _emit({"stage": stage, "fraction": fraction})
 
 
 def _emit(line: dict[str, Any]) -> None:

@@ -185,6 +185,9 @@ class RetrainJobs:
             code = process.wait()
         finally:
             timer.cancel()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
         with self._lock:
             timed_out = job.job in self._timed_out
             outcome = _outcome(output) if code == 0 and not timed_out else None
@@ -252,7 +255,7 @@ def worker_command(request: RetrainRequest) -> list[str]:
         "--trainer",
         request.trainer,
         "--since",
-        f"{request.since.total_seconds():g}s",
+        f"{max(1, round(request.since.total_seconds()))}s",
         "--min-labels",
         str(request.min_labels),
         "--holdout",
