@@ -1030,6 +1030,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RolloutAction,
     ForgetRequest,
     BatchStart,
+    RetrainStart,
     AlertRuleCreate,
     AlertSilence,
     AlertAck,
