@@ -21,12 +21,13 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from modelport.config import Settings
 from modelport.errors import Conflict, NotFound
@@ -99,19 +100,26 @@ class RetrainJobs:
                 stage=None,
                 started_at=_now(),
             )
-            process = subprocess.Popen(
-                worker_command(request),
-                env=worker_env(self.settings),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            # stdout into a file: a trainer that prints a lot must not block on a full
+            # pipe while stderr is being read.
+            output = tempfile.TemporaryFile("w+", encoding="utf-8")
+            try:
+                process = subprocess.Popen(
+                    worker_command(request),
+                    env=worker_env(self.settings),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            except BaseException:
+                output.close()
+                raise
             self._jobs[job.job] = job
             self._processes[job.job] = process
             thread = threading.Thread(
                 target=self._follow,
-                args=(job, process, on_finished),
+                args=(job, process, output, on_finished),
                 name=f"retrain-{request.endpoint}",
                 daemon=True,
             )
@@ -163,7 +171,11 @@ class RetrainJobs:
 
     # -- following one worker -----------------------------------------------------------
     def _follow(
-        self, job: RetrainJob, process: subprocess.Popen[str], on_finished: OnFinished | None
+        self,
+        job: RetrainJob,
+        process: subprocess.Popen[str],
+        stdout: IO[str],
+        on_finished: OnFinished | None,
     ) -> None:
         timeout_s = self.settings.retrain.timeout_s
         timer = threading.Timer(timeout_s, self._time_out, args=(job.job, process))
@@ -172,7 +184,7 @@ class RetrainJobs:
         error: dict[str, Any] | None = None
         last_line = ""
         try:
-            assert process.stderr is not None and process.stdout is not None
+            assert process.stderr is not None
             for line in process.stderr:
                 message = _message(line)
                 if message is None:
@@ -181,13 +193,14 @@ class RetrainJobs:
                     error = message["error"]
                 elif message.get("stage"):
                     job.stage = message["stage"]
-            output = process.stdout.read()
             code = process.wait()
+            stdout.seek(0)
+            output = stdout.read()
         finally:
             timer.cancel()
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
+            stdout.close()
+            if process.stderr is not None:
+                process.stderr.close()
         with self._lock:
             timed_out = job.job in self._timed_out
             outcome = _outcome(output) if code == 0 and not timed_out else None

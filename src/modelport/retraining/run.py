@@ -242,6 +242,7 @@ class Retrainer:
                 f"(start it with: modelport rollout start {endpoint.name} "
                 f"--version {version.version})",
                 field=exc.field,
+                **exc.details,
             ) from exc
         return rollout.id
 
