@@ -43,7 +43,12 @@ class _RunByDefault(TyperGroup):
 
 app = typer.Typer(
     cls=_RunByDefault,
-    help="Train a new version of an endpoint's model from its logged, labelled traffic.",
+    help=(
+        "Train a new version of an endpoint's model from its logged, labelled traffic: "
+        "modelport retrain ENDPOINT --trainer module:function [--since 30d] "
+        "[--with-reference] [--min-labels 500] [--holdout 0.2] [--split time|random] "
+        "[--no-rollout] (options: modelport retrain ENDPOINT --help)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(retrain_policy.app, name="policy")
