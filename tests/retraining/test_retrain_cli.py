@@ -6,9 +6,10 @@ import json
 from datetime import datetime, timedelta
 
 from modelport.config import Settings
+from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.store.audit import audit_trail
 from modelport.store.db import Database
-from support import LiveServer, run_cli
+from support import LiveServer, churn_instance, run_cli
 
 from .conftest import TRAFFIC_ROWS, python_path
 
@@ -88,6 +89,19 @@ def test_retrain_on_drifted_traffic_beats_its_parent_with_lineage_and_enters_sha
     assert lineage["fingerprint"] in chain and "churn:1" in chain
     entry = endpoint_audit(drifted_server)[0]
     assert entry["action"] == "retrain" and entry["version"] == "churn:2"
+
+    # The running server picks the rollout up: churn:1 answers, churn:2 shadows.
+    log = ParquetPredictionLog(drifted_server.cwd / ".modelport" / "logs")
+
+    def shadowed() -> bool:
+        with drifted_server.client() as client:
+            answer = client.post(
+                "/v1/endpoints/churn/predict", json={"instances": [churn_instance()]}
+            )
+        assert answer.status_code == 200, answer.text
+        return log.read("churn", columns=["row"], version=2, role="shadow").num_rows > 0
+
+    drifted_server.wait_for(shadowed, timeout=30)
 
 
 def test_retrain_shows_its_stages_and_results(drifted_server: LiveServer) -> None:
