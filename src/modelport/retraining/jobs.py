@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,8 @@ from typing import IO, Any, Literal
 from modelport.config import Settings
 from modelport.errors import Conflict, NotFound
 from modelport.retraining.request import RetrainOutcome, RetrainRequest, Stage
+
+STAGES = ("gathering", "training", "evaluating", "registering", "rolling out")
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,9 @@ class RetrainJobs:
                     stdout=output,
                     stderr=subprocess.PIPE,
                     text=True,
+                    # Its own process group: stopping it stops whatever the trainer
+                    # started too (joblib workers, say).
+                    start_new_session=True,
                 )
             except BaseException:
                 output.close()
@@ -153,13 +159,12 @@ class RetrainJobs:
             processes = list(self._processes.values())
             threads = list(self._threads.values())
         for process in processes:
-            if process.poll() is None:
-                process.terminate()
+            _signal(process, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal(process, signal.SIGKILL)
         for thread in threads:
             thread.join(timeout_s)
 
@@ -189,9 +194,9 @@ class RetrainJobs:
                 message = _message(line)
                 if message is None:
                     last_line = line.strip() or last_line
-                elif "error" in message:
+                elif isinstance(message.get("error"), dict):
                     error = message["error"]
-                elif message.get("stage"):
+                elif message.get("stage") in STAGES:
                     job.stage = message["stage"]
             code = process.wait()
             stdout.seek(0)
@@ -225,7 +230,7 @@ class RetrainJobs:
     def _time_out(self, job: str, process: subprocess.Popen[str]) -> None:
         with self._lock:
             self._timed_out.add(job)
-        process.kill()
+        _signal(process, signal.SIGKILL)
 
     def _reason(
         self,
@@ -305,6 +310,16 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _signal(process: subprocess.Popen[str], sig: signal.Signals) -> None:
+    """Send ``sig`` to the worker's process group (the worker and what it started)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        process.send_signal(sig)
 
 
 def _message(line: str) -> dict[str, Any] | None:
