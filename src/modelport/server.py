@@ -34,6 +34,8 @@ the reverse one:
 10. batch jobs (``POST /v1/endpoints/{name}/batch``): none runs at start; on the way
     down each running job finishes its current chunk and stops, resumable, within
     ``batch.stop_timeout_s``.
+11. retrain jobs (``POST /v1/endpoints/{name}/retrain``): none runs at start; each
+    trains in its own worker process, terminated on the way down.
 
 On the way down nothing new starts, the alert evaluator stops and its delivery drains
 for a short deadline, the collector bins what arrived since its last tick, the data
@@ -79,6 +81,8 @@ from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.catalog import Catalog
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
+from modelport.retraining.jobs import RetrainJobs
+from modelport.retraining.run import Retrainer
 from modelport.rollout.controller import Controller
 from modelport.rollout.metrics import RolloutMetrics
 from modelport.rollout.service import RolloutService
@@ -113,6 +117,8 @@ def restrict_file_modes() -> None:
 INDEX_EVERY_S = 1.0
 # How long queued notifications may still go out at shutdown.
 DELIVERY_DRAIN_S = 3.0
+# How long a retrain's worker process may take to exit once asked to at shutdown.
+RETRAIN_STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -147,6 +153,10 @@ class Services:
     batch: BatchScorer
     # Batch runs started over HTTP, on worker threads, confined to ``batch.root``.
     batch_jobs: BatchJobs
+    # Trains new versions from logged, labelled traffic in this process (the CLI's retrain).
+    retrainer: Retrainer
+    # Retrains started over HTTP or by policies, each in a worker process.
+    retrain_jobs: RetrainJobs
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
 
@@ -286,6 +296,8 @@ class Services:
             exporter=exporter,
             batch=batch,
             batch_jobs=BatchJobs(batch, settings.batch_root),
+            retrainer=Retrainer(db, registry, endpoints, log, feedback, rollouts),
+            retrain_jobs=RetrainJobs(settings),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -333,6 +345,9 @@ class Services:
             )
             stack.push_async_callback(
                 asyncio.to_thread, self.batch_jobs.stop, self.settings.batch.stop_timeout_s
+            )
+            stack.push_async_callback(
+                asyncio.to_thread, self.retrain_jobs.stop, RETRAIN_STOP_TIMEOUT_S
             )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks

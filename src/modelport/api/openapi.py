@@ -302,6 +302,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/batch/{job}"): Operation(
         "A batch run: rows done, rate, state, rejects", "batch", s.BatchJob, refusals=(404,)
     ),
+    # retraining
+    ("POST", "/v1/endpoints/{name}/retrain"): Operation(
+        "Retrain the endpoint's model from its logged, labelled traffic, in a worker process",
+        "retraining",
+        s.RetrainJob,
+        status=202,
+        body=s.RetrainStart,
+        refusals=(403, 404, 409),
+    ),
+    ("GET", "/v1/retrain/{job}"): Operation(
+        "A retrain job: state, stage, outcome or error", "retraining", s.RetrainJob, refusals=(404,)
+    ),
     # rollouts
     ("POST", "/v1/endpoints/{name}/rollout"): Operation(
         "Start a rollout (shadow, canary, blue-green)",

@@ -661,6 +661,52 @@ class BatchJob(Answer):
     finished_at: str | None
 
 
+# --- retraining ----------------------------------------------------------------------------
+class RetrainStart(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"trainer": "mypkg.train:fit", "since": "30d", "min_labels": 500}]
+        },
+    )
+    trainer: str = Field(description="module:function; must match a retrain.trainers pattern")
+    since: str | float | None = Field(default=None, description="window length, default 30d")
+    with_reference: bool = Field(default=False, description="add the parent's labelled reference")
+    min_labels: int = Field(default=500, ge=1, description="least labelled logged rows")
+    holdout: float = Field(default=0.2, gt=0, lt=1, description="share of rows held out")
+    split: Literal["time", "random"] = Field(
+        default="time", description="how the holdout is chosen"
+    )
+    rollout: bool = Field(default=True, description="start shadow-then-canary afterwards")
+    reason: str = Field(default="", max_length=500, description="for the audit trail")
+
+
+class RetrainOutcomeInfo(Answer):
+    endpoint: str
+    model: str
+    version: int = Field(description="the new version")
+    parent: int
+    lineage: dict[str, Any] = Field(
+        description="parent, trainer, window, rows, labels, fingerprint, holdout metrics"
+    )
+    rollout_id: int | None = Field(description="the rollout started (null with rollout false)")
+    seconds: float
+
+
+class RetrainJob(Answer):
+    job: str = Field(description="32 hex digits")
+    endpoint: str
+    trainer: str
+    state: str = Field(json_schema_extra=_enum(["running", "done", "failed"]))
+    stage: str | None = Field(
+        description="gathering, training, evaluating, registering or rolling out"
+    )
+    started_at: str
+    finished_at: str | None
+    outcome: RetrainOutcomeInfo | None = Field(description="when done")
+    error: str | None = Field(description="when failed: why, in one line")
+
+
 class WhoAmI(Answer):
     name: str = Field(description="the token's name (anonymous on a server with no tokens)")
     role: str | None = Field(description="admin, deployer, reader or client; null when open")
@@ -990,6 +1036,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RolloutAction,
     ForgetRequest,
     BatchStart,
+    RetrainStart,
     AlertRuleCreate,
     AlertSilence,
     AlertAck,
@@ -1030,6 +1077,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     OpenAPIDocument,
     ForgetResult,
     BatchJob,
+    RetrainJob,
     AlertRule,
     AlertRuleList,
     AlertDetail,
