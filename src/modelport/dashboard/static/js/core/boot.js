@@ -1,7 +1,7 @@
 // Page start-up: find out who the caller is (signing in when the server asks for a token),
 // then hand the page its context. Sets body[data-ready="1"] once the first render is done.
 import { ApiError, api, forgetToken, setToken, token } from "./api.js";
-import { chartsLoaded } from "./charts.js";
+import { loadCharts } from "./charts.js";
 import { h, replace, showState } from "./dom.js";
 
 const THEME_KEY = "modelport.theme";
@@ -98,8 +98,8 @@ function pageParams() {
   return params;
 }
 
-// ``early``: the page starts before the chart library is parsed and waits for
-// ``chartsLoaded`` itself before it draws; other pages start once it is there.
+// ``early``: the page starts before the chart library runs and calls ``loadCharts``
+// itself before it draws; other pages start once the library is there.
 export function ready(start, { early = false } = {}) {
   const run = async () => {
     setupTheme();
@@ -114,7 +114,7 @@ export function ready(start, { early = false } = {}) {
         params: pageParams(),
         refreshMs: Math.max(1, Number(document.body.dataset.refresh || 10)) * 1000,
       };
-      if (!early) await chartsLoaded;
+      if (!early) await loadCharts();
       await start(ctx);
     } catch (error) {
       const message = error instanceof ApiError ? error.message : `This page failed: ${error.message}`;

@@ -10,7 +10,7 @@
 // windows for 50 features stays one small answer.
 import { api } from "../core/api.js";
 import { ready } from "../core/boot.js";
-import { chartsLoaded, heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
+import { heatmap, loadCharts, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
 import { badge, fmt, h, kv, replace, showState, table } from "../core/dom.js";
 import { live } from "../core/live.js";
 import { rangePicker } from "../core/range.js";
@@ -135,6 +135,10 @@ function heatCells(drift) {
 const driftedNow = (series) => (series.drifted_now ?? series.drifted[series.drifted.length - 1]) === true;
 
 // -- the page ---------------------------------------------------------------------------
+// The endpoint, asked for as soon as the module runs (beside the sign-in check); null when
+// that failed (no token yet, say): the page then asks again once signed in.
+const firstRead = document.body.dataset.endpoint ? api(path(document.body.dataset.endpoint)).catch(() => null) : Promise.resolve(null);
+
 ready(async (ctx) => {
   const name = ctx.params.endpoint;
   const state = { feature: null, version: "", role: "", versionInfo: new Map(), versions: "", rules: [] };
@@ -239,12 +243,20 @@ ready(async (ctx) => {
     known = null;
     const monitored = state.version ? Number(state.version) : endpoint.version;
     const versioned = { ...span, version: monitored };
-    const info = await versionInfo(endpoint.model, monitored);
-    // The selected feature's series is asked for with everything else (first visit: the
-    // model's first input feature), not after the heat map's answer.
-    state.feature ??= info?.input_schema?.features?.[0]?.name ?? null;
-    const asked = state.feature;
-    const [rollout, service, drift, windows, scores, events, early, alerts] = await Promise.all([
+    // The version (its schema) is asked for beside everything else; on a first visit the
+    // selected feature (the model's first input) is asked for as soon as it answers,
+    // while the larger answers are still on their way.
+    const infoAsked = versionInfo(endpoint.model, monitored);
+    let asked = state.feature;
+    const early = (async () => {
+      if (asked === null) {
+        const found = await infoAsked;
+        state.feature ??= found?.input_schema?.features?.[0]?.name ?? null;
+        asked = state.feature;
+      }
+      return asked ? featureSeries(asked, versioned) : null;
+    })();
+    const answers = Promise.all([
       api(path(name, "/rollout")).catch(() => null),
       api(path(name, "/service"), {
         query: { ...span, step: `${range.stepS}s`, version: state.version || null, role: state.role || null, predictions: 1 },
@@ -253,10 +265,14 @@ ready(async (ctx) => {
       api(path(name, "/monitoring/live"), { query: { version: monitored, empty: 1 } }),
       api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: "__performance__" } }),
       api(path(name, "/monitoring/events"), { query: { since: span.since } }),
-      asked ? featureSeries(asked, versioned) : null,
+      early,
       api("/v1/alerts").catch(() => null),
     ]);
-    await chartsLoaded; // the page asked before the chart library was parsed
+    // The chart library parses while the server answers (it is needed only to draw).
+    const charts = loadCharts();
+    const [rollout, service, drift, windows, scores, events, , alerts] = await answers;
+    const info = await infoAsked;
+    await charts;
     state.rules = (alerts?.rules ?? []).filter((rule) => rule.endpoint === name && rule.threshold?.kind === "adaptive");
     const newest = windows.windows.find((w) => w.version === monitored) ?? null;
     const until = range.until.getTime();
@@ -267,7 +283,7 @@ ready(async (ctx) => {
     const features = renderDrift(drift, newest, info, endpoint.model, monitored);
     let detail = null;
     if (state.feature && features.includes(state.feature)) {
-      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned, decidingOf(drift, state.feature));
+      detail = state.feature === asked ? await early : await featureSeries(state.feature, versioned, decidingOf(drift, state.feature));
       detail = await complete(detail, state.feature, drift, versioned);
     }
     last = { drift, newest, versioned };
@@ -623,8 +639,9 @@ ready(async (ctx) => {
     });
   }
 
-  // An unknown endpoint (or a refused token) is said once, in place of the page.
-  known = await api(path(name));
+  // An unknown endpoint (or a refused token) is said once, in place of the page. Asked
+  // for when the module started, beside the sign-in check.
+  known = (await firstRead) ?? (await api(path(name)));
   // Ranges drawn in buckets of 15 minutes or more change little in seconds: refreshed once
   // a minute, so a month's page open all day does not keep the server busy.
   const every = (base) => {
