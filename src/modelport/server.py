@@ -33,7 +33,11 @@ the reverse one:
    every monitoring interval (scrapes never query the store);
 10. batch jobs (``POST /v1/endpoints/{name}/batch``): none runs at start; on the way
     down each running job finishes its current chunk and stops, resumable, within
-    ``batch.stop_timeout_s``.
+    ``batch.stop_timeout_s``;
+11. retraining policies: every ``retrain.interval_s``, by one process per store at a
+    time (the ``retrain-policies`` lease), each enabled policy is checked against its
+    alert, cooldown, labels and attempts, and trains in a worker process
+    (``retraining/service.py``); the lease is given up on the way down.
 
 On the way down nothing new starts, the alert evaluator stops and its delivery drains
 for a short deadline, the collector bins what arrived since its last tick, the data
@@ -79,6 +83,9 @@ from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.catalog import Catalog
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
+from modelport.retraining.jobs import RetrainJobs
+from modelport.retraining.policy import PolicyStore
+from modelport.retraining.service import PolicyService
 from modelport.rollout.controller import Controller
 from modelport.rollout.metrics import RolloutMetrics
 from modelport.rollout.service import RolloutService
@@ -147,6 +154,9 @@ class Services:
     batch: BatchScorer
     # Batch runs started over HTTP, on worker threads, confined to ``batch.root``.
     batch_jobs: BatchJobs
+    # Retrains in worker processes, and the policies that start them by themselves.
+    retrain_jobs: RetrainJobs
+    retrain_policies: PolicyService
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
 
@@ -263,6 +273,18 @@ class Services:
             privacy=privacy,
             max_string_bytes=settings.serving.max_string_bytes,
         )
+        retrain_jobs = RetrainJobs()
+        retrain_policies = PolicyService(
+            PolicyStore(
+                db,
+                endpoints,
+                trainers=settings.retrain.trainers,
+                declared_alerts=[str(rule.get("name")) for rule in settings.alerts.rules],
+            ),
+            retrain_jobs,
+            rollout_store,
+            interval_s=settings.retrain.interval_s,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -286,6 +308,8 @@ class Services:
             exporter=exporter,
             batch=batch,
             batch_jobs=BatchJobs(batch, settings.batch_root),
+            retrain_jobs=retrain_jobs,
+            retrain_policies=retrain_policies,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -333,6 +357,10 @@ class Services:
             )
             stack.push_async_callback(
                 asyncio.to_thread, self.batch_jobs.stop, self.settings.batch.stop_timeout_s
+            )
+            stack.push_async_callback(asyncio.to_thread, self.retrain_policies.stop)
+            await stack.enter_async_context(
+                _background(_every(self.settings.retrain.interval_s, self.retrain_policies.round))
             )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks

@@ -1,0 +1,222 @@
+"""Retraining policies' decisions against a real store: refused at creation when they
+name a missing alert, endpoint or trainer; triggered once by a firing alert; held back by
+the cooldown, the label minimum and the attempts per firing; every decision recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelport.errors import (
+    AlertNotFound,
+    EndpointNotFound,
+    ModelportError,
+    RetrainPolicyNotFound,
+    ValidationFailed,
+)
+from modelport.retraining.policy import TrainerNotAllowed
+from modelport.retraining.service import POLICY_LOCK, PolicyService
+from modelport.store.audit import audit_trail
+from modelport.store.locks import StoreLock
+from retraining.policy_support import POLICY, RULE, World, policy_world  # noqa: F401
+
+
+def _set(world: World, **changes: Any) -> None:
+    world.service.set("churn", {**POLICY, **changes}, by="alice")
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "field"),
+    [
+        ({"on_alert": "no-such-rule"}, AlertNotFound, "on_alert"),
+        ({"trainer": "os:system"}, TrainerNotAllowed, "trainer"),
+        ({"trainer": "mytrainers"}, ValidationFailed, "trainer"),
+        ({"cooldown": "soon"}, ValidationFailed, "cooldown"),
+        ({"min_labels": -1}, ValidationFailed, "min_labels"),
+        ({"max_attempts": 0}, ValidationFailed, "max_attempts"),
+        ({"holdout": 1.5}, ValidationFailed, "holdout"),
+        ({"every": "1h"}, ValidationFailed, "every"),
+    ],
+)
+def test_a_wrong_policy_is_refused_whole(
+    world: World, changes: dict[str, Any], error: type[ModelportError], field: str
+) -> None:
+    with pytest.raises(error) as refused:
+        _set(world, **changes)
+    assert refused.value.field == field
+    with pytest.raises(RetrainPolicyNotFound):
+        world.service.get("churn")
+
+
+def test_a_trainer_module_that_cannot_be_found_is_refused(world: World) -> None:
+    world.service.store.trainers = ["*"]
+    with pytest.raises(ValidationFailed, match="cannot be found") as refused:
+        _set(world, trainer="no_such_package.train:fit")
+    assert refused.value.field == "trainer"
+
+
+def test_a_policy_on_a_missing_endpoint_is_refused(world: World) -> None:
+    with pytest.raises(EndpointNotFound):
+        world.service.set("nope", POLICY, by="alice")
+
+
+def test_set_show_replace_disable(world: World) -> None:
+    service = world.service
+    _set(world)
+    policy = service.get("churn")
+    assert (policy.trainer, policy.on_alert, policy.cooldown_s) == ("mytrainers:fit", RULE, 86400)
+    assert (policy.min_labels, policy.max_attempts, policy.enabled) == (100, 2, True)
+    _set(world, cooldown="1h", max_attempts=5)
+    assert (service.get("churn").cooldown_s, service.get("churn").max_attempts) == (3600, 5)
+    assert service.disable("churn", by="bob").enabled is False
+    actions = [record["action"] for record in audit_trail(world.db, "endpoint:churn")]
+    assert actions[:3] == ["retrain-policy-disable", "retrain-policy-set", "retrain-policy-set"]
+
+
+def test_the_policy_triggers_once_on_a_firing_alert(world: World) -> None:
+    _set(world)
+    world.label(150)
+    world.service.round()
+    assert world.jobs.started == []  # the alert is not firing
+    world.fire()
+    world.service.round()
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    request = world.jobs.started[0][0].request
+    assert (request.endpoint, request.trainer, request.actor) == (
+        "churn",
+        "mytrainers:fit",
+        "policy:churn",
+    )
+    assert request.extra_lineage == {"policy": RULE, "attempt": 1}
+    assert request.min_labels == 100
+    world.jobs.finish(2)
+    world.service.round()
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    assert world.decisions() == [
+        "skipped:not_firing",
+        "started",
+        "skipped:cooldown",
+        "trained",
+        "skipped:cooldown",
+    ]
+    trained = world.history()[1]
+    assert (trained["version"], trained["attempt"]) == (2, 1)
+    audit = [r["action"] for r in audit_trail(world.db, "endpoint:churn")]
+    assert audit.count("retrain-started") == 1 and audit.count("retrain-trained") == 1
+
+
+def test_the_label_minimum_holds_a_retrain_back(world: World) -> None:
+    _set(world)
+    world.fire()
+    world.label(60)
+    world.service.round()
+    world.label(39)
+    world.service.round()
+    assert world.jobs.started == []
+    assert world.decisions() == ["skipped:labels"]  # once, though the count moved
+    assert "60 new labels" in world.history()[0]["reason"]
+    world.label(1)
+    world.service.round()
+    assert len(world.jobs.started) == 1
+
+
+def test_labels_count_from_the_last_training(world: World) -> None:
+    _set(world, cooldown="1h", max_attempts=5)
+    world.fire()
+    world.label(100)
+    world.service.round()
+    world.clock.advance(minutes=1)
+    world.jobs.finish(2)
+    world.clock.advance(hours=2)
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    assert world.decisions()[-1] == "skipped:labels"
+    world.label(100)
+    world.service.round()
+    assert len(world.jobs.started) == 2
+    assert world.jobs.started[1][0].request.extra_lineage["attempt"] == 2
+
+
+def test_the_cooldown_runs_from_the_last_attempt(world: World) -> None:
+    _set(world)
+    world.fire()
+    world.label(100)
+    world.service.round()
+    world.jobs.finish(None, error="trainer raised ValueError: no")
+    world.clock.advance(hours=23, minutes=59)
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    world.clock.advance(minutes=2)
+    world.service.round()
+    assert len(world.jobs.started) == 2
+    assert world.decisions()[:4] == ["started", "failed", "skipped:cooldown", "started"]
+    failed = world.history()[-2]
+    assert failed["reason"] == "trainer raised ValueError: no" and failed["attempt"] == 1
+
+
+def test_attempts_are_limited_per_firing(world: World) -> None:
+    _set(world, cooldown="1h", max_attempts=2)
+    world.fire()
+    world.label(100)
+    for _ in range(2):
+        world.service.round()
+        world.jobs.finish(None, error="trainer raised")
+        world.clock.advance(hours=2)
+    world.service.round()
+    world.service.round()
+    assert len(world.jobs.started) == 2
+    assert world.decisions()[-1] == "skipped:attempts"
+    # A new firing starts a new window of attempts.
+    world.resolve()
+    world.service.round()
+    world.clock.advance(minutes=5)
+    world.fire()
+    world.service.round()
+    assert len(world.jobs.started) == 3
+    assert world.jobs.started[2][0].request.extra_lineage["attempt"] == 1
+    assert world.decisions()[-3:] == ["skipped:attempts", "skipped:not_firing", "started"]
+
+
+def test_a_running_job_holds_the_next_attempt_back(world: World) -> None:
+    _set(world, cooldown="1m")
+    world.fire()
+    world.label(100)
+    world.service.round()
+    world.clock.advance(minutes=5)
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    assert world.decisions() == ["started", "skipped:running"]
+
+
+def test_an_alert_on_another_endpoint_does_not_trigger(world: World) -> None:
+    _set(world)
+    world.fire(endpoint="other")
+    world.label(100)
+    world.service.round()
+    assert world.jobs.started == []
+
+
+def test_a_disabled_policy_does_nothing(world: World) -> None:
+    _set(world)
+    world.service.disable("churn", by="bob")
+    world.fire()
+    world.label(100)
+    world.service.round()
+    assert world.jobs.started == [] and world.history() == []
+
+
+def test_only_the_holder_of_the_policy_lease_runs_policies(world: World) -> None:
+    _set(world)
+    world.fire()
+    world.label(100)
+    other = StoreLock(world.db, POLICY_LOCK, ttl_s=600)
+    assert other.acquire()
+    world.service.round()
+    assert world.jobs.started == []
+    other.release()
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    assert isinstance(world.service, PolicyService)
