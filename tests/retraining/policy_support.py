@@ -178,3 +178,40 @@ POLICY: dict[str, Any] = {
     "min_labels": 100,
     "max_attempts": 2,
 }
+
+
+# -- projects for CLI and server tests ---------------------------------------------------
+
+TRAINER_MODULE = '''"""Trainers for retraining-policy tests."""
+from sklearn.dummy import DummyClassifier
+
+
+def fit(features, labels, context):
+    return DummyClassifier(strategy="most_frequent").fit(features, labels)
+'''
+ALLOW_TRAINERS = {"MODELPORT_RETRAIN__TRAINERS": '["mytrainers:*"]'}
+
+
+def make_policy_project(folder: Path, churn_files: tuple[Path, Path], auth: str = "") -> Path:
+    """A project serving churn:1 with a trainer module and the alert rule ``RULE``."""
+    from modelport.config import DEFAULT_TOML, Settings
+    from support import register_churn
+
+    text = DEFAULT_TOML
+    if auth:
+        text = text.replace("[auth]\nadmin_tokens = []\nclient_tokens = []\n", auth)
+        assert auth in text
+    (folder / "modelport.toml").write_text(text)
+    (folder / "mytrainers.py").write_text(TRAINER_MODULE)
+    register_churn(folder, churn_files)
+    settings = Settings.load(folder / "modelport.toml")
+    db = Database(f"sqlite:///{folder / settings.store.home / 'modelport.db'}")
+    AlertStore(db).put_rule(
+        RULE,
+        {"name": RULE, "endpoint": "churn", "metric": "drift.psi", "above": 0.2},
+        source="api",
+        by="test",
+        replace=False,
+    )
+    db.dispose()
+    return folder
