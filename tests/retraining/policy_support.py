@@ -16,6 +16,8 @@ import pytest
 
 from modelport.alerts.lifecycle import Alert, AlertState
 from modelport.alerts.store import AlertStore
+from modelport.predlog.feedback import FeedbackStore
+from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registration, Registry
@@ -23,6 +25,7 @@ from modelport.retraining.jobs import OnFinished, RetrainJob
 from modelport.retraining.policy import PolicyStore
 from modelport.retraining.request import RetrainOutcome, RetrainRequest
 from modelport.retraining.service import PolicyService
+from modelport.rollout.service import RolloutService
 from modelport.rollout.state import RolloutStore
 from modelport.store.db import Database
 from modelport.store.tables import FeedbackRow
@@ -66,8 +69,11 @@ class StandInJobs:
                 return job
         return None
 
-    def finish(self, version: int | None, *, error: str = "") -> None:
-        """End the last job: trained ``version`` (no rollout), or failed with ``error``."""
+    def finish(
+        self, version: int | None, *, error: str = "", rollout_id: int | None = None
+    ) -> None:
+        """End the last job: trained ``version`` (and started ``rollout_id``), or failed
+        with ``error``."""
         job, on_finished = self.started[-1]
         if version is None:
             job.state, job.error = "failed", error
@@ -79,7 +85,7 @@ class StandInJobs:
                 version=version,
                 parent=1,
                 lineage={},
-                rollout_id=None,
+                rollout_id=rollout_id,
                 seconds=1.0,
             )
         assert on_finished is not None
@@ -92,6 +98,9 @@ class World:
     clock: Clock
     jobs: StandInJobs
     service: PolicyService
+    rollouts: RolloutService
+    registry: Registry
+    churn_files: tuple[Path, Path]
 
     def fire(self, since: datetime | None = None, *, endpoint: str = "churn") -> None:
         alert = Alert(
@@ -136,6 +145,13 @@ class World:
         ]
 
 
+def registration(churn_files: tuple[Path, Path]) -> Registration:
+    model, reference = churn_files
+    return Registration(
+        name="churn", source=str(model), flavor="sklearn", reference=reference, target="churned"
+    )
+
+
 @pytest.fixture(
     name="world", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -151,8 +167,7 @@ def policy_world(
     db = Database(url)
     try:
         registry = Registry(db, ArtifactStore(tmp_path / "artifacts"))
-        model, _ = churn_files
-        version = registry.register(Registration(name="churn", source=str(model), flavor="sklearn"))
+        version = registry.register(registration(churn_files))
         endpoints = EndpointStore(db, registry)
         endpoints.create("churn", "churn", version.version)
         AlertStore(db).put_rule(
@@ -165,8 +180,12 @@ def policy_world(
         clock = Clock()
         jobs = StandInJobs()
         store = PolicyStore(db, endpoints, trainers=ALLOWED)
-        service = PolicyService(store, jobs, RolloutStore(db, endpoints), clock=clock)
-        yield World(db, clock, jobs, service)
+        log = ParquetPredictionLog(tmp_path / "log")
+        rollouts = RolloutService(
+            registry, endpoints, log, FeedbackStore(db, log), store=RolloutStore(db, endpoints)
+        )
+        service = PolicyService(store, jobs, rollouts.store, clock=clock)
+        yield World(db, clock, jobs, service, rollouts, registry, churn_files)
     finally:
         db.dispose()
 

@@ -19,7 +19,13 @@ from modelport.retraining.policy import TrainerNotAllowed
 from modelport.retraining.service import POLICY_LOCK, PolicyService
 from modelport.store.audit import audit_trail
 from modelport.store.locks import StoreLock
-from retraining.policy_support import POLICY, RULE, World, policy_world  # noqa: F401
+from retraining.policy_support import (  # noqa: F401
+    POLICY,
+    RULE,
+    World,
+    policy_world,
+    registration,
+)
 
 
 def _set(world: World, **changes: Any) -> None:
@@ -220,3 +226,31 @@ def test_only_the_holder_of_the_policy_lease_runs_policies(world: World) -> None
     world.service.round()
     assert len(world.jobs.started) == 1
     assert isinstance(world.service, PolicyService)
+
+
+@pytest.mark.parametrize("ending", ["rollback", "promote"])
+def test_the_trained_versions_rollout_is_followed_to_its_end(world: World, ending: str) -> None:
+    _set(world, cooldown="1m")
+    world.fire()
+    world.label(100)
+    world.service.round()
+    candidate = world.registry.register(registration(world.churn_files))
+    rollout = world.rollouts.start(
+        "churn", {"version": candidate.version, "strategy": "canary"}, "policy:churn"
+    )
+    world.jobs.finish(candidate.version, rollout_id=rollout.id)
+    world.clock.advance(minutes=5)
+    world.service.round()
+    assert world.decisions()[-1] == "skipped:rollout_live"  # no retrain over a live rollout
+    getattr(world.rollouts, ending)("churn", "controller", "gate failed: accuracy")
+    world.service.round()
+    world.service.round()
+    decision = "rolled_back" if ending == "rollback" else "promoted"
+    assert world.decisions()[:3] == ["started", "trained", "skipped:rollout_live"]
+    assert world.decisions().count(decision) == 1
+    ended = next(e for e in world.history() if e["decision"] == decision)
+    assert (ended["version"], ended["rollout_id"], ended["attempt"]) == (2, rollout.id, 1)
+    if ending == "rollback":
+        assert "rolled-back" in ended["reason"]
+    audit = [r["action"] for r in audit_trail(world.db, "endpoint:churn")]
+    assert f"retrain-{decision}" in audit
