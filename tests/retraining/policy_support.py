@@ -16,6 +16,7 @@ import pytest
 
 from modelport.alerts.lifecycle import Alert, AlertState
 from modelport.alerts.store import AlertStore
+from modelport.errors import ModelportError
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.registry.artifacts import ArtifactStore
@@ -51,8 +52,12 @@ class StandInJobs:
     """Starts nothing: remembers each request and lets the test end the job."""
 
     started: list[tuple[RetrainJob, OnFinished | None]] = field(default_factory=list)
+    # Raised by the next start, as the real jobs do (a job started elsewhere, say).
+    refuse: ModelportError | None = None
 
     def start(self, request: RetrainRequest, on_finished: OnFinished | None = None) -> RetrainJob:
+        if self.refuse is not None:
+            raise self.refuse
         job = RetrainJob(
             job=f"{len(self.started) + 1:032x}",
             request=request,

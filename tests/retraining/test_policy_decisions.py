@@ -10,6 +10,8 @@ import pytest
 
 from modelport.errors import (
     AlertNotFound,
+    ConfigError,
+    Conflict,
     EndpointNotFound,
     ModelportError,
     RetrainPolicyNotFound,
@@ -254,3 +256,21 @@ def test_the_trained_versions_rollout_is_followed_to_its_end(world: World, endin
         assert "rolled-back" in ended["reason"]
     audit = [r["action"] for r in audit_trail(world.db, "endpoint:churn")]
     assert f"retrain-{decision}" in audit
+
+
+def test_a_job_that_cannot_start_is_recorded_once_and_tried_again(world: World) -> None:
+    _set(world)
+    world.fire()
+    world.label(100)
+    world.jobs.refuse = Conflict("the server is stopping; no retrain starts now")
+    world.service.round()
+    world.jobs.refuse = ConfigError("python not found")
+    for _ in range(3):
+        world.service.round()
+    assert world.jobs.started == []
+    assert world.decisions() == ["skipped:running", "failed:start"]
+    assert "python not found" in world.history()[0]["reason"]
+    world.jobs.refuse = None
+    world.service.round()
+    assert len(world.jobs.started) == 1
+    assert world.jobs.started[0][0].request.extra_lineage["attempt"] == 1

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from modelport.alerts.lifecycle import AlertState
 from modelport.alerts.store import AlertStore
-from modelport.errors import ModelportError, RolloutNotFound
+from modelport.errors import Conflict, ModelportError, RolloutNotFound
 from modelport.retraining.jobs import OnFinished, RetrainJob
 from modelport.retraining.policy import Decision, Event, Policy, PolicyStore
 from modelport.retraining.request import RetrainRequest
@@ -166,14 +166,12 @@ class PolicyService:
 
         try:
             job = self.jobs.start(policy.request(attempt, firing_since), on_finished)
+        except Conflict as exc:  # a retrain started over HTTP meanwhile, or a stopping server
+            self._skip(policy, "running", f"the retrain could not start: {exc.message}")
+            return
         except ModelportError as exc:
-            self._record(
-                policy,
-                "failed",
-                f"the retrain could not start: {exc.message}",
-                attempt=attempt,
-                firing_since=firing_since,
-            )
+            # Not an attempt (nothing ran): tried again next round, recorded once.
+            self._once(policy, "failed", "start", f"the retrain could not start: {exc.message}")
             return
         try:
             self._record(
@@ -241,10 +239,15 @@ class PolicyService:
             )
 
     def _skip(self, policy: Policy, cause: str, reason: str) -> None:
+        self._once(policy, "skipped", cause, reason)
+
+    def _once(self, policy: Policy, decision: Decision, cause: str, reason: str) -> None:
+        """Record ``decision`` unless the last one was the same with the same cause: the
+        history keeps one line per change, not one per round."""
         last = self.store.last(policy.endpoint)
-        if last is not None and last.decision == "skipped" and last.cause == cause:
-            return  # said already; the history keeps one line per change of cause
-        self._record(policy, "skipped", reason, cause=cause)
+        if last is not None and last.decision == decision and last.cause == cause:
+            return
+        self._record(policy, decision, reason, cause=cause)
 
     def _record(self, policy: Policy, decision: Decision, reason: str, **fields: Any) -> None:
         event = replace(
