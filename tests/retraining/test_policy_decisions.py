@@ -97,7 +97,7 @@ def test_the_policy_triggers_once_on_a_firing_alert(world: World) -> None:
         "mytrainers:fit",
         "policy:churn",
     )
-    assert request.extra_lineage == {"policy": RULE, "attempt": 1}
+    assert request.extra_lineage == {"policy": "churn", "on_alert": RULE, "attempt": 1}
     assert request.min_labels == 100
     world.jobs.finish(2)
     world.service.round()

@@ -106,7 +106,7 @@ class Policy:
             holdout=self.holdout,
             actor=f"policy:{self.endpoint}",
             reason=f"alert {self.on_alert!r} firing since {firing_since.isoformat()}",
-            extra_lineage={"policy": self.on_alert, "attempt": attempt},
+            extra_lineage={"policy": self.endpoint, "on_alert": self.on_alert, "attempt": attempt},
         )
 
     def to_dict(self) -> dict[str, Any]:
