@@ -274,3 +274,11 @@ def test_a_job_that_cannot_start_is_recorded_once_and_tried_again(world: World) 
     world.service.round()
     assert len(world.jobs.started) == 1
     assert world.jobs.started[0][0].request.extra_lineage["attempt"] == 1
+
+
+def test_a_policy_waiting_for_no_new_labels_still_asks_for_labelled_rows(world: World) -> None:
+    _set(world, min_labels=0, since="7d", holdout=0.3)
+    world.fire()
+    world.service.round()
+    request = world.jobs.started[0][0].request
+    assert (request.min_labels, request.since.total_seconds(), request.holdout) == (1, 604800, 0.3)

@@ -102,7 +102,8 @@ class Policy:
             endpoint=self.endpoint,
             trainer=self.trainer,
             since=timedelta(seconds=self.since_s),
-            min_labels=self.min_labels,
+            # A retrain needs labelled rows even when the policy waits for no new ones.
+            min_labels=max(self.min_labels, 1),
             holdout=self.holdout,
             actor=f"policy:{self.endpoint}",
             reason=f"alert {self.on_alert!r} firing since {firing_since.isoformat()}",
