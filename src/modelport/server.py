@@ -279,7 +279,7 @@ class Services:
                 db,
                 endpoints,
                 trainers=settings.retrain.trainers,
-                declared_alerts=[str(rule.get("name")) for rule in settings.alerts.rules],
+                declared_alerts=settings.alerts.rules,
             ),
             retrain_jobs,
             rollout_store,

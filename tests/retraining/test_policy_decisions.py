@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from modelport.alerts.store import AlertStore
 from modelport.errors import (
     AlertNotFound,
     ConfigError,
@@ -62,6 +63,28 @@ def test_a_trainer_module_that_cannot_be_found_is_refused(world: World) -> None:
     with pytest.raises(ValidationFailed, match="cannot be found") as refused:
         _set(world, trainer="no_such_package.train:fit")
     assert refused.value.field == "trainer"
+
+
+def test_a_rule_watching_another_endpoint_is_refused(world: World) -> None:
+    AlertStore(world.db).put_rule(
+        "other-drift",
+        {"name": "other-drift", "endpoint": "other", "metric": "drift.psi", "above": 0.2},
+        source="api",
+        by="test",
+        replace=False,
+    )
+    with pytest.raises(ValidationFailed, match="watches endpoint 'other'") as refused:
+        _set(world, on_alert="other-drift")
+    assert refused.value.field == "on_alert"
+
+
+def test_a_rule_declared_in_the_config_may_be_named_before_a_server_stored_it(
+    world: World,
+) -> None:
+    store = world.service.store
+    store.declared_alerts = {"toml-drift": {"name": "toml-drift", "endpoint": "churn"}}
+    _set(world, on_alert="toml-drift")
+    assert world.service.get("churn").on_alert == "toml-drift"
 
 
 def test_a_policy_on_a_missing_endpoint_is_refused(world: World) -> None:

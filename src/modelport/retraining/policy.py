@@ -268,7 +268,7 @@ class PolicyStore:
         endpoints: EndpointStore,
         *,
         trainers: Collection[str],
-        declared_alerts: Collection[str] = (),
+        declared_alerts: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.db = db
         self.endpoints = endpoints
@@ -276,7 +276,7 @@ class PolicyStore:
         self.trainers = list(trainers)
         # Rules in modelport.toml, stored when a server starts: a policy may name them
         # before that.
-        self.declared_alerts = set(declared_alerts)
+        self.declared_alerts = {str(rule.get("name")): dict(rule) for rule in declared_alerts}
 
     # -- policies ------------------------------------------------------------------------
     def put(self, endpoint: str, data: Mapping[str, Any], *, by: str, at: datetime) -> Policy:
@@ -284,9 +284,7 @@ class PolicyStore:
         is wrong: nothing is stored then."""
         self.endpoints.get(endpoint)
         fields = parse_policy(data, self.trainers)
-        rule = fields["on_alert"]
-        if rule not in self.declared_alerts and self.alerts.rule_row(rule) is None:
-            raise AlertNotFound(f"alert rule {rule!r} does not exist", field="on_alert")
+        self._check_rule(fields["on_alert"], endpoint)
         with self.db.session() as session:
             row = session.scalar(
                 select(RetrainPolicyRow).where(RetrainPolicyRow.endpoint == endpoint)
@@ -302,6 +300,19 @@ class PolicyStore:
             policy = Policy.from_row(row)
             _audit(session, endpoint, by, "retrain-policy-set", policy.to_dict())
             return policy
+
+    def _check_rule(self, name: str, endpoint: str) -> None:
+        """The rule exists and watches ``endpoint`` (else it could never trigger)."""
+        stored = self.alerts.rule_row(name)
+        definition = stored.definition if stored else self.declared_alerts.get(name)
+        if definition is None:
+            raise AlertNotFound(f"alert rule {name!r} does not exist", field="on_alert")
+        watched = definition.get("endpoint")
+        if watched not in (None, endpoint):
+            raise ValidationFailed(
+                f"alert rule {name!r} watches endpoint {watched!r}, not {endpoint!r}",
+                field="on_alert",
+            )
 
     def find(self, endpoint: str) -> Policy | None:
         with self.db.session() as session:
