@@ -34,7 +34,9 @@ the reverse one:
 10. batch jobs (``POST /v1/endpoints/{name}/batch``): none runs at start; on the way
     down each running job finishes its current chunk and stops, resumable, within
     ``batch.stop_timeout_s``;
-11. retraining policies: every ``retrain.interval_s``, by one process per store at a
+11. retrain jobs (``POST /v1/endpoints/{name}/retrain``): none runs at start; each
+    trains in its own worker process, terminated on the way down;
+12. retraining policies: every ``retrain.interval_s``, by one process per store at a
     time (the ``retrain-policies`` lease), each enabled policy is checked against its
     alert, cooldown, labels and attempts, and trains in a worker process
     (``retraining/service.py``); the lease is given up on the way down.
@@ -85,6 +87,7 @@ from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
 from modelport.retraining.jobs import RetrainJobs
 from modelport.retraining.policy import PolicyStore
+from modelport.retraining.run import Retrainer
 from modelport.retraining.service import PolicyService
 from modelport.rollout.controller import Controller
 from modelport.rollout.metrics import RolloutMetrics
@@ -120,6 +123,8 @@ def restrict_file_modes() -> None:
 INDEX_EVERY_S = 1.0
 # How long queued notifications may still go out at shutdown.
 DELIVERY_DRAIN_S = 3.0
+# How long a retrain's worker process may take to exit once asked to at shutdown.
+RETRAIN_STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -154,8 +159,11 @@ class Services:
     batch: BatchScorer
     # Batch runs started over HTTP, on worker threads, confined to ``batch.root``.
     batch_jobs: BatchJobs
-    # Retrains in worker processes, and the policies that start them by themselves.
+    # Trains new versions from logged, labelled traffic in this process (the CLI's retrain).
+    retrainer: Retrainer
+    # Retrains started over HTTP or by policies, each in a worker process.
     retrain_jobs: RetrainJobs
+    # Policies that start retrain jobs by themselves when an alert fires.
     retrain_policies: PolicyService
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
@@ -273,7 +281,7 @@ class Services:
             privacy=privacy,
             max_string_bytes=settings.serving.max_string_bytes,
         )
-        retrain_jobs = RetrainJobs()
+        retrain_jobs = RetrainJobs(settings)
         retrain_policies = PolicyService(
             PolicyStore(
                 db,
@@ -308,6 +316,7 @@ class Services:
             exporter=exporter,
             batch=batch,
             batch_jobs=BatchJobs(batch, settings.batch_root),
+            retrainer=Retrainer(db, registry, endpoints, log, feedback, rollouts),
             retrain_jobs=retrain_jobs,
             retrain_policies=retrain_policies,
         )
@@ -357,6 +366,9 @@ class Services:
             )
             stack.push_async_callback(
                 asyncio.to_thread, self.batch_jobs.stop, self.settings.batch.stop_timeout_s
+            )
+            stack.push_async_callback(
+                asyncio.to_thread, self.retrain_jobs.stop, RETRAIN_STOP_TIMEOUT_S
             )
             stack.push_async_callback(asyncio.to_thread, self.retrain_policies.stop)
             await stack.enter_async_context(

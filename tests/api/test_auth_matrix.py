@@ -76,6 +76,8 @@ EXPECTED = {
     ("/v1/endpoints/{name}/monitoring/events", "GET"): READ,
     ("/v1/endpoints/{name}/batch", "POST"): ADMIN,
     ("/v1/batch/{job}", "GET"): ADMIN,
+    ("/v1/endpoints/{name}/retrain", "POST"): ADMIN,
+    ("/v1/retrain/{job}", "GET"): ADMIN,
     ("/v1/endpoints/{name}/retrain/policy", "GET"): READ,
     ("/v1/endpoints/{name}/retrain/policy", "PUT"): ADMIN,
     ("/v1/endpoints/{name}/retrain/policy/disable", "POST"): ADMIN,
@@ -102,6 +104,11 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         {"files": {"flavor": (None, "sklearn")}},
     ),
     ("/v1/endpoints", "POST"): ("/v1/endpoints", {"json": {"name": "ghost", "model": "nope:1"}}),
+    # A malformed trainer is refused (422) before the allow-list is asked.
+    ("/v1/endpoints/{name}/retrain", "POST"): (
+        "/v1/endpoints/ghost/retrain",
+        {"json": {"trainer": "not a trainer"}},
+    ),
     ("/v1/endpoints/{name}", "PATCH"): ("/v1/endpoints/ghost", {"json": {"model": "churn:1"}}),
     ("/v1/endpoints/{name}", "PUT"): ("/v1/endpoints/ghost", {"json": {"model": "churn:1"}}),
     ("/v1/endpoints/{name}", "DELETE"): ("/v1/endpoints/ghost", {}),

@@ -140,6 +140,8 @@ def test_live_windows_carry_the_binned_counts_for_histograms(
         ({"format": "columns", "window": "soon"}, "window"),
         ({"format": "columns", "since": "whenever"}, "since"),
         ({"format": "columns", "version": "0"}, "version"),
+        ({"decision": "1", "columns": "0"}, "columns"),
+        ({"decision": "1", "columns": "many"}, "columns"),
     ],
 )
 def test_bad_parameters_name_the_field(

@@ -18,8 +18,8 @@ from modelport.errors import (
     RetrainPolicyNotFound,
     ValidationFailed,
 )
-from modelport.retraining.policy import TrainerNotAllowed
 from modelport.retraining.service import POLICY_LOCK, PolicyService
+from modelport.retraining.trainer import TrainerNotAllowed
 from modelport.store.audit import audit_trail
 from modelport.store.locks import StoreLock
 from retraining.policy_support import (  # noqa: F401

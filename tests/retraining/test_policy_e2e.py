@@ -5,7 +5,6 @@ by the rollout's automated gates while the primary keeps serving."""
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,21 +14,9 @@ import httpx
 import numpy as np
 import pytest
 
-from modelport.retraining.jobs import RetrainJobs
 from support import LiveServer, make_churn_data, register_churn
 
-
-def _worker_jobs_exist() -> bool:
-    """Whether retrain jobs run worker processes yet (the stand-in interface does not)."""
-    return "settings" in inspect.signature(RetrainJobs).parameters
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _worker_jobs_exist(), reason="retrain jobs do not run worker processes yet"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 WAIT_S = 120.0  # an upper bound for "never happened", not a performance threshold
 CONFIG = """\

@@ -8,7 +8,8 @@ GET /v1/endpoints/{name}/monitoring/live       the current window from bin count
 GET /v1/endpoints/{name}/monitoring/history    stored series: ?feature=&stat=&since=&until=&version=
     format=columns: one version's windows (default: the primary's) as arrays aligned with
     one ``times`` array (feature and stat repeatable, window= a window size);
-    decision=1: columns of the statistic deciding each feature's drift (the heat map)
+    decision=1: columns of the statistic deciding each feature's drift (the heat map);
+    columns=N: at most N columns, consecutive windows grouped and shown by their worst
 GET /v1/endpoints/{name}/monitoring/events     concept-drift detector events: ?since=
 """
 
@@ -129,6 +130,7 @@ async def history(request: Request) -> Response:
             features=params.getlist("feature") or None,
             statistics=params.getlist("stat") or None,
             decision=decision,
+            columns=int_param(request, "columns", minimum=1),
         )
         return JSON(columns)
     body = await asyncio.to_thread(

@@ -302,6 +302,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/batch/{job}"): Operation(
         "A batch run: rows done, rate, state, rejects", "batch", s.BatchJob, refusals=(404,)
     ),
+    # retraining
+    ("POST", "/v1/endpoints/{name}/retrain"): Operation(
+        "Retrain the endpoint's model from its logged, labelled traffic, in a worker process",
+        "retraining",
+        s.RetrainJob,
+        status=202,
+        body=s.RetrainStart,
+        refusals=(403, 404, 409),
+    ),
+    ("GET", "/v1/retrain/{job}"): Operation(
+        "A retrain job: state, stage, outcome or error", "retraining", s.RetrainJob, refusals=(404,)
+    ),
     # retraining policies
     ("GET", "/v1/endpoints/{name}/retrain/policy"): Operation(
         "The endpoint's retraining policy", "retraining", s.RetrainPolicy
@@ -415,6 +427,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "points, or one version's windows as arrays aligned with one times array",
             ),
             _flag("decision", "columns of the statistic deciding each feature's drift"),
+            _int("columns", "format=columns: at most N columns (windows grouped, worst shown)"),
             _text("window", "format=columns: the window size (default: monitoring.window)"),
         ),
     ),

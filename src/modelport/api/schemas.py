@@ -563,6 +563,9 @@ class ColumnSeries(Answer):
         default=None,
         description="decision=1 only, when another statistic decided some windows: per window",
     )
+    drifted_now: bool | None = Field(
+        default=None, description="columns=N only: whether the newest window drifted"
+    )
 
 
 class SeriesColumns(Answer):
@@ -575,6 +578,9 @@ class SeriesColumns(Answer):
     until: str | None
     decision: bool = Field(description="only the statistic deciding each feature's drift")
     times: list[str] = Field(description="window starts, oldest first")
+    per: int = Field(
+        default=1, description="windows per column (columns=N groups them, worst shown)"
+    )
     series: list[ColumnSeries]
     outputs: list[ColumnSeries] | None = Field(
         default=None, description="decision=1: the model's outputs (prediction drift)"
@@ -653,6 +659,52 @@ class BatchJob(Answer):
     started_at: str
     updated_at: str
     finished_at: str | None
+
+
+# --- retraining ----------------------------------------------------------------------------
+class RetrainStart(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"trainer": "mypkg.train:fit", "since": "30d", "min_labels": 500}]
+        },
+    )
+    trainer: str = Field(description="module:function; must match a retrain.trainers pattern")
+    since: str | float | None = Field(default=None, description="window length, default 30d")
+    with_reference: bool = Field(default=False, description="add the parent's labelled reference")
+    min_labels: int = Field(default=500, ge=1, description="least labelled logged rows")
+    holdout: float = Field(default=0.2, gt=0, lt=1, description="share of rows held out")
+    split: Literal["time", "random"] = Field(
+        default="time", description="how the holdout is chosen"
+    )
+    rollout: bool = Field(default=True, description="start shadow-then-canary afterwards")
+    reason: str = Field(default="", max_length=500, description="for the audit trail")
+
+
+class RetrainOutcomeInfo(Answer):
+    endpoint: str
+    model: str
+    version: int = Field(description="the new version")
+    parent: int
+    lineage: dict[str, Any] = Field(
+        description="parent, trainer, window, rows, labels, fingerprint, holdout metrics"
+    )
+    rollout_id: int | None = Field(description="the rollout started (null with rollout false)")
+    seconds: float
+
+
+class RetrainJob(Answer):
+    job: str = Field(description="32 hex digits")
+    endpoint: str
+    trainer: str
+    state: str = Field(json_schema_extra=_enum(["running", "done", "failed"]))
+    stage: str | None = Field(
+        description="gathering, training, evaluating, registering or rolling out"
+    )
+    started_at: str
+    finished_at: str | None
+    outcome: RetrainOutcomeInfo | None = Field(description="when done")
+    error: str | None = Field(description="when failed: why, in one line")
 
 
 # --- retraining policies -----------------------------------------------------------------
@@ -1049,6 +1101,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RolloutAction,
     ForgetRequest,
     BatchStart,
+    RetrainStart,
     RetrainPolicySet,
     AlertRuleCreate,
     AlertSilence,
@@ -1090,6 +1143,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     OpenAPIDocument,
     ForgetResult,
     BatchJob,
+    RetrainJob,
     RetrainPolicy,
     RetrainHistory,
     AlertRule,

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
 from modelport.predlog import columns as col
-from modelport.predlog.reader import LogWindow, PredictionLog, WindowSpec
+from modelport.predlog.reader import PredictionLog, WindowSpec
 
 # Beyond this a chart has more buckets than pixels.
 MAX_BUCKETS = 2000
@@ -37,6 +37,8 @@ DEFAULT_BUCKETS = 60
 NICE_STEPS_S = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
                 43200, 86400, 604800)  # fmt: skip
 GROUPINGS = ("version", "role")
+# The output columns a classifier's and a regressor's predictions are logged in.
+OUTPUTS = (col.PREDICTION, col.PREDICTION_VALUE)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -111,7 +113,10 @@ def service_series(
     window = log.window(endpoint, WindowSpec(span.start, span.until), versions=versions,
                         roles=roles)  # fmt: skip
     names = [col.ROW, col.TS, col.STATUS, col.LATENCY_MS, *([by] if by else [])]
-    table = _first_rows(window.table(names) if window.n_rows else None, names)
+    # The predictions' columns are read in the same pass (a month is half a million rows).
+    outputs = [c for c in OUTPUTS if predictions and c in window.available]
+    read = window.table([*names, *outputs]) if window.n_rows else None
+    table = _first_rows(read.select(names) if read is not None else None, names)
     answer: dict[str, Any] = {
         "buckets": _figures(table, span),
         "totals": _totals(table, span.seconds),
@@ -123,27 +128,27 @@ def service_series(
             for part in [table.filter(pc.equal(table[by], key))]
         ]
     if predictions:
-        answer["predictions"] = prediction_series(window, span)
+        answer["predictions"] = prediction_series(read, span)
     return answer
 
 
-def prediction_series(window: LogWindow, span: Span) -> dict[str, Any]:
+def prediction_series(read: pa.Table | None, span: Span) -> dict[str, Any]:
     """What the answered rows predicted, per bucket: counts per class (classifiers), or
-    the mean and the 10th, 50th and 90th percentiles (regressors); ``rows`` per bucket."""
+    the mean and the 10th, 50th and 90th percentiles (regressors); ``rows`` per bucket.
+    ``read``: the window's rows with ``ts``, ``status`` and the output columns it has."""
     empty = [0] * span.buckets
-    if not window.n_rows:
+    if read is None or not read.num_rows:
         return {"kind": None, "rows": empty}
     # A log may hold both output columns (one of them empty): the one with values tells.
     kind = output = None
-    for candidate, column in (("classification", col.PREDICTION),
-                              ("regression", col.PREDICTION_VALUE)):  # fmt: skip
-        values = window.column(column) if column in window.available else None
+    for candidate, column in zip(("classification", "regression"), OUTPUTS, strict=True):
+        values = read[column] if column in read.column_names else None
         if values is not None and values.null_count < len(values):
             kind, output = candidate, column
             break
     if kind is None or output is None:
         return {"kind": None, "rows": empty}
-    table = window.table([col.TS, col.STATUS, output])
+    table = read.select([col.TS, col.STATUS, output])
     table = table.filter(pc.and_(pc.equal(table[col.STATUS], col.STATUS_OK),
                                  pc.is_valid(table[output])))  # fmt: skip
     ts = np.asarray(pc.cast(table[col.TS], pa.int64()).to_numpy(), dtype=np.int64)

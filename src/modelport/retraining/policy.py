@@ -13,11 +13,9 @@ and a record in the endpoint's audit trail.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.machinery import PathFinder
@@ -29,12 +27,12 @@ from sqlalchemy.orm import Session
 from modelport.alerts.store import AlertStore
 from modelport.errors import (
     AlertNotFound,
-    Forbidden,
     RetrainPolicyNotFound,
     ValidationFailed,
 )
 from modelport.registry.endpoints import EndpointStore
 from modelport.retraining.request import DEFAULT_HOLDOUT, DEFAULT_SINCE, RetrainRequest
+from modelport.retraining.trainer import check_trainer_name, require_allowed
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, FeedbackRow, RetrainEventRow, RetrainPolicyRow
 from modelport.vocabulary import parse_duration
@@ -50,13 +48,6 @@ DECISIONS: tuple[Decision, ...] = (
 )
 DEFAULT_MAX_ATTEMPTS = 3
 FIELDS = ("trainer", "on_alert", "cooldown", "min_labels", "max_attempts", "since", "holdout")
-_TRAINER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-class TrainerNotAllowed(Forbidden):
-    """The trainer is not among ``retrain.trainers`` (403)."""
-
-    code = "trainer_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -176,30 +167,16 @@ class Event:
         }
 
 
-def trainer_allowed(trainer: str, patterns: Iterable[str]) -> bool:
-    """Whether ``retrain.trainers`` allows ``trainer``.
-
-    >>> trainer_allowed("mypkg.train:fit", ["mypkg.train:*"]), trainer_allowed("os:system", [])
-    (True, False)
-    """
-    return any(fnmatch.fnmatchcase(trainer, pattern) for pattern in patterns)
-
-
-def check_trainer(trainer: object, patterns: Collection[str]) -> str:
+def check_trainer(trainer: object, patterns: Sequence[str]) -> str:
     """``trainer`` if it is ``module:function``, allowed, and its module can be found
     (found without importing it: nothing runs)."""
-    if not isinstance(trainer, str) or not _TRAINER.match(trainer):
+    if not isinstance(trainer, str):
         raise ValidationFailed(
             f"trainer must be module:function, e.g. mypkg.train:fit, got {trainer!r}",
             field="trainer",
         )
-    if not trainer_allowed(trainer, patterns):
-        allowed = ", ".join(patterns) or "none"
-        raise TrainerNotAllowed(
-            f"trainer {trainer!r} is not in retrain.trainers (allowed: {allowed}); a policy "
-            "runs its trainer in the server, so the operator must allow it in modelport.toml",
-            field="trainer",
-        )
+    check_trainer_name(trainer)
+    require_allowed(trainer, patterns)
     module = trainer.split(":", 1)[0]
     if not _module_exists(module):
         raise ValidationFailed(f"trainer module {module!r} cannot be found", field="trainer")
@@ -224,7 +201,7 @@ def _count(value: object, name: str, *, minimum: int) -> int:
     return value
 
 
-def parse_policy(data: Mapping[str, Any], trainers: Collection[str]) -> dict[str, Any]:
+def parse_policy(data: Mapping[str, Any], trainers: Sequence[str]) -> dict[str, Any]:
     """The stored fields of a policy from its wire form (``FIELDS``); 422 naming the
     field, 403 for a trainer the allow-list does not name."""
     unknown = sorted(set(data) - set(FIELDS))

@@ -169,6 +169,39 @@ def test_columns_of_chosen_features_and_statistics_within_a_span(series: SeriesS
     assert "outputs" not in body
 
 
+def test_grouped_columns_show_each_groups_worst_window(series: SeriesStore) -> None:
+    # Seven hourly windows in at most three columns: three windows per column.
+    psi = [0.01, 0.09, 0.02, 0.03, 0.01, 0.02, 0.5]
+    for hour, value in enumerate(psi):
+        store(
+            series,
+            hour,
+            [
+                point("tenure", "psi", value, threshold=0.1, drifted=value > 0.1),
+                # PSI carries no verdict for plan, so KS decides: a p-value test, whose
+                # verdict, not its size, is the severity.
+                point("plan", "psi", 0.2, threshold=0.1, drifted=None),
+                point("plan", "ks", 0.9 if hour != 4 else 0.001, threshold=0.05, drifted=hour == 4),
+            ],
+        )
+
+    body = queries.history_columns(
+        series, "churn", version=1, window="1h", decision=True, columns=3
+    )
+
+    assert body["per"] == 3
+    assert body["times"] == [(START + h * HOUR).isoformat() for h in (0, 3, 6)]
+    plan, tenure = body["series"]
+    assert tenure["values"] == [0.09, 0.03, 0.5]
+    assert tenure["drifted"] == [False, False, True]
+    assert tenure["drifted_now"] is True
+    assert plan["values"] == [0.9, 0.001, 0.9]
+    assert plan["drifted"] == [False, True, False]
+    assert plan["drifted_now"] is False
+    whole = queries.history_columns(series, "churn", version=1, window="1h", decision=True)
+    assert whole["per"] == 1 and len(whole["times"]) == 7
+
+
 def test_an_answer_too_large_names_what_to_narrow(
     series: SeriesStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from modelport.errors import NotFound, ValidationFailed
 from modelport.monitoring.live.evaluate import live_view, window_points
 from modelport.monitoring.live.series import PointRow, SeriesStore, WindowKey
@@ -22,6 +24,13 @@ from modelport.predlog import columns as col
 # Figures one columnar history answer may hold (a month of hourly windows of 50
 # features is 36,000 per statistic).
 MAX_COLUMN_POINTS = 500_000
+# Statistics whose threshold bounds a p-value (drift when below): their size says
+# nothing about severity, only their verdict does.
+P_VALUE_STATISTICS = frozenset({"ks", "chisquare"})
+# Severity of a drifted p-value figure (and of one without a threshold), and of a
+# figure in range: a heat map colours both without a ratio.
+SEVERITY_DRIFTED = 3.0
+SEVERITY_IN_RANGE = 0.5
 
 
 def merged_state(series: SeriesStore, key: WindowKey) -> WindowState | None:
@@ -145,6 +154,7 @@ def history_columns(
     features: Collection[str] | None = None,
     statistics: Collection[str] | None = None,
     decision: bool = False,
+    columns: int | None = None,
 ) -> dict[str, Any]:
     """Stored figures of one version's windows as columns: one ``times`` array (window
     starts) and, per (feature, statistic), arrays of values, thresholds, verdicts and rows
@@ -153,6 +163,11 @@ def history_columns(
     ``decision``: per input feature and window only the statistic that decides its drift
     (as alert rules and ``/metrics`` read it: ``cramers_v`` where stored, else ``psi``,
     else the statistic that carries a verdict); the model's outputs are under ``outputs``.
+
+    ``columns``: at most this many columns; ``per`` consecutive windows then share one,
+    shown by their most severe figure (see :func:`_severity`), drifted when any of them
+    was, and each series says whether its newest window drifted (``drifted_now``). A
+    month of hourly windows for 50 features becomes a few thousand figures to send.
     """
     if decision:
         rows = _decision_rows(series, endpoint, version, window, since, until, features)
@@ -197,6 +212,12 @@ def history_columns(
         "decision": decision,
         "times": [start.isoformat() for start in times],
     }
+    per = 1 if columns is None else max(1, -(-len(times) // columns))
+    if per > 1:
+        answer["times"] = answer["times"][::per]
+        for entry in found.values():
+            _bucket(entry, per)
+    answer["per"] = per
     entries = [_finish(entry) for _, entry in sorted(found.items())]
     if decision:
         answer["series"] = [e for e in entries if not col.is_series_output(e["feature"])]
@@ -204,6 +225,40 @@ def history_columns(
     else:
         answer["series"] = entries
     return answer
+
+
+def _bucket(entry: dict[str, Any], per: int) -> None:
+    """Group ``per`` consecutive windows of a series into one: its most severe figure
+    (how far past its threshold, as a multiple of it; p-value tests and figures without
+    a threshold by verdict), drifted when any of the group drifted."""
+    values, thresholds, verdicts = entry["values"], entry["thresholds"], entry["drifted"]
+    size = len(values)
+    entry["drifted_now"] = verdicts[-1] if verdicts else None
+    names = entry.get("statistics") or [entry["statistic"]] * size
+    value = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    limit = np.array([0.0 if x is None else x for x in thresholds], dtype=np.float64)
+    drifted = np.array([v is True for v in verdicts], dtype=np.bool_)
+    judged = np.array([v is not None for v in verdicts], dtype=np.bool_)
+    by_verdict = np.array([n in P_VALUE_STATISTICS for n in names], dtype=np.bool_) | (limit == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = value / limit
+    severity = np.where(by_verdict, np.where(drifted, SEVERITY_DRIFTED, SEVERITY_IN_RANGE), ratio)
+    severity[np.isnan(value)] = -np.inf
+    groups = -(-size // per)
+    padded = np.full(groups * per, -np.inf)
+    padded[:size] = severity
+    # argmax takes the first of equal figures; an all-empty group keeps its first window.
+    keep = (np.arange(groups) * per + padded.reshape(groups, per).argmax(axis=1)).tolist()
+    fill = np.zeros(groups * per, dtype=np.bool_)
+    fill[:size] = drifted
+    any_drifted = [bool(v) for v in np.any(fill.reshape(groups, per), axis=1).tolist()]
+    fill[:] = False
+    fill[:size] = judged
+    any_judged = [bool(v) for v in np.any(fill.reshape(groups, per), axis=1).tolist()]
+    for key in ("values", "thresholds", "rows", "statistics"):
+        if key in entry:
+            entry[key] = [entry[key][i] for i in keep]
+    entry["drifted"] = [d if j else None for d, j in zip(any_drifted, any_judged, strict=True)]
 
 
 def _decision_rows(

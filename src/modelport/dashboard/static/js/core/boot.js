@@ -1,6 +1,7 @@
 // Page start-up: find out who the caller is (signing in when the server asks for a token),
 // then hand the page its context. Sets body[data-ready="1"] once the first render is done.
 import { ApiError, api, forgetToken, setToken, token } from "./api.js";
+import { chartsLoaded } from "./charts.js";
 import { h, replace, showState } from "./dom.js";
 
 const THEME_KEY = "modelport.theme";
@@ -97,7 +98,9 @@ function pageParams() {
   return params;
 }
 
-export function ready(start) {
+// ``early``: the page starts before the chart library is parsed and waits for
+// ``chartsLoaded`` itself before it draws; other pages start once it is there.
+export function ready(start, { early = false } = {}) {
   const run = async () => {
     setupTheme();
     const content = document.getElementById("page") ?? document.getElementById("content");
@@ -111,6 +114,7 @@ export function ready(start) {
         params: pageParams(),
         refreshMs: Math.max(1, Number(document.body.dataset.refresh || 10)) * 1000,
       };
+      if (!early) await chartsLoaded;
       await start(ctx);
     } catch (error) {
       const message = error instanceof ApiError ? error.message : `This page failed: ${error.message}`;
@@ -119,8 +123,8 @@ export function ready(start) {
     }
     document.body.dataset.ready = "1";
   };
-  // Module scripts run once the document is parsed, after the deferred ECharts script:
-  // start at once rather than wait for every image and font ("load").
+  // Module scripts run once the document is parsed (ECharts may still be loading): start
+  // at once rather than wait for every image and font ("load").
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run, { once: true });
   else run();
 }

@@ -11,6 +11,21 @@ export const tones = { ok: "#009E73", warn: "#E69F00", bad: "#D55E00", info: "#0
 // Sequential, luminance-monotone (readable in grey and with colour-vision deficiencies).
 const SEQUENTIAL = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
 
+// ECharts loads on its own (an async script): charts are drawn once it is there.
+export const chartsLoaded = new Promise((resolve, reject) => {
+  if (window.echarts) {
+    resolve();
+    return;
+  }
+  const script = document.getElementById("echarts-lib");
+  if (!script) {
+    reject(new Error("the chart library is missing from the page"));
+    return;
+  }
+  script.addEventListener("load", () => resolve(), { once: true });
+  script.addEventListener("error", () => reject(new Error("the chart library failed to load")), { once: true });
+});
+
 const escape = (value) => echarts.format.encodeHTML(String(value ?? ""));
 
 function ms(t) {

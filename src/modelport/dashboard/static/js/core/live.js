@@ -8,14 +8,26 @@ function status(text, failed = false) {
   slot.classList.toggle("failed", failed);
 }
 
+// ``intervalMs``: a number, or a function asked before each wait (a page showing a month
+// need not ask the server for it every ten seconds).
 export async function live(refresh, { intervalMs } = {}) {
-  const period = intervalMs ?? Math.max(1, Number(document.body.dataset.refresh || 10)) * 1000;
+  const base = Math.max(1, Number(document.body.dataset.refresh || 10)) * 1000;
+  const period = () => (typeof intervalMs === "function" ? intervalMs(base) : intervalMs ?? base);
   let timer = null;
   let running = null;
   let stopped = false;
 
+  // A refresh asked for while one runs (a new range chosen mid-refresh) runs right after
+  // it, so the newest choice is always drawn.
+  let again = null;
   const tick = async () => {
-    if (running) return running;
+    if (running) {
+      again ??= running.then(() => {
+        again = null;
+        return tick();
+      });
+      return again;
+    }
     running = (async () => {
       try {
         await refresh();
@@ -36,7 +48,7 @@ export async function live(refresh, { intervalMs } = {}) {
     timer = setTimeout(async () => {
       await tick();
       schedule();
-    }, period);
+    }, period());
   };
 
   document.addEventListener("visibilitychange", () => {

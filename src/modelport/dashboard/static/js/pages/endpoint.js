@@ -10,7 +10,7 @@
 // windows for 50 features stays one small answer.
 import { api } from "../core/api.js";
 import { ready } from "../core/boot.js";
-import { heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
+import { chartsLoaded, heatmap, histogram, palette, stackedArea, timeSeries, tones } from "../core/charts.js";
 import { badge, fmt, h, kv, replace, showState, table } from "../core/dom.js";
 import { live } from "../core/live.js";
 import { rangePicker } from "../core/range.js";
@@ -19,7 +19,8 @@ const $ = (id) => document.getElementById(id);
 // Heat map colour: the statistic as a multiple of its threshold, capped here.
 const SEVERITY_CAP = 3;
 // A heat map wider than this many columns groups consecutive windows into one column
-// (its worst window): a month of hourly windows stays quick to draw and to read.
+// (its worst window, chosen by the server): a month of hourly windows stays quick to
+// fetch, draw and read.
 const MAX_COLUMNS = 96;
 // Statistics whose threshold bounds a p-value (drift when below): coloured by verdict.
 const P_VALUE_TESTS = new Set(["ks", "chisquare"]);
@@ -42,6 +43,11 @@ const PERFORMANCE = {
   regression: [["mae", "MAE"], ["rmse", "RMSE"]],
 };
 const MAX_MARKERS = 40;
+// Charts with buckets this long (seconds) refresh at most every SLOW_REFRESH_MS.
+const SLOW_STEP_S = 900;
+const SLOW_REFRESH_MS = 60_000;
+// The statistics of the selected feature the page draws (besides a deciding one).
+const DRAWN = ["psi", "cramers_v", ...QUALITY.map(([stat]) => stat)];
 
 const statName = (name) => STAT_NAMES[name] ?? name ?? "statistic";
 const path = (name, tail = "") => `/v1/endpoints/${encodeURIComponent(name)}${tail}`;
@@ -106,35 +112,27 @@ function insufficientText(entries) {
 }
 
 // Heat map cells [column, row, severity, drifted, value, threshold] of the deciding
-// statistic; ``per`` consecutive windows share a column, shown by the most severe one.
+// statistic. The server groups windows into at most MAX_COLUMNS columns (``per`` windows
+// each, shown by the most severe), so a month of hourly windows arrives small.
 function heatCells(drift) {
-  const per = Math.max(1, Math.ceil(drift.times.length / MAX_COLUMNS));
-  const times = drift.times.filter((_, index) => index % per === 0);
   const cells = [];
   drift.series.forEach((series, row) => {
-    let worst = null;
-    series.values.forEach((value, index) => {
-      if (value !== null) {
-        const threshold = series.thresholds[index];
-        const statistic = series.statistics?.[index] ?? series.statistic;
-        const drifted = series.drifted[index] === true;
-        let severity;
-        if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
-        else severity = Math.min(value / threshold, SEVERITY_CAP);
-        const column = Math.floor(index / per);
-        if (!worst || worst[0] !== column) {
-          if (worst) cells.push(worst);
-          worst = [column, row, severity, drifted, value, threshold];
-        } else {
-          if (severity > worst[2]) worst = [column, row, severity, worst[3] || drifted, value, threshold];
-          else worst[3] = worst[3] || drifted;
-        }
-      }
+    series.values.forEach((value, column) => {
+      if (value === null) return;
+      const threshold = series.thresholds[column];
+      const statistic = series.statistics?.[column] ?? series.statistic;
+      const drifted = series.drifted[column] === true;
+      let severity;
+      if (P_VALUE_TESTS.has(statistic) || !threshold) severity = drifted ? SEVERITY_CAP : 0.5;
+      else severity = Math.min(value / threshold, SEVERITY_CAP);
+      cells.push([column, row, severity, drifted, value, threshold]);
     });
-    if (worst) cells.push(worst);
   });
-  return { times, cells, per };
+  return { times: drift.times, cells, per: drift.per ?? 1 };
 }
+
+// Whether a series' newest window drifted (grouped columns carry it apart).
+const driftedNow = (series) => (series.drifted_now ?? series.drifted[series.drifted.length - 1]) === true;
 
 // -- the page ---------------------------------------------------------------------------
 ready(async (ctx) => {
@@ -176,8 +174,19 @@ ready(async (ctx) => {
   });
   // What the newest refresh drew, so choosing a feature asks for its series alone.
   let last = null;
-  const featureSeries = (feature, versioned) =>
-    api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature } });
+  // Only the statistics the page draws: the deciding one (PSI or Cramér's V, or another
+  // where they carried no verdict) and the quality rates.
+  const featureSeries = (feature, versioned, deciding = null) =>
+    api(path(name, "/monitoring/history"), {
+      query: { ...versioned, format: "columns", feature, stat: [...new Set([...DRAWN, ...(deciding ? [deciding] : [])])] },
+    });
+  const decidingOf = (drift, feature) => drift.series.find((s) => s.feature === feature)?.statistic ?? null;
+  // The feature's series, asked again when a statistic other than the usual decided.
+  const complete = async (detail, feature, drift, versioned) => {
+    const deciding = decidingOf(drift, feature);
+    if (!deciding || detail.series.some((s) => s.statistic === deciding)) return detail;
+    return featureSeries(feature, versioned, deciding);
+  };
   const selectFeature = async (feature) => {
     if (!feature || feature === state.feature) return;
     state.feature = feature;
@@ -185,7 +194,7 @@ ready(async (ctx) => {
     remember("feature", feature);
     if (!last) return;
     const shown = last;
-    const detail = await featureSeries(feature, shown.versioned);
+    const detail = await featureSeries(feature, shown.versioned, decidingOf(shown.drift, feature));
     detail.band = await adaptiveBand(feature, shown.drift, shown.versioned);
     if (state.feature !== feature || last !== shown) return; // a newer choice or refresh won
     renderFeature(detail, shown.drift, shown.newest);
@@ -240,13 +249,14 @@ ready(async (ctx) => {
       api(path(name, "/service"), {
         query: { ...span, step: `${range.stepS}s`, version: state.version || null, role: state.role || null, predictions: 1 },
       }),
-      api(path(name, "/monitoring/history"), { query: { ...versioned, decision: 1 } }),
+      api(path(name, "/monitoring/history"), { query: { ...versioned, decision: 1, columns: MAX_COLUMNS } }),
       api(path(name, "/monitoring/live"), { query: { version: monitored, empty: 1 } }),
       api(path(name, "/monitoring/history"), { query: { ...versioned, format: "columns", feature: "__performance__" } }),
       api(path(name, "/monitoring/events"), { query: { since: span.since } }),
       asked ? featureSeries(asked, versioned) : null,
       api("/v1/alerts").catch(() => null),
     ]);
+    await chartsLoaded; // the page asked before the chart library was parsed
     state.rules = (alerts?.rules ?? []).filter((rule) => rule.endpoint === name && rule.threshold?.kind === "adaptive");
     const newest = windows.windows.find((w) => w.version === monitored) ?? null;
     const until = range.until.getTime();
@@ -257,7 +267,8 @@ ready(async (ctx) => {
     const features = renderDrift(drift, newest, info, endpoint.model, monitored);
     let detail = null;
     if (state.feature && features.includes(state.feature)) {
-      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned);
+      detail = state.feature === asked ? early : await featureSeries(state.feature, versioned, decidingOf(drift, state.feature));
+      detail = await complete(detail, state.feature, drift, versioned);
     }
     last = { drift, newest, versioned };
     if (detail) detail.band = await adaptiveBand(state.feature, drift, span);
@@ -399,7 +410,7 @@ ready(async (ctx) => {
       maxLabel: `≥${SEVERITY_CAP}× threshold`,
       onSelect: (feature) => selectFeature(feature),
     });
-    const newest = drift.series.filter((s) => s.drifted[s.drifted.length - 1] === true).map((s) => s.feature);
+    const newest = drift.series.filter(driftedNow).map((s) => s.feature);
     const stats = [...new Set(drift.series.map((s) => statName(s.statistic)))].join(" / ");
     const baseline = latest?.baseline && latest.baseline !== "reference" ? ` Baseline: ${latest.baseline}.` : "";
     const grain = per > 1 ? ` (a column holds ${per} windows, coloured by the worst)` : "";
@@ -614,5 +625,11 @@ ready(async (ctx) => {
 
   // An unknown endpoint (or a refused token) is said once, in place of the page.
   known = await api(path(name));
-  poller = await live(refresh, { intervalMs: ctx.refreshMs });
-});
+  // Ranges drawn in buckets of 15 minutes or more change little in seconds: refreshed once
+  // a minute, so a month's page open all day does not keep the server busy.
+  const every = (base) => {
+    const fixed = ctx.refreshMs ?? base;
+    return picker.current().stepS >= SLOW_STEP_S ? Math.max(fixed, SLOW_REFRESH_MS) : fixed;
+  };
+  poller = await live(refresh, { intervalMs: every });
+}, { early: true });
