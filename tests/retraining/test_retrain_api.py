@@ -63,7 +63,13 @@ def test_an_allowed_retrain_runs_as_a_job_and_is_followed(allowing: LiveServer) 
     with allowing.client() as client:
         started = client.post(
             "/v1/endpoints/churn/retrain",
-            json={"trainer": EXAMPLE, "since": "7d", "holdout": 0.25, "reason": "weekly"},
+            json={
+                "trainer": EXAMPLE,
+                "since": "7d",
+                "holdout": 0.25,
+                "reason": "weekly",
+                "rollout_options": {"steps": "50,100", "gates": ["error_rate<=0.01"]},
+            },
         )
         assert started.status_code == 202, started.text
         job = started.json()
@@ -85,6 +91,10 @@ def test_an_allowed_retrain_runs_as_a_job_and_is_followed(allowing: LiveServer) 
         assert metrics["metrics"]["accuracy"] > metrics["parent_metrics"]["accuracy"]
         rollout = client.get("/v1/endpoints/churn/rollout").json()["rollout"]
         assert rollout["id"] == outcome["rollout_id"] and rollout["phase"] == "shadow"
+        # The rollout options asked for, on the usual shadow then canary.
+        assert rollout["strategy"] == "shadow-then-canary"
+        assert rollout["spec"]["steps"] == [50, 100]
+        assert rollout["spec"]["gates"] == ["error_rate<=0.01"]
 
 
 def test_a_failing_trainer_fails_the_job_with_its_reason(allowing: LiveServer) -> None:
@@ -111,6 +121,9 @@ BAD_BODIES: list[tuple[Any, str]] = [
     ({"trainer": EXAMPLE, "with_reference": 1}, "with_reference"),
     ({"trainer": EXAMPLE, "reason": 5}, "reason"),
     ({"trainer": EXAMPLE, "epochs": 5}, "epochs"),
+    ({"trainer": EXAMPLE, "rollout_options": 5}, "rollout_options"),
+    ({"trainer": EXAMPLE, "rollout_options": {"strategy": "canary"}}, "strategy"),
+    ({"trainer": EXAMPLE, "rollout_options": {"steps": "soon"}}, "steps"),
     ({"trainer": "not a trainer"}, "trainer"),
     ({}, "trainer"),
     ([EXAMPLE], "body"),

@@ -45,8 +45,21 @@ FIELDS = {
     "split",
     "rollout",
     "reason",
+    "rollout_options",
 }
 MAX_REASON = 500
+
+
+def _rollout_options(payload: dict[str, Any]) -> dict[str, Any]:
+    options = payload.get("rollout_options")
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationFailed(
+            'rollout_options must be an object, like {"steps": "25,50,100"}',
+            field="rollout_options",
+        )
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def request_from_body(name: str, payload: Any, actor: str) -> RetrainRequest:
@@ -79,6 +92,7 @@ def request_from_body(name: str, payload: Any, actor: str) -> RetrainRequest:
         rollout=_flag(payload, "rollout", True),
         actor=actor,
         reason=reason,
+        rollout_options=_rollout_options(payload),
     )
     check_request(request)
     return request

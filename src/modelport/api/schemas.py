@@ -679,6 +679,11 @@ class RetrainStart(Request):
     )
     rollout: bool = Field(default=True, description="start shadow-then-canary afterwards")
     reason: str = Field(default="", max_length=500, description="for the audit trail")
+    rollout_options: dict[str, Any] | None = Field(
+        default=None,
+        description="how the new version is rolled out: steps, step_every, step_after, "
+        "shadow_for, sample, sticky_key, gates, min_samples, alpha (as rollout start)",
+    )
 
 
 class RetrainOutcomeInfo(Answer):

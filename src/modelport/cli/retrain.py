@@ -85,6 +85,34 @@ def run(
         ),
     ] = True,
     reason: Annotated[str, typer.Option(help="Why, for the audit trail and lineage.")] = "",
+    steps: Annotated[
+        str | None, typer.Option(help="Rollout: canary weights in percent, e.g. 5,25,50,100.")
+    ] = None,
+    step_every: Annotated[
+        str | None, typer.Option(help="Rollout: step length in time, e.g. 10m.")
+    ] = None,
+    step_after: Annotated[
+        str | None, typer.Option(help="Rollout: step length in requests, e.g. 2000req.")
+    ] = None,
+    shadow_for: Annotated[
+        str | None, typer.Option(help="Rollout: shadow this long first (10m or 2000req).")
+    ] = None,
+    sample: Annotated[
+        float | None, typer.Option(help="Rollout: share of requests shadowed (0-1].")
+    ] = None,
+    sticky_key: Annotated[
+        str | None, typer.Option(help="Rollout: header:X-User-Id or field:customer_id.")
+    ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(help='Rollout gate, repeatable, e.g. "accuracy>=primary-0.02".'),
+    ] = None,
+    min_samples: Annotated[
+        int | None, typer.Option(help="Rollout: observations each gate needs to decide.")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Rollout: error budget of one step's verdicts.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     actor: Annotated[str | None, typer.Option(hidden=True)] = None,
     lineage_json: Annotated[str | None, typer.Option(hidden=True)] = None,
@@ -108,6 +136,21 @@ def run(
             actor=actor or _actor(),
             reason=reason,
             extra_lineage=_lineage(lineage_json),
+            rollout_options={
+                key: value
+                for key, value in {
+                    "steps": steps,
+                    "step_every": step_every,
+                    "step_after": step_after,
+                    "shadow_for": shadow_for,
+                    "sample": sample,
+                    "sticky_key": sticky_key,
+                    "gates": gate or None,
+                    "min_samples": min_samples,
+                    "alpha": alpha,
+                }.items()
+                if value is not None
+            },
         )
         if progress_json:
             outcome = services().retrainer.run(request, _report_json)

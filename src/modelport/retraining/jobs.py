@@ -292,6 +292,17 @@ def worker_command(request: RetrainRequest) -> list[str]:
         command += ["--reason", request.reason]
     if request.extra_lineage:
         command += ["--lineage-json", json.dumps(request.extra_lineage, default=str)]
+    options = request.rollout_options
+    for key in ("steps", "step_every", "step_after", "shadow_for", "sample", "sticky_key"):
+        if options.get(key) is not None:
+            value = options[key]
+            text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            command += [f"--{key.replace('_', '-')}", text]
+    for gate in options.get("gates") or []:
+        command += ["--gate", str(gate)]
+    for key in ("min_samples", "alpha"):
+        if options.get(key) is not None:
+            command += [f"--{key.replace('_', '-')}", str(options[key])]
     return command
 
 

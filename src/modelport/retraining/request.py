@@ -15,6 +15,18 @@ Progress = Callable[[Stage, float | None], None]
 DEFAULT_SINCE = timedelta(days=30)
 DEFAULT_MIN_LABELS = 500
 DEFAULT_HOLDOUT = 0.2
+# The rollout options a retrain may set (the strategy is always shadow-then-canary).
+ROLLOUT_OPTIONS = (
+    "sample",
+    "steps",
+    "step_every",
+    "step_after",
+    "shadow_for",
+    "sticky_key",
+    "gates",
+    "min_samples",
+    "alpha",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,9 @@ class RetrainRequest:
     reason: str = ""
     # Extra lineage keys (a policy's name and attempt number, say).
     extra_lineage: dict[str, Any] = field(default_factory=dict)
+    # How the new version is rolled out (the options of ``rollout start``, among
+    # ROLLOUT_OPTIONS); always shadow then canary, never straight to primary.
+    rollout_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registration, Registry
 from modelport.retraining.evaluate import holdout_metrics
 from modelport.retraining.gather import Gathered, add_reference, fingerprint, gather
-from modelport.retraining.request import Progress, RetrainOutcome, RetrainRequest, Stage
+from modelport.retraining.request import (
+    ROLLOUT_OPTIONS,
+    Progress,
+    RetrainOutcome,
+    RetrainRequest,
+    Stage,
+)
 from modelport.retraining.trainer import (
     TrainContext,
     TrainerFailed,
@@ -41,8 +47,10 @@ from modelport.retraining.trainer import (
     load_trainer,
 )
 from modelport.rollout.service import RolloutService
+from modelport.rollout.spec import build_spec
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, utcnow
+from modelport.vocabulary import RolloutStrategy
 
 RANDOM_SEED = 0
 # Where the training rows' labels go in the new version's reference sample when the
@@ -80,6 +88,22 @@ def check_request(request: RetrainRequest) -> None:
         raise ValidationFailed(
             f"split must be time or random, got {request.split!r}", field="split"
         )
+    check_rollout_options(request.rollout_options)
+
+
+def check_rollout_options(options: dict[str, Any]) -> None:
+    """Rollout options a retrain may set, valid as ``rollout start`` reads them."""
+    other = sorted(set(options) - set(ROLLOUT_OPTIONS))
+    if other:
+        raise ValidationFailed(
+            f"a retrain's rollout takes {', '.join(ROLLOUT_OPTIONS)}; not {', '.join(other)} "
+            "(it is always shadow then canary)",
+            field=other[0],
+        )
+    build_spec({**options, "strategy": SHADOW_THEN_CANARY})
+
+
+SHADOW_THEN_CANARY = str(RolloutStrategy.SHADOW_THEN_CANARY)
 
 
 class Retrainer:
@@ -233,7 +257,11 @@ class Retrainer:
         if not request.rollout:
             return None
         report("rolling out", None)
-        options: dict[str, Any] = {"version": version.version, "strategy": "shadow-then-canary"}
+        options: dict[str, Any] = {
+            **request.rollout_options,
+            "version": version.version,
+            "strategy": SHADOW_THEN_CANARY,
+        }
         try:
             rollout = self.rollouts.start(endpoint.name, options, request.actor)
         except ModelportError as exc:
