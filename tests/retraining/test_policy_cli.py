@@ -22,12 +22,16 @@ def project(tmp_path: Path, churn_files: tuple[Path, Path]) -> Path:
 
 
 def test_set_show_disable_history(project: Path) -> None:
-    out = run_cli(*SET, "--max-attempts", "3", cwd=project, env=ALLOW_TRAINERS).stdout
+    out = run_cli(
+        *SET, "--max-attempts", "3", "--steps", "25,100", "--gate", "agreement>=0.9",
+        "--gate", "error_rate<=0.01", cwd=project, env=ALLOW_TRAINERS,
+    ).stdout  # fmt: skip
     assert "policy of churn set" in out and "mytrainers:fit" in out
     shown = json.loads(run_cli("retrain", "policy", "show", "churn", "--json", cwd=project).stdout)
     assert shown["trainer"] == "mytrainers:fit" and shown["on_alert"] == RULE
     assert (shown["cooldown_s"], shown["min_labels"], shown["max_attempts"]) == (86400, 1000, 3)
     assert shown["enabled"] is True and shown["created_by"].startswith("cli")
+    assert shown["rollout"] == {"steps": "25,100", "gates": ["agreement>=0.9", "error_rate<=0.01"]}
     table = run_cli("retrain", "policy", "show", "churn", cwd=project).stdout
     assert "1d" in table and "3 per firing" in table and "enabled" in table
 
@@ -65,6 +69,7 @@ def test_a_missing_alert_rule_is_refused(project: Path) -> None:
         ("--trainer", "mytrainers", "validation_error [--trainer]"),
         ("--max-attempts", "0", "validation_error [--max-attempts]"),
         ("--holdout", "1", "validation_error [--holdout]"),
+        ("--steps", "50,25", "validation_error [--steps]"),
     ],
 )
 def test_bad_flags_are_named(project: Path, flag: str, value: str, code: str) -> None:

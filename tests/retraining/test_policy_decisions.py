@@ -46,6 +46,9 @@ def _set(world: World, **changes: Any) -> None:
         ({"max_attempts": 0}, ValidationFailed, "max_attempts"),
         ({"holdout": 1.5}, ValidationFailed, "holdout"),
         ({"every": "1h"}, ValidationFailed, "every"),
+        ({"rollout": {"steps": "50,25"}}, ValidationFailed, "rollout.steps"),
+        ({"rollout": {"strategy": "canary"}}, ValidationFailed, "rollout.strategy"),
+        ({"rollout": "fast"}, ValidationFailed, "rollout"),
     ],
 )
 def test_a_wrong_policy_is_refused_whole(
@@ -305,3 +308,13 @@ def test_a_policy_waiting_for_no_new_labels_still_asks_for_labelled_rows(world: 
     world.service.round()
     request = world.jobs.started[0][0].request
     assert (request.min_labels, request.since.total_seconds(), request.holdout) == (1, 604800, 0.3)
+
+
+def test_the_policys_rollout_options_reach_its_retrains(world: World) -> None:
+    rollout = {"steps": "25,100", "shadow_for": "500req", "min_samples": 30}
+    _set(world, rollout=rollout)
+    assert world.service.get("churn").rollout == rollout
+    world.fire()
+    world.label(100)
+    world.service.round()
+    assert world.jobs.started[0][0].request.rollout_options == rollout

@@ -63,6 +63,7 @@ POLICY = {
     "min_labels": 300,
     "max_attempts": 3,
     "since": "7d",
+    "rollout": {"min_samples": 30, "steps": "50,100"},
 }
 T = TypeVar("T")
 
@@ -150,6 +151,9 @@ def _run(server: LiveServer, client: httpx.Client) -> None:
     trained = next(e for e in history() if e["decision"] == "trained")
     version, rollout_id = trained["version"], trained["rollout_id"]
     assert version == 2 and rollout_id is not None and trained["attempt"] == 1
+    rollout = client.get("/v1/endpoints/churn/rollout").json()["rollout"]
+    assert (rollout["id"], rollout["candidate"]) == (rollout_id, version)
+    assert rollout["spec"]["min_samples"] == 30 and rollout["spec"]["steps"] == [50, 100]
     lineage = client.get(f"/v1/models/churn/versions/{version}").json()["lineage"]
     assert (lineage["trainer"], lineage["parent"]) == ("badtrainers:constant", "churn:1")
     assert (lineage["policy"], lineage["on_alert"], lineage["attempt"]) == ("churn", RULE, 1)

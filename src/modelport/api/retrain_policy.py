@@ -3,7 +3,7 @@
 GET  /v1/endpoints/{name}/retrain/policy           the policy                    (read)
 PUT  /v1/endpoints/{name}/retrain/policy           set or replace it             (admin)
      {"trainer", "on_alert", "cooldown", "min_labels", "max_attempts"?, "since"?,
-      "holdout"?}
+      "holdout"?, "rollout"?}
 POST /v1/endpoints/{name}/retrain/policy/disable   stop it from training         (admin)
 GET  /v1/endpoints/{name}/retrain/history          its decisions, newest first   (read)
      ?limit=N

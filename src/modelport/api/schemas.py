@@ -735,6 +735,11 @@ class RetrainPolicySet(Request):
     max_attempts: int | None = Field(default=None, ge=1, description="per firing; default 3")
     since: str | float | None = Field(default=None, description="training window; default 30d")
     holdout: float | None = Field(default=None, gt=0, lt=1, description="default 0.2")
+    rollout: dict[str, Any] | None = Field(
+        default=None,
+        description="the new version's rollout options (steps, step_every, shadow_for, gates, "
+        "min_samples, ...), as a retrain takes them; always shadow then canary",
+    )
 
 
 class RetrainPolicy(Answer):
@@ -746,6 +751,7 @@ class RetrainPolicy(Answer):
     max_attempts: int
     since_s: float
     holdout: float
+    rollout: dict[str, Any]
     enabled: bool
     created_at: str
     created_by: str

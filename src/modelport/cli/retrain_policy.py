@@ -34,6 +34,12 @@ FLAGS = {
     "max_attempts": "--max-attempts",
     "since": "--since",
     "holdout": "--holdout",
+    "rollout.steps": "--steps",
+    "rollout.step_every": "--step-every",
+    "rollout.step_after": "--step-after",
+    "rollout.shadow_for": "--shadow-for",
+    "rollout.gates": "--gate",
+    "rollout.min_samples": "--min-samples",
 }
 
 
@@ -67,9 +73,29 @@ def set_policy(
     holdout: Annotated[
         float | None, typer.Option(help="Share of rows held out to evaluate (0.2).")
     ] = None,
+    steps: Annotated[
+        str | None, typer.Option(help="Rollout: canary weights in percent, e.g. 5,25,50,100.")
+    ] = None,
+    step_every: Annotated[
+        str | None, typer.Option(help="Rollout: step length in time, e.g. 10m.")
+    ] = None,
+    step_after: Annotated[
+        str | None, typer.Option(help="Rollout: step length in requests, e.g. 2000req.")
+    ] = None,
+    shadow_for: Annotated[
+        str | None, typer.Option(help="Rollout: shadow this long first (10m or 2000req).")
+    ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(help='Rollout gate, repeatable, e.g. "accuracy>=primary-0.02".'),
+    ] = None,
+    min_samples: Annotated[
+        int | None, typer.Option(help="Rollout: observations each gate needs to decide.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Set (or replace) ENDPOINT's retraining policy; it is enabled at once."""
+    """Set (or replace) ENDPOINT's retraining policy; it is enabled at once. Its retrains
+    roll out shadow then canary, with these rollout options."""
     data: dict[str, Any] = {
         "trainer": trainer,
         "on_alert": on_alert,
@@ -78,6 +104,16 @@ def set_policy(
     }
     optional = {"max_attempts": max_attempts, "since": since, "holdout": holdout}
     data.update({key: value for key, value in optional.items() if value is not None})
+    rollout = {
+        "steps": steps,
+        "step_every": step_every,
+        "step_after": step_after,
+        "shadow_for": shadow_for,
+        "gates": gate or None,
+        "min_samples": min_samples,
+    }
+    if any(value is not None for value in rollout.values()):
+        data["rollout"] = {key: value for key, value in rollout.items() if value is not None}
     try:
         policy = _service().set(endpoint, data, by=_actor())
     except ModelportError as exc:
@@ -154,11 +190,17 @@ def _show(policy: Policy) -> None:
         ("max attempts", f"{policy.max_attempts} per firing"),
         ("since", _seconds(policy.since_s)),
         ("holdout", f"{policy.holdout:g}"),
+        ("rollout", _rollout(policy.rollout)),
         ("updated", f"{policy.updated_at:%Y-%m-%d %H:%M:%S} by {policy.updated_by}"),
     ]
     for name, value in rows:
         table.add_row(name, escape(value))
     console.print(table)
+
+
+def _rollout(options: dict[str, Any]) -> str:
+    shown = ", ".join(f"{key}={value}" for key, value in options.items())
+    return f"shadow then canary ({shown})" if shown else "shadow then canary (defaults)"
 
 
 def _seconds(value: float) -> str:

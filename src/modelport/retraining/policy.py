@@ -32,6 +32,7 @@ from modelport.errors import (
 )
 from modelport.registry.endpoints import EndpointStore
 from modelport.retraining.request import DEFAULT_HOLDOUT, DEFAULT_SINCE, RetrainRequest
+from modelport.retraining.run import check_rollout_options
 from modelport.retraining.trainer import check_trainer_name, require_allowed
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, FeedbackRow, RetrainEventRow, RetrainPolicyRow
@@ -47,7 +48,16 @@ DECISIONS: tuple[Decision, ...] = (
     "rolled_back",
 )
 DEFAULT_MAX_ATTEMPTS = 3
-FIELDS = ("trainer", "on_alert", "cooldown", "min_labels", "max_attempts", "since", "holdout")
+FIELDS = (
+    "trainer",
+    "on_alert",
+    "cooldown",
+    "min_labels",
+    "max_attempts",
+    "since",
+    "holdout",
+    "rollout",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class Policy:
     max_attempts: int
     since_s: float
     holdout: float
+    # Options of the new version's rollout (``retraining.request.ROLLOUT_OPTIONS``).
+    rollout: dict[str, Any]
     enabled: bool
     created_at: datetime
     created_by: str
@@ -80,6 +92,7 @@ class Policy:
             max_attempts=row.max_attempts,
             since_s=float(options.get("since_s", DEFAULT_SINCE.total_seconds())),
             holdout=float(options.get("holdout", DEFAULT_HOLDOUT)),
+            rollout=dict(options.get("rollout") or {}),
             enabled=row.enabled,
             created_at=row.created_at,
             created_by=row.created_by,
@@ -96,6 +109,7 @@ class Policy:
             # A retrain needs labelled rows even when the policy waits for no new ones.
             min_labels=max(self.min_labels, 1),
             holdout=self.holdout,
+            rollout_options=dict(self.rollout),
             actor=f"policy:{self.endpoint}",
             reason=f"alert {self.on_alert!r} firing since {firing_since.isoformat()}",
             extra_lineage={"policy": self.endpoint, "on_alert": self.on_alert, "attempt": attempt},
@@ -111,6 +125,7 @@ class Policy:
             "max_attempts": self.max_attempts,
             "since_s": self.since_s,
             "holdout": self.holdout,
+            "rollout": self.rollout,
             "enabled": self.enabled,
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
@@ -232,8 +247,26 @@ def parse_policy(data: Mapping[str, Any], trainers: Sequence[str]) -> dict[str, 
             if since is None
             else parse_duration(since, field="since"),
             "holdout": float(holdout),
+            "rollout": _rollout(data.get("rollout")),
         },
     }
+
+
+def _rollout(options: object) -> dict[str, Any]:
+    """Rollout options as ``retrain`` takes them; an error names ``rollout.<option>``."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationFailed(
+            'rollout must be an object of rollout options, like {"steps": "25,50,100"}',
+            field="rollout",
+        )
+    try:
+        check_rollout_options(options)
+    except ValidationFailed as exc:
+        exc.field = f"rollout.{exc.field}" if exc.field else "rollout"
+        raise
+    return dict(options)
 
 
 class PolicyStore:
