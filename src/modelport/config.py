@@ -36,8 +36,9 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
-    # How often a server re-reads endpoint policies that another process may have changed.
-    policy_refresh_s: float = Field(default=1.0, gt=0)
+    # How often a server re-reads endpoint revisions (one small query) to pick up changes
+    # made by another process; an alias move reaches every server within about this.
+    policy_refresh_s: float = Field(default=0.25, gt=0)
     # Host header values accepted besides loopback names when bound to loopback
     # (DNS-rebinding guard); a non-loopback bind accepts its own host name too.
     allowed_hosts: list[str] = Field(default_factory=list)

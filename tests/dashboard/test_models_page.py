@@ -68,7 +68,7 @@ def test_a_models_versions_schema_profile_and_serving_endpoints(
     assert profile.locator("tbody tr td:first-child").all_inner_texts() == list(
         profiled["features"]
     )
-    lineage = panel.locator(".card", has_text="Output and lineage")
+    lineage = panel.locator(".card[data-card='output']")
     expect(lineage).to_contain_text(newest["sha256"][:16])
     expect(lineage).to_contain_text(", ".join(newest["output"]["classes"]))
 

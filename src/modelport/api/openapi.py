@@ -36,7 +36,7 @@ REFUSALS = {
     401: "Missing, malformed or unknown bearer token.",
     403: "The token's role may not do this, the upload kind or trainer is not allowed, "
     "or a mutation came from a foreign Origin.",
-    404: "No such model, version, endpoint, rollout, alert rule, notifier or policy.",
+    404: "No such model, version, alias, endpoint, rollout, alert rule, notifier or policy.",
     409: "Conflicts with the current state (exists already, revision moved, rollout live).",
     413: "The body is larger than the server accepts.",
     415: "Mutations take application/json (uploads: multipart/form-data).",

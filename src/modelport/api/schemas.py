@@ -427,7 +427,15 @@ class RolloutStart(Request):
         json_schema_extra={"examples": [{"strategy": "shadow", "version": 2}]},
     )
     strategy: FormText = Field(default=None, json_schema_extra=_enum([*STRATEGIES]))
-    version: int | None = Field(default=None, description="candidate; default: latest")
+    version: int | str | None = Field(
+        default=None,
+        description="candidate version, or an alias of the endpoint's model as @challenger "
+        "(read at start); default: the newest not archived",
+    )
+    alias: str | None = Field(
+        default=None,
+        description="the candidate as an alias of the endpoint's model (instead of version)",
+    )
     sample: float | None = Field(default=None, gt=0, le=1)
     steps: str | list[int] | None = Field(default=None, description='e.g. "5,25,50,100"')
     step_every: str | float | None = Field(default=None, description="duration, e.g. 10m")

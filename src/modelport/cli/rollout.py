@@ -41,7 +41,11 @@ def _actor() -> str:
 def start(
     endpoint: Annotated[str, typer.Argument(help="Endpoint to roll the new version out on.")],
     version: Annotated[
-        int | None, typer.Option(help="Candidate version (default: the latest).")
+        str | None,
+        typer.Option(
+            help="Candidate version, or an alias of the endpoint's model as @challenger "
+            "(read now; default: the newest not archived)."
+        ),
     ] = None,
     strategy: Annotated[
         str, typer.Option(help="shadow, canary, blue-green or shadow-then-canary.")
@@ -86,7 +90,7 @@ def start(
 ) -> None:
     """Start a rollout of VERSION on ENDPOINT."""
     options: dict[str, Any] = {
-        "version": version,
+        "version": int(version) if version is not None and version.isdigit() else version,
         "strategy": strategy,
         "sample": sample,
         "steps": steps,
@@ -105,9 +109,10 @@ def start(
     if as_json:
         print_json(rollout.to_dict())
         return
+    named = f" ({rollout.model}{version})" if version and version.startswith("@") else ""
     console.print(
         f"rollout [bold]{rollout.id}[/] started on {endpoint}: {rollout.strategy}, "
-        f"candidate {rollout.model}:{rollout.candidate} against primary "
+        f"candidate {rollout.model}:{rollout.candidate}{named} against primary "
         f"{rollout.model}:{rollout.baseline} ({rollout.note})"
     )
 

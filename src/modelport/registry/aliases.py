@@ -3,7 +3,9 @@
 Setting an alias moves, in the same transaction, the primary of every endpoint that
 follows it, each through the endpoint's usual change (``EndpointStore.apply``: revision
 bump and audit record), so every server picks the move up within
-``server.policy_refresh_s``. An endpoint with a rollout in progress refuses the move
+``server.policy_refresh_s`` (the server that moved it at once), and serves it without
+loading anything: following endpoints keep their aliases' versions loaded
+(``serving/warm.py``). An endpoint with a rollout in progress refuses the move
 (409) unless the caller ends that rollout first (``end_rollout``, a forced move), as a
 forced ``PATCH`` of the endpoint does.
 """

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from modelport.errors import (
+    AliasNotFound,
     Conflict,
     ModelportError,
     RolloutNotFound,
@@ -27,7 +28,7 @@ from modelport.rollout.bluegreen import replay_rows, smoke_test
 from modelport.rollout.candidate import check_compatible, load_candidate
 from modelport.rollout.controller import Controller
 from modelport.rollout.report import shadow_report
-from modelport.rollout.spec import RolloutSpec, build_spec
+from modelport.rollout.spec import CandidateChoice, RolloutSpec, build_spec, choose_candidate
 from modelport.rollout.state import (
     ABORTED,
     ACTIVE,
@@ -67,10 +68,9 @@ class RolloutService:
     # -- start --------------------------------------------------------------------------
     def start(self, name: str, options: dict[str, Any], actor: str) -> Rollout:
         spec = build_spec(options)
+        choice = choose_candidate(options)
         endpoint = self.endpoints.get(name)
-        version = options.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ValidationFailed("version must be a version number", field="version")
+        version = self._resolve(endpoint.model, choice)
         candidate = self.registry.get(endpoint.model, version)
         primary = self.registry.get(endpoint.model, endpoint.primary_version)
         if candidate.version == primary.version:
@@ -80,6 +80,8 @@ class RolloutService:
         check_compatible(primary, candidate, spec.parsed_gates, spec.sticky_key)
         self._refuse_if_live(name)
         evidence: dict[str, Any] = {"candidate": candidate.ref, "primary": primary.ref}
+        if choice.alias is not None:
+            evidence["alias"] = f"{endpoint.model}@{choice.alias}"
         try:
             predictor = load_candidate(self.registry, primary, candidate)
             if spec.strategy == "blue-green":
@@ -112,6 +114,9 @@ class RolloutService:
             )
             raise
         first = self._first_change(spec, candidate.version, primary.version)
+        if choice.alias is not None:
+            named = f"candidate {evidence['alias']} ({candidate.ref})"
+            first = replace(first, reason=f"{first.reason}; {named}")
         return self.store.create(
             endpoint,
             candidate.version,
@@ -119,6 +124,20 @@ class RolloutService:
             phase=_first_phase(spec.strategy),
             change=replace(first, actor=actor, evidence={**evidence, "spec": spec.to_dict()}),
         )
+
+    def _resolve(self, model: str, choice: CandidateChoice) -> int | None:
+        """The version ``choice`` names, reading its alias now (a later move of the
+        alias does not change a rollout in progress)."""
+        if choice.alias is None:
+            return choice.version
+        version = self.registry.aliases(model).get(choice.alias)
+        if version is None:
+            raise AliasNotFound(
+                f"model {model!r} has no alias {choice.alias!r}; see modelport models "
+                f"alias list {model}",
+                field=choice.field,
+            )
+        return version
 
     def _refuse_if_live(self, name: str) -> None:
         try:

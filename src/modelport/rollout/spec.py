@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelport.errors import ValidationFailed
+from modelport.names import check_name
 from modelport.rollout.gates import DEFAULT_GATES, Gate, parse_gates
 from modelport.serving.policies.hashing import StickyKey
 from modelport.vocabulary import RolloutStrategy, is_count, parse_count, parse_duration
@@ -96,6 +97,43 @@ class RolloutSpec:
         return cls(**known)
 
 
+@dataclass(frozen=True)
+class CandidateChoice:
+    """The candidate the options name: a version number, an alias of the endpoint's model
+    (resolved when the rollout starts), or neither (the newest version not archived)."""
+
+    version: int | None = None
+    alias: str | None = None
+    # The option that named it, for errors: "version" (``@challenger``) or "alias".
+    field: str = "version"
+
+
+def choose_candidate(options: dict[str, Any]) -> CandidateChoice:
+    """``version`` (a number or ``"@challenger"``) or ``alias`` (``"challenger"``) into a
+    choice; 422 naming the option on mistakes.
+
+    >>> choose_candidate({"version": "@challenger"})
+    CandidateChoice(version=None, alias='challenger', field='version')
+    >>> choose_candidate({"alias": "champion"}).alias
+    'champion'
+    """
+    version, alias = options.get("version"), options.get("alias")
+    if alias is not None:
+        if version is not None:
+            raise ValidationFailed("give either version or alias, not both", field="alias")
+        if not isinstance(alias, str):
+            raise ValidationFailed("alias must be an alias name, e.g. challenger", field="alias")
+        named = check_name("alias", alias.removeprefix("@"), field="alias")
+        return CandidateChoice(alias=named, field="alias")
+    if isinstance(version, str) and version.startswith("@"):
+        return CandidateChoice(alias=check_name("alias", version[1:], field="version"))
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValidationFailed(
+            "version must be a version number or an alias such as @challenger", field="version"
+        )
+    return CandidateChoice(version=version)
+
+
 def build_spec(options: dict[str, Any]) -> RolloutSpec:
     """Validate user options (CLI flags or the HTTP body) into a spec; 422 on mistakes."""
     unknown = set(options) - _OPTION_NAMES
@@ -167,6 +205,7 @@ def build_spec(options: dict[str, Any]) -> RolloutSpec:
 _OPTION_NAMES = {
     "strategy",
     "version",
+    "alias",
     "sample",
     "steps",
     "step_every",

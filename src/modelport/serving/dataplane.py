@@ -11,6 +11,8 @@ adapters see an endpoint only through :meth:`DataPlane.status`.
 Endpoints are (re)loaded from the control plane at start and whenever their revision
 changes, so policy changes made by any process take effect without a restart. A model
 that fails to load makes its endpoint not-ready; every other endpoint keeps serving.
+An endpoint that follows an alias keeps the versions it may be switched to loaded
+(``serving/warm.py``), so an alias move is served as soon as its revision is seen.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from modelport.serving.policies import (
     build_policy,
     policy_from_dict,
 )
-from modelport.serving.runner import Runner
+from modelport.serving.runner import Runner, RunnerKind
+from modelport.serving.warm import carry_warm, keep_warm
 from modelport.telemetry import Telemetry
 from modelport.vocabulary import MIRROR_ROLES, PredictionEvent, Role
 
@@ -58,10 +61,6 @@ MIRRORS_DROP_FROM = MAX_MIRRORS_IN_FLIGHT // 2
 # light load many one-row calls become one batched call (a shadow's CPU cost is mostly
 # per call); they are off the request path, so no caller waits for it.
 MIRROR_BATCH_WAIT_MS = 20.0
-# Runners are shared per (version, kind): a version answering callers in the event loop,
-# one answering from a worker thread (a candidate, so it cannot stall the primary), or
-# one batching background copies.
-RunnerKind = str
 Listener = Callable[[PredictionEvent], None]
 
 
@@ -75,6 +74,12 @@ class EndpointRuntime:
     # the primary serves alone.
     policy_error: str | None = None
     runners: dict[tuple[int, RunnerKind], Runner] = field(default_factory=dict)
+    # Loaded primaries of versions not served now that the endpoint may switch to at
+    # once (``serving/warm.py``); the primary it served before this one.
+    warm: dict[tuple[int, RunnerKind], Runner] = field(default_factory=dict)
+    previous_primary: int | None = None
+    # Versions that failed to load warm; not retried until the endpoint changes.
+    warm_failed: set[int] = field(default_factory=set)
     mirrors_in_flight: int = 0
     mirrors_dropped: int = 0
 
@@ -145,7 +150,7 @@ class DataPlane:
         recorder: Recorder,
         telemetry: Telemetry,
         settings: ServingSettings | None = None,
-        refresh_s: float = 1.0,
+        refresh_s: float = 0.25,
         privacy: FieldRules | None = None,
     ) -> None:
         self.registry = registry
@@ -180,7 +185,7 @@ class DataPlane:
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         for runtime in self.runtimes.values():
-            for runner in runtime.runners.values():
+            for runner in (*runtime.runners.values(), *runtime.warm.values()):
                 runner.close()
 
     async def _refresh_loop(self) -> None:
@@ -190,6 +195,10 @@ class DataPlane:
                 await self.refresh()
             except Exception:
                 logger.exception("refreshing endpoints failed; keeping the current ones")
+            try:
+                await keep_warm(self)
+            except Exception:
+                logger.exception("loading alias versions ahead failed; they load when served")
 
     async def refresh(self, only: str | None = None) -> None:
         """Reload endpoints whose revision changed (or ``only`` that one)."""
@@ -198,7 +207,7 @@ class DataPlane:
             if name not in revisions:
                 removed = self.runtimes.pop(name)
                 self.telemetry.endpoint_ready.labels(name).set(0)
-                for runner in removed.runners.values():
+                for runner in (*removed.runners.values(), *removed.warm.values()):
                     runner.close()
         for name, revision in revisions.items():
             if only is not None and name != only:
@@ -209,6 +218,8 @@ class DataPlane:
             if current is not None and current.endpoint.revision == revision and current.error:
                 continue  # a broken version stays broken until the endpoint changes
             runtime = await asyncio.to_thread(self._build, name, current)
+            if current is not None:
+                carry_warm(current, runtime)
             self.runtimes[name] = runtime
             self.telemetry.endpoint_ready.labels(name).set(1 if runtime.ready else 0)
             if runtime.error:
@@ -226,26 +237,17 @@ class DataPlane:
             return EndpointRuntime(endpoint, _placeholder(endpoint), error=exc.message)
         runtime = EndpointRuntime(endpoint, primary_version)
         reusable = previous.runners if previous is not None else {}
+        # Read, never iterated, here: the event loop may add to it meanwhile.
+        warm = previous.warm if previous is not None else {}
 
         def load(version: int, role: Role) -> Runner:
             threaded = role != Role.PRIMARY
             mirror = role in MIRROR_ROLES
-            key = (version, "mirror" if mirror else "threaded" if threaded else "any")
-            runner = runtime.runners.get(key) or reusable.get(key)
+            kind = "mirror" if mirror else "threaded" if threaded else "any"
+            key = (version, kind)
+            runner = runtime.runners.get(key) or reusable.get(key) or warm.get(key)
             if runner is None:
-                model_version = self.registry.get(endpoint.model, version)
-                runner = Runner(
-                    model_version,
-                    self.registry.load(model_version),
-                    endpoint=name,
-                    telemetry=self.telemetry,
-                    max_batch_size=self.settings.max_batch_size,
-                    max_batch_wait_ms=max(
-                        self.settings.max_batch_wait_ms, MIRROR_BATCH_WAIT_MS if mirror else 0.0
-                    ),
-                    threaded=True if threaded else None,
-                )
-                runner.warm_up()
+                runner = self.load_runner(endpoint, version, kind)
             runtime.runners[key] = runner
             return runner
 
@@ -263,6 +265,27 @@ class DataPlane:
             runtime.policy_error = _describe(exc)
             logger.error("endpoint %s: policy %s failed: %s", name, endpoint.policy, exc)
         return runtime
+
+    def load_runner(
+        self, endpoint: Endpoint, version: int, kind: RunnerKind, *, servable: bool = False
+    ) -> Runner:
+        """Load and warm up ``version`` of the endpoint's model as a runner of ``kind``
+        (blocking: call it in a worker thread)."""
+        mirror = kind == "mirror"
+        model_version = self.registry.get(endpoint.model, version, servable=servable)
+        runner = Runner(
+            model_version,
+            self.registry.load(model_version),
+            endpoint=endpoint.name,
+            telemetry=self.telemetry,
+            max_batch_size=self.settings.max_batch_size,
+            max_batch_wait_ms=max(
+                self.settings.max_batch_wait_ms, MIRROR_BATCH_WAIT_MS if mirror else 0.0
+            ),
+            threaded=True if kind != "any" else None,
+        )
+        runner.warm_up()
+        return runner
 
     # -- what adapters may read -----------------------------------------------------------
     def status(self, name: str) -> EndpointStatus:

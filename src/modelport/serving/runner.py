@@ -45,6 +45,12 @@ def example_batch(schema: InputSchema, rows: int = 1) -> Batch:
     return Batch(columns, rows)
 
 
+# Runners are shared per (version, kind): a version answering callers in the event loop
+# ("any"), one answering from a worker thread (a candidate, so it cannot stall the
+# primary: "threaded"), or one batching background copies ("mirror").
+RunnerKind = str
+
+
 class Runner:
     def __init__(
         self,

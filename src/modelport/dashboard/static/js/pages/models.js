@@ -1,8 +1,11 @@
 // The models page: the registry (/dashboard/models) and one model's versions
-// (/dashboard/models/{name}): flavors, input schema, output, reference profile summary,
-// lineage, and which endpoints serve each version.
-//   GET /v1/models, GET /v1/models/{name}, GET /v1/models/{name}/versions/{v}?profile=true,
-//   GET /v1/endpoints
+// (/dashboard/models/{name}): its aliases (where each points, who moved it last, which
+// endpoints follow it), versions with tags and archived ones behind a toggle, and per
+// version its input schema, output, lineage (parent, trainer, data window, rows and
+// labels, holdout metrics against the parent's), reference profile summary and which
+// endpoints serve it.
+//   GET /v1/models, GET /v1/models/{name}, GET /v1/models/{name}/aliases,
+//   GET /v1/models/{name}/versions/{v}?profile=true, GET /v1/endpoints
 import { ready } from "../core/boot.js";
 import { api } from "../core/api.js";
 import { badge, card, fmt, h, kv, replace, showState, table } from "../core/dom.js";
@@ -14,8 +17,11 @@ const endpointLink = (name) => `/dashboard/endpoints/${enc(name)}`;
 // Fields of a version this page shows in their own place; any other is shown as it is.
 const KNOWN = new Set([
   "name", "version", "flavor", "sha256", "created_at", "description", "tags", "target",
-  "input_schema", "output", "reference_rows", "has_profile", "profile", "aliases", "archived", "lineage",
+  "input_schema", "output", "reference_rows", "has_profile", "profile", "aliases", "archived",
+  "archived_at", "archived_by", "lineage",
 ]);
+// Lineage fields the lineage card shows in their own place; others are listed as they are.
+const LINEAGE_KNOWN = new Set(["parent", "trainer", "window", "rows", "labels", "fingerprint", "holdout"]);
 
 // --- who serves what ---------------------------------------------------------------------
 
@@ -104,7 +110,7 @@ async function registryPage(root) {
       }
       const rows = models.map((model, index) => {
         const versions = details[index].versions ?? [];
-        return { ...model, versions_list: versions, served: serving.get(model.name) };
+        return { ...model, versions_list: versions, aliases_map: details[index].aliases ?? {}, served: serving.get(model.name) };
       });
       replace(
         box,
@@ -118,6 +124,7 @@ async function registryPage(root) {
                 { key: "name", label: "Model", render: (r) => h("a", { href: modelLink(r.name), dataset: { model: r.name } }, r.name) },
                 { key: "versions", label: "Versions", numeric: true },
                 { key: "latest", label: "Latest", render: (r) => (r.latest ? `v${r.latest}` : "—") },
+                { key: "aliases", label: "Aliases", render: (r) => aliasBadges(r.name, r.aliases_map) },
                 { key: "flavor", label: "Flavors", render: (r) => [...new Set(r.versions_list.map((v) => v.flavor))].join(", ") || "—" },
                 { key: "created_at", label: "Registered", render: (r) => h("span", { title: r.created_at }, fmt.time(r.created_at)) },
                 {
@@ -139,7 +146,123 @@ async function registryPage(root) {
   });
 }
 
+// alias -> version as badges ("champion → v2"), or a muted "none".
+function aliasBadges(model, aliases) {
+  const entries = Object.entries(aliases ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  if (!entries.length) return h("span", { class: "muted" }, "none");
+  return h(
+    "span",
+    { class: "aliases" },
+    entries.map(([alias, version]) => h("a", { href: modelLink(model, version), class: "alias", dataset: { alias, version } }, badge(`${alias} → v${version}`, "info"))),
+  );
+}
+
 // --- one model ---------------------------------------------------------------------------
+
+function tagBadges(tags) {
+  const entries = Object.entries(tags ?? {});
+  if (!entries.length) return h("span", { class: "muted" }, "none");
+  return h("span", { class: "tags" }, entries.map(([key, value]) => badge(`${key}=${typeof value === "object" ? JSON.stringify(value) : value}`, "muted")));
+}
+
+// A link to ``model:version``: on this model's page it selects the version in place.
+function versionLink(ref, here, select) {
+  const [model, number] = String(ref).split(":");
+  const version = Number(number);
+  const on = model === here && select ? { click: (event) => { event.preventDefault(); select(version); } } : undefined;
+  return h("a", { href: modelLink(model, version), class: "version-link", dataset: { ref }, on }, model === here ? `v${version}` : ref);
+}
+
+function aliasesCard(name, aliases, select) {
+  let body;
+  if (!aliases.length) {
+    body = stateBox("info", `No aliases yet. Point one at a version: modelport models alias set ${name} champion N`);
+  } else {
+    body = h(
+      "div",
+      { class: "table-wrap" },
+      table(
+        [
+          { key: "alias", label: "Alias", render: (a) => h("span", { class: "mono" }, `${name}@${a.alias}`) },
+          { key: "version", label: "Points at", render: (a) => versionLink(`${name}:${a.version}`, name, select) },
+          { key: "updated_by", label: "Moved by", render: (a) => a.updated_by || h("span", { class: "muted" }, "unknown") },
+          { key: "updated_at", label: "Moved", render: (a) => h("span", { title: a.updated_at }, fmt.time(a.updated_at)) },
+          {
+            key: "endpoints",
+            label: "Followed by",
+            render: (a) =>
+              a.endpoints?.length
+                ? h("span", { class: "served-by" }, a.endpoints.map((e) => h("a", { href: endpointLink(e), class: "served", dataset: { endpoint: e } }, badge(e, "info"))))
+                : h("span", { class: "muted" }, "no endpoint"),
+          },
+        ],
+        aliases,
+      ),
+    );
+    markRows(body, aliases, (a) => ({ alias: a.alias }));
+  }
+  const box = card("Aliases", body);
+  box.dataset.card = "aliases";
+  return box;
+}
+
+// Give each body row of the table in ``el`` data attributes from its row.
+function markRows(el, rows, attributes) {
+  const trs = el.querySelectorAll("tbody tr");
+  rows.forEach((row, index) => {
+    if (trs[index]) Object.assign(trs[index].dataset, attributes(row));
+  });
+}
+
+function windowText(window) {
+  if (!window || (!window.start && !window.end)) return h("span", { class: "muted" }, "not recorded");
+  return `${window.start ? fmt.time(window.start) : "open"} → ${window.end ? fmt.time(window.end) : "open"}`;
+}
+
+// Holdout metrics of the version beside its parent's on the same rows.
+function holdoutTable(holdout) {
+  const metrics = holdout?.metrics ?? {};
+  const parent = holdout?.parent_metrics ?? null;
+  const names = [...new Set([...Object.keys(metrics), ...Object.keys(parent ?? {})])].sort();
+  if (!names.length) return stateBox("info", "No holdout metrics recorded.");
+  const rows = names.map((metric) => {
+    const mine = metrics[metric];
+    const theirs = parent ? parent[metric] : undefined;
+    const change = Number.isFinite(mine) && Number.isFinite(theirs) ? mine - theirs : null;
+    return { metric, mine, theirs, change };
+  });
+  const shown = table(
+    [
+      { key: "metric", label: "Holdout metric", render: (r) => h("span", { class: "mono" }, r.metric) },
+      { key: "mine", label: "This version", numeric: true, render: (r) => fmt.num(r.mine, 4) },
+      { key: "theirs", label: "Parent", numeric: true, render: (r) => (parent ? fmt.num(r.theirs, 4) : "—") },
+      { key: "change", label: "Change", numeric: true, render: (r) => (r.change === null ? "—" : `${r.change >= 0 ? "+" : ""}${fmt.num(r.change, 3)}`) },
+    ],
+    rows,
+  );
+  markRows(shown, rows, (r) => ({ metric: r.metric }));
+  return h("div", { class: "table-wrap holdout-table" }, shown);
+}
+
+function lineageCard(name, version, select) {
+  const lineage = version.lineage && typeof version.lineage === "object" ? version.lineage : {};
+  const holdout = lineage.holdout;
+  const pairs = [
+    ["Parent", lineage.parent ? versionLink(lineage.parent, name, select) : h("span", { class: "muted" }, "none recorded")],
+    ["Trainer", lineage.trainer ? h("span", { class: "mono" }, lineage.trainer) : h("span", { class: "muted" }, "not recorded")],
+    ["Data window", windowText(lineage.window)],
+    ["Rows", fmt.int(lineage.rows)],
+    ["Labels", fmt.int(lineage.labels)],
+    lineage.fingerprint ? ["Fingerprint", h("span", { class: "mono", title: lineage.fingerprint }, `${String(lineage.fingerprint).slice(0, 23)}…`)] : null,
+    holdout ? ["Holdout", `${fmt.int(holdout.rows)} rows${holdout.split ? `, ${holdout.split} split` : ""}`] : null,
+  ];
+  for (const [key, value] of Object.entries(lineage)) {
+    if (!LINEAGE_KNOWN.has(key) && value !== null && value !== undefined) pairs.push([key.replace(/_/g, " "), typeof value === "object" ? h("span", { class: "mono" }, JSON.stringify(value)) : String(value)]);
+  }
+  const box = card("Lineage", kv(pairs), holdout ? holdoutTable(holdout) : null);
+  box.dataset.card = "lineage";
+  return box;
+}
 
 function schemaTable(version) {
   const features = version.input_schema?.features ?? [];
@@ -176,39 +299,19 @@ function outputPairs(version) {
   ];
 }
 
-function lineagePairs(version) {
+function identityPairs(version) {
   const pairs = [
     ["Registered", h("span", { title: version.created_at }, fmt.time(version.created_at))],
     ["Flavor", version.flavor],
     ["Artifact sha256", h("span", { class: "mono", title: version.sha256 }, `${String(version.sha256 ?? "").slice(0, 16)}…`)],
     ["Description", version.description || h("span", { class: "muted" }, "none")],
   ];
-  const tags = Object.entries(version.tags ?? {});
-  pairs.push(["Tags", tags.length ? h("span", {}, tags.map(([key, value]) => badge(`${key}=${typeof value === "object" ? JSON.stringify(value) : value}`, "muted"))) : h("span", { class: "muted" }, "none")]);
-  if (Array.isArray(version.aliases) && version.aliases.length) pairs.push(["Aliases", h("span", {}, version.aliases.map((a) => badge(typeof a === "string" ? a : a.name ?? JSON.stringify(a), "info")))]);
-  if (version.archived) pairs.push(["Archived", badge("archived", "warn")]);
-  const lineage = version.lineage;
-  if (lineage && typeof lineage === "object") {
-    for (const [key, value] of Object.entries(lineage)) {
-      if (value === null || value === undefined) continue;
-      pairs.push([key.replace(/_/g, " "), lineageValue(key, value)]);
-    }
-  } else {
-    pairs.push(["Parent", h("span", { class: "muted" }, "none recorded")]);
-  }
+  pairs.push(["Tags", tagBadges(version.tags)]);
+  if (version.archived) pairs.push(["Archived", `${fmt.time(version.archived_at)}${version.archived_by ? ` by ${version.archived_by}` : ""}`]);
   for (const [key, value] of Object.entries(version)) {
     if (!KNOWN.has(key) && value !== null && value !== undefined) pairs.push([key.replace(/_/g, " "), typeof value === "object" ? h("span", { class: "mono" }, JSON.stringify(value)) : String(value)]);
   }
   return pairs;
-}
-
-function lineageValue(key, value) {
-  if (key === "parent" && typeof value === "string" && value.includes(":")) {
-    const [name, number] = value.split(":");
-    return h("a", { href: modelLink(name, number) }, value);
-  }
-  if (typeof value === "object") return h("span", { class: "mono" }, JSON.stringify(value));
-  return String(value);
 }
 
 function profileCard(version, profile) {
@@ -256,40 +359,122 @@ function profileCard(version, profile) {
 }
 
 async function modelPage(root, name, ctx) {
+  const aliasesBox = h("div");
   const versionsBox = h("div");
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Versions" });
   const panel = h("div", { role: "tabpanel", id: "version-panel" });
-  replace(root, versionsBox, tabs, panel);
+  replace(root, aliasesBox, versionsBox, tabs, panel);
   const profiles = new Map(); // version -> profile (versions are immutable once registered)
   let model = null;
+  let versions = [];
+  let aliases = [];
   let serving = new Map();
   let selected = Number(new URLSearchParams(window.location.search).get("version")) || null;
+  // Archived versions are hidden unless asked for (or the address names one).
+  let showArchived = false;
+  let first = true;
+
+  const visible = () => versions.filter((v) => showArchived || !v.archived || v.version === selected);
 
   const select = (number) => {
     selected = number;
     const url = new URL(window.location.href);
     url.searchParams.set("version", String(number));
     window.history.replaceState(null, "", url);
-    for (const button of tabs.querySelectorAll("button")) button.setAttribute("aria-selected", String(Number(button.dataset.version) === number));
+    if (versions.find((v) => v.version === number)?.archived) showArchived = true;
+    drawVersions();
+    drawTabs();
     showVersion();
   };
 
+  const toggleArchived = (show) => {
+    showArchived = show;
+    const hidden = versions.find((v) => v.version === selected)?.archived;
+    const newest = versions.find((v) => !v.archived);
+    // Hiding the archived version on show moves to the newest one that is not.
+    if (!show && hidden && newest) selected = newest.version;
+    select(selected);
+  };
+
+  const drawVersions = () => {
+    const archived = versions.filter((v) => v.archived).length;
+    const shown = versions.filter((v) => showArchived || !v.archived);
+    renderIfChanged(versionsBox, { versions, served: [...serving.entries()], showArchived }, () => {
+      const toggle = archived
+        ? h(
+            "label",
+            { class: "archived-toggle" },
+            h("input", { type: "checkbox", id: "show-archived", checked: showArchived, on: { change: (event) => toggleArchived(event.target.checked) } }),
+            ` Show archived (${archived})`,
+          )
+        : null;
+      const grid = table(
+        [
+          {
+            key: "version",
+            label: "Version",
+            render: (v) => [
+              h("a", { href: modelLink(name, v.version), dataset: { version: v.version }, on: { click: (event) => { event.preventDefault(); select(v.version); } } }, `v${v.version}`),
+              v.archived ? [" ", h("span", { title: `archived ${fmt.time(v.archived_at)}${v.archived_by ? ` by ${v.archived_by}` : ""}` }, badge("archived", "warn"))] : null,
+            ],
+          },
+          { key: "flavor", label: "Flavor" },
+          { key: "created_at", label: "Registered", render: (v) => h("span", { title: v.created_at }, fmt.time(v.created_at)) },
+          { key: "features", label: "Inputs", numeric: true, render: (v) => fmt.int(v.input_schema?.features?.length ?? 0) },
+          { key: "output", label: "Output", render: (v) => v.output?.kind ?? "—" },
+          { key: "reference_rows", label: "Reference rows", numeric: true, render: (v) => (v.has_profile ? fmt.int(v.reference_rows) : badge("no profile", "warn")) },
+          { key: "aliases", label: "Aliases", render: (v) => (v.aliases?.length ? h("span", { class: "aliases" }, v.aliases.map((a) => badge(`@${a}`, "info"))) : "") },
+          { key: "tags", label: "Tags", render: (v) => tagBadges(v.tags) },
+          { key: "parent", label: "Parent", render: (v) => (v.lineage?.parent ? versionLink(v.lineage.parent, name, select) : "") },
+          { key: "served", label: "Served by", render: (v) => servedBy(serving.get(v.version)) },
+        ],
+        shown,
+      );
+      markRows(grid, shown, (v) => ({ version: v.version, archived: String(Boolean(v.archived)) }));
+      replace(versionsBox, card("Versions", toggle, h("div", { class: "table-wrap" }, grid)));
+    });
+  };
+
+  const drawTabs = () => {
+    const numbers = visible().map((v) => v.version);
+    renderIfChanged(tabs, numbers, () =>
+      replace(
+        tabs,
+        numbers.map((number) =>
+          h("button", { type: "button", role: "tab", "aria-selected": String(number === selected), "aria-controls": "version-panel", dataset: { version: number }, on: { click: () => select(number) } }, `v${number}`),
+        ),
+      ),
+    );
+    for (const button of tabs.querySelectorAll("button")) button.setAttribute("aria-selected", String(Number(button.dataset.version) === selected));
+  };
+
   const showVersion = async () => {
-    const version = model.versions.find((v) => v.version === selected);
+    const version = versions.find((v) => v.version === selected);
     if (!version) {
       showState(panel, "error", `${name} has no version ${selected}.`);
       return;
     }
     panel.setAttribute("aria-label", `Version ${version.version}`);
     const draw = () =>
-      renderIfChanged(panel, { version, profile: profiles.get(version.version) instanceof Error ? String(profiles.get(version.version)) : Boolean(profiles.get(version.version)), served: serving.get(version.version) }, () =>
+      renderIfChanged(panel, { version, profile: profiles.get(version.version) instanceof Error ? String(profiles.get(version.version)) : Boolean(profiles.get(version.version)), served: serving.get(version.version) }, () => {
+        const output = card("Output", kv([...outputPairs(version), ...identityPairs(version)]));
+        output.dataset.card = "output";
         replace(
           panel,
-          h("div", { class: "version-head", dataset: { version: version.version } }, h("h2", {}, `${name} v${version.version}`), badge(version.flavor, "muted"), servedBy(serving.get(version.version))),
-          h("div", { class: "grid-2" }, card("Input schema", h("div", { class: "table-wrap" }, schemaTable(version))), card("Output and lineage", kv([...outputPairs(version), ...lineagePairs(version)]))),
+          h(
+            "div",
+            { class: "version-head", dataset: { version: version.version, archived: String(Boolean(version.archived)) } },
+            h("h2", {}, `${name} v${version.version}`),
+            badge(version.flavor, "muted"),
+            version.archived ? badge("archived: never served", "warn") : null,
+            (version.aliases ?? []).map((a) => h("span", { class: "alias" }, badge(`${name}@${a}`, "info"))),
+            servedBy(serving.get(version.version)),
+          ),
+          h("div", { class: "grid-2" }, card("Input schema", h("div", { class: "table-wrap" }, schemaTable(version))), output),
+          lineageCard(name, version, select),
           profileCard(version, profiles.get(version.version)),
-        ),
-      );
+        );
+      });
     draw();
     if (version.has_profile && !profiles.has(version.version)) {
       try {
@@ -308,8 +493,9 @@ async function modelPage(root, name, ctx) {
     if (missing) return;
     let detail;
     let endpoints;
+    let listed;
     try {
-      [detail, { endpoints }] = await Promise.all([api(`/v1/models/${enc(name)}`), api("/v1/endpoints")]);
+      [detail, { endpoints }, listed] = await Promise.all([api(`/v1/models/${enc(name)}`), api("/v1/endpoints"), api(`/v1/models/${enc(name)}/aliases`)]);
     } catch (error) {
       // Before the first answer the page says why; later the live status does.
       if (!model) showState(root, "error", error.message);
@@ -317,45 +503,21 @@ async function modelPage(root, name, ctx) {
       throw error;
     }
     model = detail;
+    aliases = listed.aliases ?? [];
     serving = servingMap(endpoints).get(name) ?? new Map();
-    const versions = [...(model.versions ?? [])].sort((a, b) => b.version - a.version);
+    versions = [...(model.versions ?? [])].sort((a, b) => b.version - a.version);
+    renderIfChanged(aliasesBox, aliases, () => replace(aliasesBox, aliasesCard(name, aliases, select)));
     if (!versions.length) {
       showState(versionsBox, "empty", `${name} has no versions yet.`);
       return;
     }
-    if (!versions.some((v) => v.version === selected)) selected = versions[0].version;
-    renderIfChanged(versionsBox, { versions, served: [...serving.entries()] }, () =>
-      replace(
-        versionsBox,
-        card(
-          "Versions",
-          h(
-            "div",
-            { class: "table-wrap" },
-            table(
-              [
-                { key: "version", label: "Version", render: (v) => h("a", { href: modelLink(name, v.version), dataset: { version: v.version }, on: { click: (event) => { event.preventDefault(); select(v.version); } } }, `v${v.version}`) },
-                { key: "flavor", label: "Flavor" },
-                { key: "created_at", label: "Registered", render: (v) => h("span", { title: v.created_at }, fmt.time(v.created_at)) },
-                { key: "features", label: "Inputs", numeric: true, render: (v) => fmt.int(v.input_schema?.features?.length ?? 0) },
-                { key: "output", label: "Output", render: (v) => v.output?.kind ?? "—" },
-                { key: "reference_rows", label: "Reference rows", numeric: true, render: (v) => (v.has_profile ? fmt.int(v.reference_rows) : badge("no profile", "warn")) },
-                { key: "served", label: "Served by", render: (v) => servedBy(serving.get(v.version)) },
-              ],
-              versions,
-            ),
-          ),
-        ),
-      ),
-    );
-    renderIfChanged(tabs, versions.map((v) => v.version), () =>
-      replace(
-        tabs,
-        versions.map((v) =>
-          h("button", { type: "button", role: "tab", "aria-selected": String(v.version === selected), "aria-controls": "version-panel", dataset: { version: v.version }, on: { click: () => select(v.version) } }, `v${v.version}`),
-        ),
-      ),
-    );
+    if (first) {
+      first = false;
+      if (versions.find((v) => v.version === selected)?.archived) showArchived = true;
+    }
+    if (!versions.some((v) => v.version === selected)) selected = (versions.find((v) => !v.archived) ?? versions[0]).version;
+    drawVersions();
+    drawTabs();
     await showVersion();
   });
 }
