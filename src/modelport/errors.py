@@ -31,6 +31,7 @@ so the HTTP adapter, the CLI and the tests all speak the same language::
     │   ├── EndpointNotFound            404 endpoint_not_found
     │   ├── AliasNotFound               404 alias_not_found
     │   ├── AlertNotFound               404 alert_not_found
+    │   ├── RetrainPolicyNotFound       404 retrain_policy_not_found
     │   └── NotifierNotFound            404 notifier_not_found
     ├── Conflict                        409 conflict
     │   ├── RolloutInProgress           409 rollout_in_progress
@@ -188,6 +189,10 @@ class RolloutNotFound(NotFound):
 
 class AlertNotFound(NotFound):
     code = "alert_not_found"
+
+
+class RetrainPolicyNotFound(NotFound):
+    code = "retrain_policy_not_found"
 
 
 class NotifierNotFound(NotFound):

@@ -33,9 +33,13 @@ the reverse one:
    every monitoring interval (scrapes never query the store);
 10. batch jobs (``POST /v1/endpoints/{name}/batch``): none runs at start; on the way
     down each running job finishes its current chunk and stops, resumable, within
-    ``batch.stop_timeout_s``.
+    ``batch.stop_timeout_s``;
 11. retrain jobs (``POST /v1/endpoints/{name}/retrain``): none runs at start; each
-    trains in its own worker process, terminated on the way down.
+    trains in its own worker process, terminated on the way down;
+12. retraining policies: every ``retrain.interval_s``, by one process per store at a
+    time (the ``retrain-policies`` lease), each enabled policy is checked against its
+    alert, cooldown, labels and attempts, and trains in a worker process
+    (``retraining/service.py``); the lease is given up on the way down.
 
 On the way down nothing new starts, the alert evaluator stops and its delivery drains
 for a short deadline, the collector bins what arrived since its last tick, the data
@@ -82,7 +86,9 @@ from modelport.registry.catalog import Catalog
 from modelport.registry.endpoints import EndpointStore
 from modelport.registry.service import Registry
 from modelport.retraining.jobs import RetrainJobs
+from modelport.retraining.policy import PolicyStore
 from modelport.retraining.run import Retrainer
+from modelport.retraining.service import PolicyService
 from modelport.rollout.controller import Controller
 from modelport.rollout.metrics import RolloutMetrics
 from modelport.rollout.service import RolloutService
@@ -157,6 +163,8 @@ class Services:
     retrainer: Retrainer
     # Retrains started over HTTP or by policies, each in a worker process.
     retrain_jobs: RetrainJobs
+    # Policies that start retrain jobs by themselves when an alert fires.
+    retrain_policies: PolicyService
     # Built by ``running()`` while alerting runs (``alerts.enabled``), else None.
     evaluator: Evaluator | None = None
 
@@ -273,6 +281,18 @@ class Services:
             privacy=privacy,
             max_string_bytes=settings.serving.max_string_bytes,
         )
+        retrain_jobs = RetrainJobs(settings)
+        retrain_policies = PolicyService(
+            PolicyStore(
+                db,
+                endpoints,
+                trainers=settings.retrain.trainers,
+                declared_alerts=settings.alerts.rules,
+            ),
+            retrain_jobs,
+            rollout_store,
+            interval_s=settings.retrain.interval_s,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -297,7 +317,8 @@ class Services:
             batch=batch,
             batch_jobs=BatchJobs(batch, settings.batch_root),
             retrainer=Retrainer(db, registry, endpoints, log, feedback, rollouts),
-            retrain_jobs=RetrainJobs(settings),
+            retrain_jobs=retrain_jobs,
+            retrain_policies=retrain_policies,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -348,6 +369,10 @@ class Services:
             )
             stack.push_async_callback(
                 asyncio.to_thread, self.retrain_jobs.stop, RETRAIN_STOP_TIMEOUT_S
+            )
+            stack.push_async_callback(asyncio.to_thread, self.retrain_policies.stop)
+            await stack.enter_async_context(
+                _background(_every(self.settings.retrain.interval_s, self.retrain_policies.round))
             )
             # Everything loaded so far (libraries, models) lives as long as the process:
             # move it out of the collector's sight, or every full collection walks

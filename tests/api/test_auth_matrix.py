@@ -78,6 +78,10 @@ EXPECTED = {
     ("/v1/batch/{job}", "GET"): ADMIN,
     ("/v1/endpoints/{name}/retrain", "POST"): ADMIN,
     ("/v1/retrain/{job}", "GET"): ADMIN,
+    ("/v1/endpoints/{name}/retrain/policy", "GET"): READ,
+    ("/v1/endpoints/{name}/retrain/policy", "PUT"): ADMIN,
+    ("/v1/endpoints/{name}/retrain/policy/disable", "POST"): ADMIN,
+    ("/v1/endpoints/{name}/retrain/history", "GET"): READ,
     ("/metrics", "GET"): READ,
 }
 

@@ -34,9 +34,9 @@ MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REFUSALS = {
     400: "Malformed JSON, or an invalid request id.",
     401: "Missing, malformed or unknown bearer token.",
-    403: "The token's role may not do this, the upload kind is not allowed, "
+    403: "The token's role may not do this, the upload kind or trainer is not allowed, "
     "or a mutation came from a foreign Origin.",
-    404: "No such model, version, alias, endpoint, rollout, alert rule or notifier.",
+    404: "No such model, version, alias, endpoint, rollout, alert rule, notifier or policy.",
     409: "Conflicts with the current state (exists already, revision moved, rollout live).",
     413: "The body is larger than the server accepts.",
     415: "Mutations take application/json (uploads: multipart/form-data).",
@@ -313,6 +313,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/v1/retrain/{job}"): Operation(
         "A retrain job: state, stage, outcome or error", "retraining", s.RetrainJob, refusals=(404,)
+    ),
+    # retraining policies
+    ("GET", "/v1/endpoints/{name}/retrain/policy"): Operation(
+        "The endpoint's retraining policy", "retraining", s.RetrainPolicy
+    ),
+    ("PUT", "/v1/endpoints/{name}/retrain/policy"): Operation(
+        "Set or replace the endpoint's retraining policy (its trainer must be allowed by "
+        "retrain.trainers, its alert rule must exist)",
+        "retraining",
+        s.RetrainPolicy,
+        body=s.RetrainPolicySet,
+    ),
+    ("POST", "/v1/endpoints/{name}/retrain/policy/disable"): Operation(
+        "Stop the endpoint's retraining policy from training", "retraining", s.RetrainPolicy
+    ),
+    ("GET", "/v1/endpoints/{name}/retrain/history"): Operation(
+        "The retraining policy's decisions: started, trained, failed, skipped (and why), "
+        "promoted, rolled back",
+        "retraining",
+        s.RetrainHistory,
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 10000},
+                "newest decisions to answer (default 100)",
+            ),
+        ),
     ),
     # rollouts
     ("POST", "/v1/endpoints/{name}/rollout"): Operation(

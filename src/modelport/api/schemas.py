@@ -720,6 +720,77 @@ class RetrainJob(Answer):
     error: str | None = Field(description="when failed: why, in one line")
 
 
+# --- retraining policies -----------------------------------------------------------------
+class RetrainPolicySet(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "trainer": "mypkg.train:fit",
+                    "on_alert": "churn-drift",
+                    "cooldown": "24h",
+                    "min_labels": 1000,
+                    "max_attempts": 3,
+                }
+            ]
+        },
+    )
+    trainer: str = Field(description="module:function, allowed by retrain.trainers")
+    on_alert: str = Field(description="the alert rule whose firing triggers a retrain")
+    cooldown: str | float = Field(description="no new attempt this long after the last one")
+    min_labels: int = Field(ge=0, description="new labels needed since the last training")
+    max_attempts: int | None = Field(default=None, ge=1, description="per firing; default 3")
+    since: str | float | None = Field(default=None, description="training window; default 30d")
+    holdout: float | None = Field(default=None, gt=0, lt=1, description="default 0.2")
+    rollout: dict[str, Any] | None = Field(
+        default=None,
+        description="the new version's rollout options (steps, step_every, shadow_for, gates, "
+        "min_samples, ...), as a retrain takes them; always shadow then canary",
+    )
+
+
+class RetrainPolicy(Answer):
+    endpoint: str
+    trainer: str
+    on_alert: str
+    cooldown_s: float
+    min_labels: int
+    max_attempts: int
+    since_s: float
+    holdout: float
+    rollout: dict[str, Any]
+    enabled: bool
+    created_at: str
+    created_by: str
+    updated_at: str
+    updated_by: str
+
+
+class RetrainEvent(Answer):
+    at: str
+    decision: str = Field(
+        json_schema_extra=_enum(
+            ["started", "trained", "failed", "skipped", "promoted", "rolled_back"]
+        )
+    )
+    cause: str | None = Field(
+        description="why a retrain was skipped: not_firing, cooldown, labels, attempts, "
+        "running, rollout_live"
+    )
+    reason: str
+    job: str | None
+    version: int | None
+    rollout_id: int | None
+    attempt: int | None = Field(description="attempt number within the alert's firing")
+    firing_since: str | None = Field(description="when the alert's firing began")
+
+
+class RetrainHistory(Answer):
+    endpoint: str
+    history: list[RetrainEvent] = Field(description="newest first")
+
+
 class WhoAmI(Answer):
     name: str = Field(description="the token's name (anonymous on a server with no tokens)")
     role: str | None = Field(description="admin, deployer, reader or client; null when open")
@@ -1050,6 +1121,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ForgetRequest,
     BatchStart,
     RetrainStart,
+    RetrainPolicySet,
     AlertRuleCreate,
     AlertSilence,
     AlertAck,
@@ -1091,6 +1163,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ForgetResult,
     BatchJob,
     RetrainJob,
+    RetrainPolicy,
+    RetrainHistory,
     AlertRule,
     AlertRuleList,
     AlertDetail,

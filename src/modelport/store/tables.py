@@ -483,3 +483,48 @@ class NotifierRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200), default="cli")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RetrainPolicyRow(Base):
+    """An endpoint's retraining policy: which trainer runs when which alert fires, and
+    the limits (cooldown, new labels, attempts per firing) that hold it back."""
+
+    __tablename__ = "retrain_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200), unique=True)
+    trainer: Mapped[str] = mapped_column(String(400))
+    on_alert: Mapped[str] = mapped_column(String(200))
+    cooldown_s: Mapped[float] = mapped_column(Float)
+    min_labels: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    # What each retrain is asked beyond the trainer: since (seconds), holdout, split.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="cli")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="cli")
+
+
+class RetrainEventRow(Base):
+    """One decision of a retraining policy: started, trained, failed, skipped (and why),
+    promoted or rolled back. Kept when the policy is replaced or disabled."""
+
+    __tablename__ = "retrain_events"
+    __table_args__ = (Index("ix_retrain_events_endpoint_id", "endpoint", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    policy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decision: Mapped[str] = mapped_column(String(32))
+    # A skip's stable cause (cooldown, labels, attempts, ...), so one is recorded once.
+    cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    job: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rollout_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the alert's current firing began: attempts are counted per firing.
+    firing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
