@@ -165,11 +165,18 @@ def history_columns(
     else the statistic that carries a verdict); the model's outputs are under ``outputs``.
 
     ``columns``: at most this many columns; ``per`` consecutive windows then share one,
-    shown by their most severe figure (see :func:`_severity`), drifted when any of them
+    shown by their most severe figure (see :func:`_bucket`), drifted when any of them
     was, and each series says whether its newest window drifted (``drifted_now``). A
     month of hourly windows for 50 features becomes a few thousand figures to send.
     """
-    if decision:
+    quick = (
+        _decision_columns(series, endpoint, version, window, since, until, features)
+        if decision
+        else None
+    )
+    if quick is not None:
+        times, found = quick
+    elif decision:
         rows = _decision_rows(series, endpoint, version, window, since, until, features)
     else:
         rows = series.point_rows(
@@ -188,21 +195,8 @@ def history_columns(
                 "or a shorter span",
                 field="since",
             )
-    times = sorted({row.window_start for row in rows})
-    position = {start: index for index, start in enumerate(times)}
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        key = (row.feature, row.statistic) if not decision else (row.feature, "")
-        entry = found.get(key)
-        if entry is None:
-            entry = found[key] = _empty_series(row.feature, row.statistic, len(times), decision)
-        index = position[row.window_start]
-        entry["values"][index] = row.value
-        entry["thresholds"][index] = row.threshold
-        entry["drifted"][index] = row.drifted
-        entry["rows"][index] = row.rows
-        if decision:
-            entry["statistics"][index] = row.statistic
+    if quick is None:
+        times, found = _columns_of(rows, decision)
     answer: dict[str, Any] = {
         "endpoint": endpoint,
         "version": version,
@@ -225,6 +219,84 @@ def history_columns(
     else:
         answer["series"] = entries
     return answer
+
+
+Columns = tuple[list[datetime], dict[tuple[str, str], dict[str, Any]]]
+
+
+def _columns_of(rows: list[PointRow], decision: bool) -> Columns:
+    """Window starts, and per (feature, statistic) -- per feature in decision mode -- the
+    figures as arrays aligned with them."""
+    times = sorted({row.window_start for row in rows})
+    position = {start: index for index, start in enumerate(times)}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.feature, row.statistic) if not decision else (row.feature, "")
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = _empty_series(row.feature, row.statistic, len(times), decision)
+        index = position[row.window_start]
+        entry["values"][index] = row.value
+        entry["thresholds"][index] = row.threshold
+        entry["drifted"][index] = row.drifted
+        entry["rows"][index] = row.rows
+        if decision:
+            entry["statistics"][index] = row.statistic
+    return times, found
+
+
+def _decision_columns(
+    series: SeriesStore,
+    endpoint: str,
+    version: int,
+    window: str,
+    since: datetime | None,
+    until: datetime | None,
+    features: Collection[str] | None,
+) -> Columns | None:
+    """Decision-mode columns in one pass over the driver's tuples (a month of hourly
+    windows for 50 features is 40,000 figures: an object each costs more than the
+    query). None when some cell's deciding statistic carries no verdict: then
+    :func:`_decision_rows` looks further, as alert rules do."""
+    deciding = (DEFAULT_DECISION["categorical"], DEFAULT_DECISION["numeric"])
+    raw, starts = series.point_tuples(
+        endpoint,
+        version=version,
+        window=window,
+        since=since,
+        until=until,
+        features=features,
+        statistics=deciding,
+    )
+    times = sorted(set(starts.values()))
+    index_of = {moment: index for index, moment in enumerate(times)}
+    position = {stored: index_of[moment] for stored, moment in starts.items()}
+    size = len(times)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    # Per cell, how the figure held ranks (_preferred): a verdict first, then cramers_v.
+    held: dict[str, list[tuple[bool, int] | None]] = {}
+    for start, feature, statistic, _status, value, threshold, verdict, rows in raw:
+        drifted = None if verdict is None else bool(verdict)
+        entry = found.get((feature, ""))
+        if entry is None:
+            entry = found[(feature, "")] = _empty_series(feature, statistic, size, True)
+            held[feature] = [None] * size
+        index = position[start]
+        rank = (drifted is None, deciding.index(statistic))
+        ranks = held[feature]
+        current = ranks[index]
+        if current is not None and current <= rank:
+            continue
+        ranks[index] = rank
+        entry["values"][index] = value
+        entry["thresholds"][index] = threshold
+        entry["drifted"][index] = drifted
+        entry["rows"][index] = rows
+        entry["statistics"][index] = statistic
+    for ranks in held.values():
+        if any(rank is not None and rank[0] for rank in ranks):
+            return None
+    return times, found
 
 
 def _bucket(entry: dict[str, Any], per: int) -> None:

@@ -153,6 +153,39 @@ class SeriesStore:
         """The figures of one version's windows of one size, in no particular order, as
         plain tuples: read through the Core table, not the ORM, so a month of hourly
         windows for 50 features (36,000 figures per statistic) is read in one go."""
+        found, starts = self.point_tuples(
+            endpoint,
+            version=version,
+            window=window,
+            since=since,
+            until=until,
+            features=features,
+            statistics=statistics,
+            limit=limit,
+        )
+        return [
+            PointRow(
+                starts[row[0]], row[1], row[2], row[3], row[4], row[5], _verdict(row[6]), row[7]
+            )
+            for row in found
+        ]
+
+    def point_tuples(
+        self,
+        endpoint: str,
+        *,
+        version: int,
+        window: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        features: Collection[str] | None = None,
+        statistics: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> tuple[Sequence[Any], dict[Any, datetime]]:
+        """:meth:`point_rows` as the driver answers them: tuples of (start as stored,
+        feature, statistic, status, value, threshold, verdict as stored, rows), and each
+        stored start as an aware datetime (for callers that cannot afford an object per
+        figure)."""
         table = MonitoringPointRow.__table__.c
         query = select(
             # Read as stored: 720 distinct starts are parsed once each, not once per row.
@@ -179,13 +212,7 @@ class SeriesStore:
             # The driver's own tuples: building SQLAlchemy rows for 36,000 figures costs
             # more than reading them. Only the verdict needs converting (SQLite: 0/1).
             found = connection.execute(query).cursor.fetchall()
-        starts = {start: _utc(start) for start in {row[0] for row in found}}
-        return [
-            PointRow(
-                starts[row[0]], row[1], row[2], row[3], row[4], row[5], _verdict(row[6]), row[7]
-            )
-            for row in found
-        ]
+        return found, {start: _utc(start) for start in {row[0] for row in found}}
 
     # -- states ------------------------------------------------------------------------------
     def save_state(self, key: WindowKey, process: str, rows: int, state: dict[str, Any]) -> None:
