@@ -15,6 +15,15 @@ from typer.core import TyperGroup
 
 from modelport.cli import retrain_policy
 from modelport.cli.common import console, handle_errors, print_json, services
+from modelport.cli.rollout_flags import (
+    Gates,
+    MinSamples,
+    ShadowFor,
+    StepAfter,
+    StepEvery,
+    Steps,
+    rollout_options,
+)
 from modelport.errors import ModelportError, ValidationFailed
 from modelport.retraining.request import (
     DEFAULT_HOLDOUT,
@@ -85,31 +94,18 @@ def run(
         ),
     ] = True,
     reason: Annotated[str, typer.Option(help="Why, for the audit trail and lineage.")] = "",
-    steps: Annotated[
-        str | None, typer.Option(help="Rollout: canary weights in percent, e.g. 5,25,50,100.")
-    ] = None,
-    step_every: Annotated[
-        str | None, typer.Option(help="Rollout: step length in time, e.g. 10m.")
-    ] = None,
-    step_after: Annotated[
-        str | None, typer.Option(help="Rollout: step length in requests, e.g. 2000req.")
-    ] = None,
-    shadow_for: Annotated[
-        str | None, typer.Option(help="Rollout: shadow this long first (10m or 2000req).")
-    ] = None,
+    steps: Steps = None,
+    step_every: StepEvery = None,
+    step_after: StepAfter = None,
+    shadow_for: ShadowFor = None,
     sample: Annotated[
         float | None, typer.Option(help="Rollout: share of requests shadowed (0-1].")
     ] = None,
     sticky_key: Annotated[
         str | None, typer.Option(help="Rollout: header:X-User-Id or field:customer_id.")
     ] = None,
-    gate: Annotated[
-        list[str] | None,
-        typer.Option(help='Rollout gate, repeatable, e.g. "accuracy>=primary-0.02".'),
-    ] = None,
-    min_samples: Annotated[
-        int | None, typer.Option(help="Rollout: observations each gate needs to decide.")
-    ] = None,
+    gate: Gates = None,
+    min_samples: MinSamples = None,
     alpha: Annotated[
         float | None, typer.Option(help="Rollout: error budget of one step's verdicts.")
     ] = None,
@@ -136,21 +132,17 @@ def run(
             actor=actor or _actor(),
             reason=reason,
             extra_lineage=_lineage(lineage_json),
-            rollout_options={
-                key: value
-                for key, value in {
-                    "steps": steps,
-                    "step_every": step_every,
-                    "step_after": step_after,
-                    "shadow_for": shadow_for,
-                    "sample": sample,
-                    "sticky_key": sticky_key,
-                    "gates": gate or None,
-                    "min_samples": min_samples,
-                    "alpha": alpha,
-                }.items()
-                if value is not None
-            },
+            rollout_options=rollout_options(
+                steps=steps,
+                step_every=step_every,
+                step_after=step_after,
+                shadow_for=shadow_for,
+                sample=sample,
+                sticky_key=sticky_key,
+                gate=gate,
+                min_samples=min_samples,
+                alpha=alpha,
+            ),
         )
         if progress_json:
             outcome = services().retrainer.run(request, _report_json)

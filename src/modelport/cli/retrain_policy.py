@@ -16,6 +16,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelport.cli.common import console, handle_errors, print_json, services
+from modelport.cli.rollout_flags import (
+    Gates,
+    MinSamples,
+    ShadowFor,
+    StepAfter,
+    StepEvery,
+    Steps,
+    rollout_options,
+)
 from modelport.errors import ModelportError
 from modelport.retraining.policy import Event, Policy
 from modelport.retraining.service import PolicyService
@@ -73,25 +82,12 @@ def set_policy(
     holdout: Annotated[
         float | None, typer.Option(help="Share of rows held out to evaluate (0.2).")
     ] = None,
-    steps: Annotated[
-        str | None, typer.Option(help="Rollout: canary weights in percent, e.g. 5,25,50,100.")
-    ] = None,
-    step_every: Annotated[
-        str | None, typer.Option(help="Rollout: step length in time, e.g. 10m.")
-    ] = None,
-    step_after: Annotated[
-        str | None, typer.Option(help="Rollout: step length in requests, e.g. 2000req.")
-    ] = None,
-    shadow_for: Annotated[
-        str | None, typer.Option(help="Rollout: shadow this long first (10m or 2000req).")
-    ] = None,
-    gate: Annotated[
-        list[str] | None,
-        typer.Option(help='Rollout gate, repeatable, e.g. "accuracy>=primary-0.02".'),
-    ] = None,
-    min_samples: Annotated[
-        int | None, typer.Option(help="Rollout: observations each gate needs to decide.")
-    ] = None,
+    steps: Steps = None,
+    step_every: StepEvery = None,
+    step_after: StepAfter = None,
+    shadow_for: ShadowFor = None,
+    gate: Gates = None,
+    min_samples: MinSamples = None,
     as_json: Json = False,
 ) -> None:
     """Set (or replace) ENDPOINT's retraining policy; it is enabled at once. Its retrains
@@ -104,16 +100,16 @@ def set_policy(
     }
     optional = {"max_attempts": max_attempts, "since": since, "holdout": holdout}
     data.update({key: value for key, value in optional.items() if value is not None})
-    rollout = {
-        "steps": steps,
-        "step_every": step_every,
-        "step_after": step_after,
-        "shadow_for": shadow_for,
-        "gates": gate or None,
-        "min_samples": min_samples,
-    }
-    if any(value is not None for value in rollout.values()):
-        data["rollout"] = {key: value for key, value in rollout.items() if value is not None}
+    rollout = rollout_options(
+        steps=steps,
+        step_every=step_every,
+        step_after=step_after,
+        shadow_for=shadow_for,
+        gate=gate,
+        min_samples=min_samples,
+    )
+    if rollout:
+        data["rollout"] = rollout
     try:
         policy = _service().set(endpoint, data, by=_actor())
     except ModelportError as exc:
