@@ -85,6 +85,24 @@ def test_endpoint_errors(server: LiveServer) -> None:
     assert stale.status_code == 409
 
 
+def test_a_deleted_endpoint_is_never_served_again_while_the_plane_polls(
+    server: LiveServer,
+) -> None:
+    # The server re-reads endpoints every 0.25 s; a poll that read them before a delete
+    # must not put the endpoint back after the delete's own refresh removed it.
+    with server.client() as client:
+        for round_ in range(15):
+            name = f"churn-{round_}"
+            created = client.post("/v1/endpoints", json={"name": name, "model": "churn:1"})
+            assert created.status_code == 201, created.text
+            assert client.delete(f"/v1/endpoints/{name}").status_code == 204
+            for _ in range(3):
+                gone = client.post(
+                    f"/v1/endpoints/{name}/predict", json={"instances": [churn_instance()]}
+                )
+                assert gone.status_code == 404, (round_, gone.text)
+
+
 def test_create_and_delete_endpoint_over_http(server: LiveServer) -> None:
     with server.client() as client:
         created = client.post("/v1/endpoints", json={"name": "temp", "model": "churn:1"})

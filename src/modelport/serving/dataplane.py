@@ -169,6 +169,9 @@ class DataPlane:
         self.listeners: list[Listener] = []
         # The coin that decides which background copies to drop when behind.
         self.mirror_coin = random.Random()
+        # One refresh at a time: a poll that read the endpoints before a change must not
+        # put back, after it, what the change's own refresh has just removed or replaced.
+        self._refreshing = asyncio.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -202,6 +205,10 @@ class DataPlane:
 
     async def refresh(self, only: str | None = None) -> None:
         """Reload endpoints whose revision changed (or ``only`` that one)."""
+        async with self._refreshing:
+            await self._refresh(only)
+
+    async def _refresh(self, only: str | None) -> None:
         revisions = await asyncio.to_thread(self.endpoints.revisions)
         for name in list(self.runtimes):
             if name not in revisions:
@@ -217,7 +224,10 @@ class DataPlane:
                 continue
             if current is not None and current.endpoint.revision == revision and current.error:
                 continue  # a broken version stays broken until the endpoint changes
-            runtime = await asyncio.to_thread(self._build, name, current)
+            try:
+                runtime = await asyncio.to_thread(self._build, name, current)
+            except EndpointNotFound:
+                continue  # deleted (by another process) since the revisions were read
             if current is not None:
                 carry_warm(current, runtime)
             self.runtimes[name] = runtime
