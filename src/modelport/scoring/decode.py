@@ -168,7 +168,7 @@ def _decode_isolating(
     try:
         return decode_column(values, spec, where, max_string_bytes), {}
     except ValidationFailed:
-        pass
+        pass  # some rows are refused: find them, block by block below
     column = np.empty(len(values), dtype=np.float64 if spec.numeric else object)
     refused: dict[int, ValidationFailed] = {}
     for start in range(0, len(values), BLOCK_ROWS):
@@ -179,7 +179,7 @@ def _decode_isolating(
             )
             continue
         except ValidationFailed:
-            pass
+            pass  # a refused row in this block: decode it row by row below
         for offset, value in enumerate(block):
             index = start + offset
             try:
@@ -216,7 +216,7 @@ def _number(text: str | None) -> Any:
     try:
         return int(text)
     except ValueError:
-        pass
+        pass  # not an integer: try a float next
     try:
         return float(text)
     except ValueError:
