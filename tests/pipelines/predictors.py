@@ -1,0 +1,26 @@
+"""A python-flavor scorer for the pipeline tests that raises on a cursed tenure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+CURSED = 666.0
+
+
+class CursedScorer:
+    """Takes the scorer's inputs; raises when a row's tenure is 666."""
+
+    classes = [0, 1]
+    input_schema = [
+        {"name": "tenure", "kind": "float"},
+        {"name": "charges", "kind": "float"},
+        {"name": "activity", "kind": "float"},
+        {"name": "activity_p", "kind": "float"},
+    ]
+
+    def predict(self, frame: Any) -> Any:
+        if (frame["tenure"] == CURSED).any():
+            raise RuntimeError("tenure 666 is cursed")
+        return np.zeros(len(frame), dtype=int)
