@@ -3,7 +3,10 @@ endpoints keep serving; a pipeline is deleted with its steps, a step never alone
 
 from __future__ import annotations
 
+import concurrent.futures
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from support import LiveServer
 
@@ -77,3 +80,37 @@ def test_a_pipeline_is_deleted_with_its_steps_and_a_step_is_never_deleted_alone(
             client.post("/v1/endpoints", json={"name": "brief", "pipeline": PIPELINE}).status_code
             == 201
         )
+
+
+def test_concurrent_requests_are_micro_batched_inside_each_step(server: LiveServer) -> None:
+    register_python(server.cwd, "slow-detector", f"{PREDICTORS}:SlowDetector")
+    slow = {"steps": [{**PIPELINE["steps"][0], "model": "slow-detector:1"}, PIPELINE["steps"][1]]}
+    with server.client() as client:
+        created = client.post("/v1/endpoints", json={"name": "batched", "pipeline": slow})
+        assert created.status_code == 201, created.text
+    server.wait_ready("batched")
+
+    def send(index: int) -> int:
+        with server.client() as client:
+            body = {"instances": [{"tenure": 30.0 + index, "charges": 10.0}]}
+            return client.post("/v1/endpoints/batched/predict", json=body).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(32)))
+    assert statuses == [200] * 32
+    with server.client() as client:
+        text = client.get("/metrics").text
+    calls = metric(text, "modelport_model_batch_rows_count", endpoint="batched.detect")
+    rows = metric(text, "modelport_model_batch_rows_sum", endpoint="batched.detect")
+    # The warm-up call is not counted; every row went through, in fewer calls than requests.
+    assert rows == 32
+    assert calls is not None and calls < 32
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` whose labels include ``labels``, or None."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return float(sample.value)
+    return None
