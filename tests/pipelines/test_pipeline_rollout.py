@@ -213,35 +213,46 @@ def test_an_earlier_steps_report_compares_the_pipelines_final_outputs_by_arm(
         cli(server, "rollout", "pause", "funnel", "--step", "detect")
         wait_for(client, "funnel", "detect", lambda s: s["serving"]["routing"] != PRIMARY_ONLY)
 
-        arms: set[int] = set()
+        # What each arm of the detect step led to, counted here from the answers: its
+        # rows, and the scorer's rows among them with whether each matched its label.
+        step_rows: dict[int, int] = {1: 0, version: 0}
+        scored: dict[int, list[bool]] = {1: [], version: []}
         for seed in range(120):
             body = predict(client, "funnel", seed, n=6)
-            arms.add(body["steps"]["detect"]["version"])
+            arm = body["steps"]["detect"]["version"]
+            step_rows[arm] += len(body["predictions"])
             rows = scored_rows(body)
-            if rows:
-                # Every answer the final step gave is labelled churned (1).
-                items = [
-                    {"request_id": body["request_id"], "row": row, "label": 1,
-                     "endpoint": "funnel.scorer"}
-                    for row in rows
-                ]  # fmt: skip
-                assert client.post("/v1/feedback", json=items).status_code == 200
-        assert arms == {1, version}
+            if not rows:
+                continue
+            # Labels alternate by row, so neither arm can be all right or all wrong.
+            items = [
+                {"request_id": body["request_id"], "row": row, "label": row % 2,
+                 "endpoint": "funnel.scorer"}
+                for row in rows
+            ]  # fmt: skip
+            assert client.post("/v1/feedback", json=items).status_code == 200
+            answers = body["steps"]["scorer"]["predictions"]
+            scored[arm] += [answers[row] == row % 2 for row in rows]
+        assert all(scored.values())
 
         section = _pipeline_section(client, "funnel", "detect", lambda s: s["candidate"]["rows"])
-        primary, candidate = section["primary"], section["candidate"]
         assert section["final_step"] == "scorer" and section["final_endpoint"] == "funnel.scorer"
-        for arm in (primary, candidate):
-            assert 0 < arm["rows"] <= arm["step_rows"]
-            assert sum(arm["share"].values()) == pytest.approx(1.0, abs=1e-3)
-            # Labelled 1 throughout: the final step's accuracy is its share of 1s.
-            assert arm["labelled_rows"] == arm["rows"]
-            assert arm["accuracy"] == pytest.approx(arm["share"].get("1", 0.0), abs=1e-3)
+        primary, candidate = section["primary"], section["candidate"]
+        for arm, summary in ((1, primary), (version, candidate)):
+            assert summary["step_rows"] == step_rows[arm]
+            assert summary["rows"] == summary["labelled_rows"] == len(scored[arm])
+            assert summary["accuracy"] == pytest.approx(
+                sum(scored[arm]) / len(scored[arm]), abs=1e-4
+            )
+            assert sum(summary["share"].values()) == pytest.approx(1.0, abs=1e-3)
         # The eager detector sends more of its rows on to the scorer.
         assert candidate["rows"] / candidate["step_rows"] > primary["rows"] / primary["step_rows"]
         assert section["difference"]["accuracy"] == pytest.approx(
             candidate["accuracy"] - primary["accuracy"], abs=1e-3
         )
+        printed = cli(server, "rollout", "report", "funnel", "--step", "detect")
+        assert "(final step scorer): joined on (request_id, row)" in printed
+        assert "final rows" in printed and "accuracy" in printed
 
         rolled = cli(server, "rollout", "rollback", "funnel", "--step", "detect")
         assert "on funnel.detect rolled back" in rolled
