@@ -120,6 +120,9 @@ ALERT_HISTORY_QUERY = (
     ),
 )
 
+# Every rollout route: the rollout of one step of a pipeline.
+ROLLOUT_STEP = _text("step", "a step of pipeline {name}: act on the endpoint serving it")
+
 ROLLOUT_VERBS = {
     "promote": "Move the candidate to the next step (or make it the primary)",
     "rollback": "End the rollout and keep the primary",
@@ -349,25 +352,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         status=201,
         body=s.RolloutStart,
         body_optional=True,
+        query=(ROLLOUT_STEP,),
         refusals=(409,),
     ),
     ("GET", "/v1/endpoints/{name}/rollout"): Operation(
         "The current (or last) rollout",
         "rollouts",
         s.RolloutStatus,
-        query=(_flag("fresh", "analyse the log now"),),
+        query=(_flag("fresh", "analyse the log now"), ROLLOUT_STEP),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/report"): Operation(
         "Shadow comparison of candidate and primary",
         "rollouts",
         s.RolloutReport,
-        query=(_int("rollout", "a rollout id (default: latest)"), _text("slice", "a feature")),
+        query=(
+            _int("rollout", "a rollout id (default: latest)"),
+            _text("slice", "a feature"),
+            ROLLOUT_STEP,
+        ),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/history"): Operation(
         "Rollout audit trail with evidence",
         "rollouts",
         s.RolloutHistory,
-        query=(_int("rollout", "a rollout id (default: all)"),),
+        query=(_int("rollout", "a rollout id (default: all)"), ROLLOUT_STEP),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/analyses"): Operation(
         "Every gate's estimate and always-valid interval against its bound, over time",
@@ -381,6 +389,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 {"type": "integer", "minimum": 1, "maximum": 10_000},
                 "newest rounds to answer, oldest first (default 1000)",
             ),
+            ROLLOUT_STEP,
         ),
     ),
     **{
@@ -390,6 +399,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             s.RolloutAnswer,
             body=s.RolloutAction,
             body_optional=True,
+            query=(ROLLOUT_STEP,),
             refusals=(409,),
         )
         for verb, summary in ROLLOUT_VERBS.items()

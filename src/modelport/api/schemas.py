@@ -449,6 +449,11 @@ class RolloutStart(Request):
     smoke_agreement: float | None = Field(default=None, ge=0, le=1)
     keep_blue: str | float | None = None
     reason: str | None = None
+    step: str | None = Field(
+        default=None,
+        description="a step of the pipeline the path names: roll out that step's version "
+        "(as ?step=)",
+    )
 
 
 class RolloutAction(Request):
@@ -492,6 +497,11 @@ class RolloutReport(Answer):
     """The shadow comparison; its sections depend on the model kind."""
 
     serving: dict[str, Any]
+    pipeline: dict[str, Any] | None = Field(
+        default=None,
+        description="a pipeline step's rollout: the pipeline's final outputs by the arm "
+        "that served the step (rows, distribution, accuracy or MAE with labels)",
+    )
 
 
 class RolloutHistory(Answer):
