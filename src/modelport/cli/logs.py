@@ -27,7 +27,7 @@ from modelport.cli.common import (
     services,
     settings,
 )
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, NotFound
 from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackItem
 from modelport.predlog.reader import LABEL_COLUMNS, WindowSpec, join_labels
@@ -88,7 +88,11 @@ def _served(endpoint: str, step: str | None) -> tuple[str, list[str]]:
 
     store = services().endpoints
     name = resolve_step(store, endpoint, step)
-    record = store.get(name)
+    try:
+        record = store.get(name)
+    except NotFound:
+        # The log outlives its endpoint: a deleted endpoint's rows are still read.
+        return name, []
     return name, [] if record.pipeline is None else parse_pipeline(record.pipeline).names
 
 

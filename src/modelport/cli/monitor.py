@@ -29,7 +29,7 @@ from modelport.cli.monitor_views import show_history, show_report
 if TYPE_CHECKING:
     from modelport.monitoring.live.series import SeriesStore
     from modelport.monitoring.reports.service import MonitoringService
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, NotFound
 
 app = typer.Typer(help="Monitor drift, data quality and performance.", no_args_is_help=True)
 
@@ -182,8 +182,13 @@ def live(
     current = settings().monitoring
     _, series = _service()
     endpoint = _endpoint(endpoint, step)
-    # A pipeline logs nothing of its own: only its steps have live windows.
-    refuse_pipeline(endpoint_store().get(endpoint), "live window")
+    try:
+        record = endpoint_store().get(endpoint)
+    except NotFound:
+        record = None  # a deleted endpoint's stored windows are still read
+    if record is not None:
+        # A pipeline logs nothing of its own: only its steps have live windows.
+        refuse_pipeline(record, "live window")
     body = queries.live(
         series,
         endpoint,
