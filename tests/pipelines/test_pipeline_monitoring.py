@@ -130,10 +130,16 @@ def test_the_skip_rate_over_all_traffic_matches_the_rows_sent(
         detect = client.get(
             "/v1/endpoints/intake/monitoring", params={"step": "detect", "sections": "quality"}
         ).json()["pipeline"]
+        # The newest N rows of the step: the pipeline's rows since the oldest of them.
+        newest = client.get(
+            "/v1/endpoints/intake/monitoring",
+            params={"step": "scorer", "last": traffic["ran"], "sections": "quality"},
+        ).json()["pipeline"]
     assert scorer["rows_in"] == sent and scorer["rows_run"] == traffic["ran"]
     assert scorer["skipped"] == sent - traffic["ran"]
     assert 0 < scorer["skip_rate"] < 1
     assert scorer["skip_rate"] == pytest.approx((sent - traffic["ran"]) / sent)
+    assert newest == scorer
     # The first step runs every row and has no condition.
     assert detect == {
         "pipeline": "intake", "step": "detect", "when": None,
