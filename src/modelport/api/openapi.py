@@ -103,6 +103,9 @@ MONITORING_QUERY = (
     Query("format", {"type": "string", "enum": ["json", "html"]}, "answer as JSON or HTML"),
 )
 
+# A step of the pipeline the path names: the endpoint ``{name}.{step}`` that serves it.
+STEP_QUERY = _text("step", "a step of pipeline {name} (its endpoint {name}.{step})")
+
 BINARY_HEADER = Query(
     "Inference-Header-Content-Length",
     {"type": "integer", "minimum": 0},
@@ -410,7 +413,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "monitoring",
         s.MonitoringReport,
         also_html=True,
-        query=MONITORING_QUERY,
+        query=(*MONITORING_QUERY, STEP_QUERY),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/live"): Operation(
         "The current live window",
@@ -419,6 +422,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=(
             _int("version", "only this version"),
             _flag("empty", "no window stored yet: answer no windows instead of 404"),
+            STEP_QUERY,
         ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/history"): Operation(
@@ -439,13 +443,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _flag("decision", "columns of the statistic deciding each feature's drift"),
             _int("columns", "format=columns: at most N columns (windows grouped, worst shown)"),
             _text("window", "format=columns: the window size (default: monitoring.window)"),
+            STEP_QUERY,
         ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/events"): Operation(
         "Concept-drift detector events",
         "monitoring",
         s.DetectorEvents,
-        query=(_text("since", "ISO time or a duration ago"),),
+        query=(_text("since", "ISO time or a duration ago"), STEP_QUERY),
     ),
     # alerts and notifiers
     ("GET", "/v1/alerts"): Operation("Alert rules with their state", "alerts", s.AlertRuleList),
@@ -543,6 +548,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             Query("status", {"type": "string", "enum": ["ok", "error"]}, "only ok or failed rows"),
             _flag("labelled", "only rows with (true) or without (false) a label"),
             _text("since", "ISO time or a duration ago"),
+            _text("step", "a step of pipeline {name}; without it, every step's rows together"),
         ),
     ),
     # the caller

@@ -1046,6 +1046,9 @@ class LoggedPrediction(Answer):
     error: str | None
     label: str | float | None = Field(description="the ground truth, once it arrived")
     label_received_at: str | None
+    step: str | None = Field(
+        default=None, description="a pipeline asked without step: the step this row is of"
+    )
 
 
 class LoggedPredictions(Answer):
@@ -1059,6 +1062,9 @@ class LoggedPredictions(Answer):
         "enough matches, or the search stopped after reading its maximum)"
     )
     skipped_segments: int = Field(description="log files that could not be read")
+    steps: list[str] | None = Field(
+        default=None, description="a pipeline asked without step: its steps, whose rows these are"
+    )
 
 
 # --- service figures over time -----------------------------------------------------------
