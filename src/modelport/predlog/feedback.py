@@ -180,10 +180,19 @@ class FeedbackStore:
     the index learns the request, :meth:`recheck` withdraws it to the history if it
     does not fit.
 
-    A second, different label for the same ``(request_id, row)`` either replaces the
-    first and moves it, with its time and who gave it, to ``feedback_history``
-    (``overwrite = "keep-history"``), or is refused with 409, nothing of the call
-    stored (``"refuse"``). The same label sent again changes nothing.
+    For a request a pipeline answered, the label is one step's (``step``, else the
+    final step's) and must fit that step's answer. A label for a row the step skipped
+    (its ``when`` condition) is refused with 422 naming ``items[i].row``: the step gave
+    that row no answer. Only answers this process remembers say which rows a step
+    skipped; a label for an older request's skipped row is stored and joins none of
+    the step's logged rows, so it counts in no report. A ``step`` alone needs the
+    request known (422 otherwise: name the pipeline in ``endpoint`` too).
+
+    A second, different label for the same ``(request_id, row, endpoint)`` either
+    replaces the first and moves it, with its time and who gave it, to
+    ``feedback_history`` (``overwrite = "keep-history"``), or is refused with 409,
+    nothing of the call stored (``"refuse"``). The same label sent again changes
+    nothing. Each endpoint (each step of a pipeline) keeps its own label of a row.
     """
 
     def __init__(
