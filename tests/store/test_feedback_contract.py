@@ -189,3 +189,22 @@ def test_a_label_for_a_known_request_takes_the_place_of_its_pending_one(
         (None, "alice", False),
         ("churn", "bob", True),
     ]
+
+
+def test_a_pending_label_and_its_endpoints_own_label_settle_on_the_later_one(
+    feedback: FeedbackStore, prediction_log: ParquetPredictionLog
+) -> None:
+    feedback.ingest([FeedbackItem("r", 1, endpoint="churn")], actor="alice")
+    feedback.ingest([FeedbackItem("r", 0)], actor="bob")  # later, its endpoint not known
+    feedback.ingest([FeedbackItem("s", 1, endpoint="churn")], actor="carol")
+    prediction_log.write([logged("r", [1]), logged("s", [1])])
+    feedback.ingest([FeedbackItem("s", 0)], actor="dave")  # known now: replaces carol's
+
+    feedback.index.catch_up()  # the index learns r: bob's label is churn's, and later
+
+    assert label_map(feedback.labels(endpoint="churn")) == {("r", 0): "0", ("s", 0): "0"}
+    assert feedback.labels().num_rows == 2
+    assert [(h["actor"], h["current"]) for h in feedback.history("r")] == [
+        ("alice", False),
+        ("bob", True),
+    ]

@@ -411,7 +411,7 @@ class FeedbackStore:
                 stored_rows = list(session.scalars(query))
                 if stored_rows and pipelines is None:
                     pipelines = self._pipelines({item.endpoint for item in served})
-                keys = {(r.request_id, r.row, r.endpoint) for r in stored_rows}
+                keyed = {(r.request_id, r.row, r.endpoint): r for r in stored_rows}
                 for stored in stored_rows:
                     assert pipelines is not None
                     answers = by_id[stored.request_id]
@@ -432,11 +432,20 @@ class FeedbackStore:
                     if problem is None:
                         if stored.endpoint or not endpoint:
                             continue
-                        if (stored.request_id, stored.row, endpoint) not in keys:
+                        own = keyed.get((stored.request_id, stored.row, endpoint))
+                        if own is None:
                             stored.endpoint = endpoint
-                            keys.add((stored.request_id, stored.row, endpoint))
+                            keyed[(stored.request_id, stored.row, endpoint)] = stored
                             continue
-                        problem = f"superseded: {endpoint} has a label of its own"
+                        # The endpoint got a label of its own meanwhile: the later wins.
+                        problem = f"superseded by a later label of {endpoint}"
+                        if stored.received_at > own.received_at:
+                            replacer = stored.actor or "a pending label"
+                            session.add(_history(own, replaced_at=now, replaced_by=replacer))
+                            own.label, own.label_value = stored.label, stored.label_value
+                            own.received_at, own.actor = stored.received_at, stored.actor
+                            session.delete(stored)
+                            continue
                     else:
                         problem = f"refused: {problem}"
                         withdrawn += 1
