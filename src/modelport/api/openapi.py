@@ -147,7 +147,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "predict",
         s.FeedbackResponse,
         body=s.FeedbackRequest,
-        refusals=(409,),
+        refusals=(404, 409),
     ),
     # Open Inference Protocol v2
     ("GET", "/v2"): Operation("Server metadata", "v2", s.ServerMetadata),

@@ -112,6 +112,13 @@ class FeedbackLabel(Request):
     # The log stores row numbers as 32-bit integers.
     row: int = Field(default=0, ge=0, le=2**31 - 1, description="row of a multi-row request")
     endpoint: str | None = None
+    step: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a step of the pipeline 'endpoint' names (or, without 'endpoint', of "
+        "the pipeline that answered the request): the label is that step's; without it a "
+        "pipeline's request is labelled for its final step",
+    )
 
 
 class FeedbackBatch(Request):

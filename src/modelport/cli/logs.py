@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import sys
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from modelport.cli.common import (
     console,
+    endpoint_store,
     errors,
     feedback_store,
     handle_errors,
@@ -29,7 +31,7 @@ from modelport.cli.common import (
 )
 from modelport.errors import ModelportError, NotFound
 from modelport.predlog import columns as col
-from modelport.predlog.feedback import FeedbackItem
+from modelport.predlog.feedback import FeedbackItem, with_steps
 from modelport.predlog.reader import LABEL_COLUMNS, WindowSpec, join_labels
 
 logs_app = typer.Typer(help="Read the prediction log.", no_args_is_help=True)
@@ -305,8 +307,17 @@ def _warn_skipped(skipped: list[tuple[str, str]]) -> None:
 @feedback_app.command()
 @handle_errors
 def ingest(
-    path: Annotated[Path, typer.Argument(help="CSV or Parquet with request_id, label[, row].")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV or Parquet with request_id, label[, row][, step].")
+    ],
     endpoint: Annotated[str | None, typer.Option(help="Endpoint the labels belong to.")] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            help="Step of the pipeline the labels belong to (a 'step' column wins); "
+            "without it a pipeline's labels are its final step's."
+        ),
+    ] = None,
     chunk: Annotated[int, typer.Option(min=1)] = 10_000,
 ) -> None:
     """Store labels that arrived later; report how many match logged predictions."""
@@ -318,7 +329,9 @@ def ingest(
             if path.suffix.lower() == ".parquet"
             else pacsv.read_csv(
                 path,
-                convert_options=pacsv.ConvertOptions(column_types={col.REQUEST_ID: pa.string()}),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={col.REQUEST_ID: pa.string(), "step": pa.string()}
+                ),
             )
         )
     except (pa.ArrowException, OSError) as exc:
@@ -335,9 +348,17 @@ def ingest(
             )
         items.append(
             FeedbackItem(
-                str(row[col.REQUEST_ID]), row[col.LABEL], int(row.get(col.ROW) or 0), endpoint
+                str(row[col.REQUEST_ID]),
+                row[col.LABEL],
+                int(row.get(col.ROW) or 0),
+                endpoint,
+                str(row.get("step") or "") or step,
             )
         )
+    if endpoint is not None and any(item.step is not None for item in items):
+        from modelport.api.pipelines import resolve_step
+
+        items = with_steps(items, functools.partial(resolve_step, endpoint_store()))
     store = feedback_store()
     accepted = matched = 0
     unmatched: list[str] = []
