@@ -140,6 +140,7 @@ class Collector:
                 event.arrived,
                 prediction.outputs,
                 prediction.probabilities,
+                event.row_index,
             )
         for (endpoint, version, key), items in groups.items():
             features, outputs, probabilities, rows = _concatenate(items)

@@ -41,6 +41,15 @@ class Remembered:
     outputs: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None
     labelled: set[int] | None = None
+    # The request's row numbers of ``outputs`` when not 0..n-1 (a pipeline step that
+    # some rows skipped): request row -> position.
+    positions: dict[int, int] | None = None
+
+    def position(self, row: int) -> int | None:
+        """Where the request's ``row`` is in ``outputs`` (None: not answered here)."""
+        if self.positions is not None:
+            return self.positions.get(row)
+        return row if 0 <= row < len(self.outputs) else None
 
 
 @dataclass
@@ -52,23 +61,26 @@ class Matched:
     label_value: float | None
     received_at: datetime
 
+    # Where ``row`` is in the remembered outputs.
+    position: int = 0
+
     @property
     def output(self) -> Any:
-        return self.prediction.outputs[self.row]
+        return self.prediction.outputs[self.position]
 
     @property
     def probabilities(self) -> np.ndarray[Any, Any] | None:
         proba = self.prediction.probabilities
-        return None if proba is None else proba[self.row]
+        return None if proba is None else proba[self.position]
 
 
 class RecentPredictions:
-    """The last ``capacity`` answered rows, kept per request (a reference to the arrays
-    the data plane produced, no copy)."""
+    """The last ``capacity`` answered rows, kept per request and answering endpoint (the
+    steps of a pipeline answer one request each)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._requests: OrderedDict[str, Remembered] = OrderedDict()
+        self._requests: OrderedDict[str, dict[str, Remembered]] = OrderedDict()
         self._rows = 0
         self.forgotten = 0
 
@@ -84,27 +96,32 @@ class RecentPredictions:
         ts: float,
         outputs: np.ndarray[Any, Any],
         probabilities: np.ndarray[Any, Any] | None,
+        rows: Sequence[int] | np.ndarray[Any, Any] | None = None,
     ) -> None:
         if self.capacity == 0:
             return
-        previous = self._requests.pop(request_id, None)
+        answers = self._requests.pop(request_id, {})
+        previous = answers.pop(endpoint, None)
         if previous is not None:
             self._rows -= len(previous.outputs)
         # Copies: the data plane's arrays are slices of a whole micro-batch, and keeping a
         # slice would keep the batch alive for as long as the request is remembered.
-        self._requests[request_id] = Remembered(
+        answers[endpoint] = Remembered(
             endpoint,
             version,
             window,
             ts,
             np.array(outputs),
             None if probabilities is None else np.array(probabilities),
+            positions=None if rows is None else {int(r): i for i, r in enumerate(rows)},
         )
+        self._requests[request_id] = answers
         self._rows += len(outputs)
         while self._rows > self.capacity and self._requests:
             _, oldest = self._requests.popitem(last=False)
-            self._rows -= len(oldest.outputs)
-            self.forgotten += len(oldest.outputs)
+            for forgotten in oldest.values():
+                self._rows -= len(forgotten.outputs)
+                self.forgotten += len(forgotten.outputs)
 
     def match(self, labels: pa.Table) -> list[Matched]:
         """Labels (as ``FeedbackStore.labels`` returns them) whose prediction is remembered
@@ -113,20 +130,34 @@ class RecentPredictions:
         if labels.num_rows == 0:
             return found
         ordered = labels.sort_by([(col.LABEL_RECEIVED_AT, "ascending")])
-        columns = [
-            ordered[name].to_pylist()
-            for name in (col.REQUEST_ID, col.ROW, col.LABEL, col.LABEL_VALUE, col.LABEL_RECEIVED_AT)
-        ]
-        for request_id, row, label, value, received in zip(*columns, strict=True):
-            remembered = self._requests.get(request_id)
-            if remembered is None or not 0 <= row < len(remembered.outputs):
+        names = (col.REQUEST_ID, col.ROW, col.LABEL, col.LABEL_VALUE, col.LABEL_RECEIVED_AT)
+        columns = [ordered[name].to_pylist() for name in names]
+        endpoints: list[Any] = (
+            ordered[col.LABEL_ENDPOINT].to_pylist()
+            if col.LABEL_ENDPOINT in ordered.column_names
+            else [None] * ordered.num_rows
+        )
+        for request_id, row, label, value, received, endpoint in zip(
+            *columns, endpoints, strict=True
+        ):
+            answers = self._requests.get(request_id)
+            if answers is None:
+                continue
+            if endpoint:
+                remembered = answers.get(endpoint)
+            elif len(answers) == 1:
+                remembered = next(iter(answers.values()))
+            else:
+                continue  # several endpoints answered and the label names none of them
+            position = None if remembered is None else remembered.position(row)
+            if remembered is None or position is None:
                 continue
             if remembered.labelled is None:
                 remembered.labelled = set()
             elif row in remembered.labelled:
                 continue
             remembered.labelled.add(row)
-            found.append(Matched(remembered, request_id, row, label, value, received))
+            found.append(Matched(remembered, request_id, row, label, value, received, position))
         return found
 
 
