@@ -179,6 +179,10 @@ class EndpointNotFound(NotFound):
     code = "endpoint_not_found"
 
 
+class StepNotFound(NotFound):
+    code = "step_not_found"
+
+
 class AliasNotFound(NotFound):
     code = "alias_not_found"
 
@@ -287,3 +291,17 @@ class SmokeTestFailed(ModelportError):
 class PredictionFailed(ModelportError):
     status = 500
     code = "prediction_failed"
+
+
+class StepFailed(ModelportError):
+    """A step of a pipeline failed; ``details`` name the step and the request."""
+
+    status = 500
+    code = "step_failed"
+
+
+class PipelineStepEndpoint(ModelportError):
+    """A request sent straight to the endpoint that serves one step of a pipeline."""
+
+    status = 409
+    code = "pipeline_step"

@@ -4,7 +4,7 @@ lookup, not a label resolution."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -145,6 +145,32 @@ class Telemetry:
             buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0),
             registry=self.registry,
         )
+        self.pipeline_latency = Histogram(
+            "modelport_pipeline_latency_seconds",
+            "Time from request decoded to a pipeline's answer (every step)",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pipeline_step_latency = Histogram(
+            "modelport_pipeline_step_latency_seconds",
+            "Time one step of a pipeline took inside a request (0 rows run: mapping only)",
+            ["endpoint", "step"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pipeline_step_rows = Counter(
+            "modelport_pipeline_step_rows",
+            "Rows that reached a step of a pipeline, by outcome (run, or skipped by its condition)",
+            ["endpoint", "step", "outcome"],
+            registry=self.registry,
+        )
+        self.pipeline_failures = Counter(
+            "modelport_pipeline_failures",
+            "Pipeline requests that failed, by the step that failed",
+            ["endpoint", "step"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
 
     def observe(self, endpoint: str, version: int, role: str, seconds: float, rows: int) -> None:
@@ -161,6 +187,32 @@ class Telemetry:
         children[0].inc()
         children[1].observe(seconds)
         children[2].inc(rows)
+
+    def pipeline_answered(
+        self, endpoint: str, seconds: float, steps: Sequence[tuple[str, float, int, int]]
+    ) -> None:
+        """One answered pipeline request: its total time, and per step (name, seconds,
+        rows run, rows skipped)."""
+        self.pipeline_latency.labels(endpoint).observe(seconds)
+        for step, step_seconds, ran, skipped in steps:
+            self.pipeline_step_latency.labels(endpoint, step).observe(step_seconds)
+            if ran:
+                self.pipeline_step_rows.labels(endpoint, step, "run").inc(ran)
+            if skipped:
+                self.pipeline_step_rows.labels(endpoint, step, "skipped").inc(skipped)
+
+    def pipeline_failed(self, endpoint: str, step: str) -> None:
+        self.pipeline_failures.labels(endpoint, step).inc()
+
+    def step_rows(self, endpoint: str) -> dict[str, dict[str, float]]:
+        """Rows per step of pipeline ``endpoint`` so far, by outcome (this process)."""
+        counts: dict[str, dict[str, float]] = {}
+        for metric in self.pipeline_step_rows.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total") and sample.labels["endpoint"] == endpoint:
+                    step = counts.setdefault(sample.labels["step"], {})
+                    step[sample.labels["outcome"]] = sample.value
+        return counts
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP exchange on ``route`` (the path template, never the raw path)."""

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelport.batch import Batch, Prediction
 from modelport.errors import ValidationFailed
@@ -237,7 +237,19 @@ class PredictionEvent:
     latency_ms: float
     arrived: float
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A pipeline's answer: every step's (``pipelines/serve.py``), in step order.
+    steps: Sequence[Any] = ()
+    # The request's rows the batch holds when not all of them (a pipeline step some
+    # rows skipped).
+    row_index: Any = None
 
     @property
     def rows(self) -> int:
+        return self.batch.n_rows
+
+    @property
+    def span(self) -> int:
+        """Rows of the request the event spans (its highest row, plus one)."""
+        if self.row_index is not None and len(self.row_index):
+            return int(self.row_index[-1]) + 1
         return self.batch.n_rows

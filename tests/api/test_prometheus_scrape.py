@@ -163,11 +163,16 @@ def test_prometheus_scrapes_the_drift_gauge_of_the_shifted_feature(
         assert first["metric"]["role"] == "primary" and first["metric"]["version"] == "1"
         assert first["metric"]["job"] == "modelport"
 
-        psi = prometheus.get(
-            "/api/v1/query",
-            query='modelport_drift_statistic{feature="tenure", statistic="psi"}',
-        )["result"]
-        by_endpoint = {item["metric"]["endpoint"]: float(item["value"][1]) for item in psi}
+        def psi_of_both() -> dict[str, float]:
+            # The two endpoints' gauges may first appear in different scrapes.
+            psi = prometheus.get(
+                "/api/v1/query",
+                query='modelport_drift_statistic{feature="tenure", statistic="psi"}',
+            )["result"]
+            found = {item["metric"]["endpoint"]: float(item["value"][1]) for item in psi}
+            return found if {"shifted", "churn"} <= found.keys() else {}
+
+        by_endpoint = prometheus.poll(psi_of_both, "the tenure PSI of both endpoints")
         assert by_endpoint["shifted"] > 10 * by_endpoint["churn"]
 
         def firing() -> list[Any]:

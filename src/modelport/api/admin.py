@@ -21,6 +21,7 @@ from modelport.api.auth import is_admin_token, require
 from modelport.api.body import read_json
 from modelport.api.context import services
 from modelport.api.params import flag_param, int_param
+from modelport.api.pipelines import create_from_json, pipeline_view
 from modelport.api.responses import JSON, guarded
 from modelport.errors import (
     BodyTooLarge,
@@ -274,6 +275,16 @@ async def create_endpoint(request: Request) -> Response:
     actor = require(request)
     payload = await _object(request)
     name = check_name("endpoint", payload.get("name"), field="name")
+    if "pipeline" in payload:
+        if "model" in payload:
+            raise ValidationFailed(
+                "give either 'model' (one model) or 'pipeline' (steps), not both", field="model"
+            )
+        endpoint = await asyncio.to_thread(
+            create_from_json, app.registry, app.endpoints, name, payload["pipeline"], actor
+        )
+        await app.plane.refresh()
+        return JSON(endpoint.to_dict(), status_code=201)
     ref = _model_field(payload)
     endpoint = await asyncio.to_thread(
         lambda: app.endpoints.create(name, ref.name, ref.version, actor, alias=ref.alias)
@@ -293,6 +304,8 @@ async def show_endpoint(request: Request) -> Response:
     body["error"] = status.error if status else None
     if status is not None and status.routing is not None:
         body["serving"] = status.routing
+    if endpoint.pipeline is not None:
+        body["pipeline"] = await asyncio.to_thread(pipeline_view, request, endpoint)
     return JSON(body)
 
 
@@ -339,6 +352,12 @@ async def update_endpoint(request: Request) -> Response:
     revision = _revision_field(payload)
     force = _force(request, payload)
     current = await asyncio.to_thread(app.endpoints.get, name)
+    if current.pipeline is not None:
+        raise ValidationFailed(
+            f"endpoint {name!r} is a pipeline: change one step's version on its endpoint "
+            f"({name}.<step>), or roll it out with a rollout on that step",
+            field="model",
+        )
     ref = _model_field(payload)
     if ref.name != current.model:
         raise ValidationFailed(

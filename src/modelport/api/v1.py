@@ -12,6 +12,7 @@ from starlette.routing import Route
 from modelport.api.auth import require
 from modelport.api.body import read_json, request_id_from
 from modelport.api.context import services
+from modelport.api.params import flag_param
 from modelport.api.responses import JSON, guarded
 from modelport.codecs.simple import decode_simple, encode_simple
 from modelport.errors import ValidationFailed
@@ -39,7 +40,8 @@ async def predict(request: Request) -> Response:
     result = await app.plane.predict(
         name, batch, request_id=request_id, started=started, headers=request.headers
     )
-    return JSON(encode_simple(result), headers={"x-request-id": request_id})
+    steps = flag_param(request, "steps")
+    return JSON(encode_simple(result, steps=steps), headers={"x-request-id": request_id})
 
 
 @guarded()

@@ -23,6 +23,7 @@ from modelport.codecs.v2 import (
     parse_body,
     requested_outputs,
     server_metadata,
+    wants_steps,
 )
 from modelport.errors import ValidationFailed, VersionNotFound
 from modelport.serving.dataplane import EndpointStatus, new_request_id
@@ -56,15 +57,17 @@ async def infer(request: Request) -> Response:
     request.state.request_id = request_id
     status = _status_for(request)
     try:
-        batch = decode_v2(payload, status.schema, max_string_bytes=limit)
+        schema = app.plane.schema_of(status.name)
+        batch = decode_v2(payload, schema, max_string_bytes=limit)
         wanted = requested_outputs(payload)
+        steps = wants_steps(payload)
     except ValidationFailed as exc:
         app.telemetry.invalid.labels(status.name, exc.code).inc()
         raise
     event = await app.plane.predict(
         status.name, batch, request_id=request_id, started=started, headers=request.headers
     )
-    return JSON(infer_response(event, wanted), headers={"x-request-id": request_id})
+    return JSON(infer_response(event, wanted, steps=steps), headers={"x-request-id": request_id})
 
 
 @guarded(v2=True)

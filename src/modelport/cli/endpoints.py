@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,8 @@ from rich.table import Table
 from modelport.cli.common import console, endpoint_store, handle_errors, print_json, services
 from modelport.errors import ValidationFailed
 from modelport.names import check_name
+from modelport.pipelines.show import pipeline_steps
+from modelport.pipelines.spec import create_pipeline, load_pipeline_file
 from modelport.registry.endpoints import Endpoint
 from modelport.registry.records import parse_model_ref
 from modelport.vocabulary import Strategy
@@ -38,17 +41,40 @@ def _end_rollout(name: str, action: str) -> dict[str, Any]:
 def create(
     name: Annotated[str, typer.Argument(help="Endpoint name (the URL path segment).")],
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="NAME:VERSION to serve (NAME alone: the newest not archived), or "
             "NAME@ALIAS to follow an alias."
         ),
-    ],
+    ] = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            help='A pipeline file (TOML with [[step]] tables, or JSON with "steps"): '
+            "several models in a chain, each step served as endpoint NAME.STEP.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Create an endpoint; running servers pick it up within a second."""
     check_name("endpoint", name, field="name")
+    if (model is None) == (pipeline is None):
+        raise ValidationFailed("give either --model or --pipeline", field="model")
+    store = endpoint_store()
+    if pipeline is not None:
+        if not pipeline.is_file():
+            raise ValidationFailed(f"pipeline file {pipeline} does not exist", field="pipeline")
+        spec = load_pipeline_file(pipeline)
+        endpoint = create_pipeline(store.registry, store, name, spec, "cli")
+        steps = ", ".join(
+            f"{step['name']}={step['model']}:{step['version']}"
+            for step in pipeline_steps(store, endpoint)["steps"]
+        )
+        console.print(f"pipeline [bold]{endpoint.name}[/] serves {steps}")
+        return
+    assert model is not None
     ref = parse_model_ref(model)
-    endpoint = endpoint_store().create(name, ref.name, ref.version, alias=ref.alias)
+    endpoint = store.create(name, ref.name, ref.version, alias=ref.alias)
     console.print(f"endpoint [bold]{endpoint.name}[/] serves {_serves(endpoint)}")
 
 
@@ -112,8 +138,14 @@ def list_endpoints(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 @app.command()
 @handle_errors
 def show(name: Annotated[str, typer.Argument()]) -> None:
-    """One endpoint as JSON."""
-    print_json(endpoint_store().get(name).to_dict())
+    """One endpoint as JSON; a pipeline with its steps (versions, inputs, condition,
+    rollout in progress, newest monitoring verdict)."""
+    store = endpoint_store()
+    endpoint = store.get(name)
+    body = endpoint.to_dict()
+    if endpoint.pipeline is not None:
+        body["pipeline"] = pipeline_steps(store, endpoint)
+    print_json(body)
 
 
 @app.command()

@@ -45,7 +45,8 @@ def decode_simple(
     )
 
 
-def encode_simple(event: PredictionEvent) -> dict[str, Any]:
+def encode_simple(event: PredictionEvent, *, steps: bool = False) -> dict[str, Any]:
+    """The answer; with ``steps``, a pipeline's answer of every step under ``"steps"``."""
     prediction = event.prediction
     body: dict[str, Any] = {
         "predictions": prediction.outputs.tolist(),
@@ -58,6 +59,8 @@ def encode_simple(event: PredictionEvent) -> dict[str, Any]:
         body["classes"] = event.version.output.classes
     if event.role != Role.PRIMARY:
         body["variant"] = event.role
+    if steps and event.steps:
+        body["steps"] = {step.name: step.to_dict() for step in event.steps}
     return body
 
 

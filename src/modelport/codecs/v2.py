@@ -267,10 +267,13 @@ def _outputs(event: PredictionEvent, wanted: set[str] | None) -> list[dict[str, 
     rows = len(prediction.outputs)
     datatype = _label_datatype(event.version.output)
     labels = prediction.outputs.tolist()
+    if datatype == "INT64":
+        try:
+            labels = [int(v) for v in labels]
+        except (TypeError, ValueError):
+            datatype = "BYTES"  # a pipeline step's default that is not a number
     if datatype == "BYTES":
         labels = [str(v) for v in labels]
-    elif datatype == "INT64":
-        labels = [int(v) for v in labels]
     tensors = [{"name": "predict", "shape": [rows], "datatype": datatype, "data": labels}]
     if prediction.probabilities is not None:
         width = prediction.probabilities.shape[1]
@@ -306,14 +309,34 @@ def requested_outputs(payload: dict[str, Any]) -> set[str] | None:
     return names
 
 
-def infer_response(event: PredictionEvent, wanted: set[str] | None) -> dict[str, Any]:
+def infer_response(
+    event: PredictionEvent, wanted: set[str] | None, *, steps: bool = False
+) -> dict[str, Any]:
+    """The answer; with ``steps`` (a pipeline asked for ``"parameters": {"steps":
+    true}``), each step's answer under ``parameters.steps``."""
+    parameters: dict[str, Any] = {"role": event.role}
+    if steps and event.steps:
+        parameters["steps"] = {step.name: step.to_dict() for step in event.steps}
     return {
         "model_name": event.endpoint,
         "model_version": str(event.version.version),
         "id": event.request_id,
-        "parameters": {"role": event.role},
+        "parameters": parameters,
         "outputs": _outputs(event, wanted),
     }
+
+
+def wants_steps(payload: dict[str, Any]) -> bool:
+    """Whether a v2 request asked for every pipeline step's answer."""
+    parameters = payload.get("parameters")
+    if parameters is None:
+        return False
+    if not isinstance(parameters, dict):
+        raise ValidationFailed("'parameters' must be an object", field="parameters")
+    value = parameters.get("steps", False)
+    if not isinstance(value, bool):
+        raise ValidationFailed("'parameters.steps' must be true or false", field="parameters.steps")
+    return value
 
 
 def _tensor_metadata(schema: InputSchema, output: OutputSpec) -> dict[str, Any]:

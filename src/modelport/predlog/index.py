@@ -101,7 +101,8 @@ class RequestIndex:
         # True while a background loop calls catch_up (the server); otherwise lookups
         # of a caller that needs fresh results catch up first.
         self.following = False
-        self._recent: OrderedDict[str, Served] = OrderedDict()
+        # request id -> endpoint -> answer (the steps of a pipeline share a request id).
+        self._recent: OrderedDict[str, dict[str, Served]] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._follow: dict[str, _Follow] = {}
         self._catch_up_lock = threading.Lock()
@@ -120,7 +121,7 @@ class RequestIndex:
                 event.endpoint,
                 event.version.name,
                 event.version.version,
-                event.rows,
+                event.span,
                 datetime.fromtimestamp(event.arrived, UTC),
             )
         )
@@ -129,7 +130,7 @@ class RequestIndex:
         if self.capacity <= 0:
             return
         with self._recent_lock:
-            self._recent[served.request_id] = served
+            self._recent.setdefault(served.request_id, {})[served.endpoint] = served
             self._recent.move_to_end(served.request_id)
             while len(self._recent) > self.capacity:
                 self._recent.popitem(last=False)
@@ -144,9 +145,9 @@ class RequestIndex:
         found: dict[str, list[Served]] = {}
         with self._recent_lock:
             for request_id in wanted:
-                served = self._recent.get(request_id)
-                if served is not None:
-                    found[request_id] = [served]
+                answers = self._recent.get(request_id)
+                if answers is not None:
+                    found[request_id] = list(answers.values())
         missing = sorted(wanted - set(found))
         if missing:
             with self.db.session() as session:

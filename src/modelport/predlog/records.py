@@ -36,6 +36,9 @@ class PredictionRecord:
     kind: str = "classification"
     status: str = "ok"
     error: str | None = None
+    # The request's rows these are, when not all of them (a pipeline step that some rows
+    # skipped): a label for row 3 of the request must join row 3 here.
+    rows: np.ndarray[Any, Any] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -64,7 +67,15 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
 
     columns: dict[str, pa.Array] = {
         col.REQUEST_ID: repeat([r.request_id for r in records], pa.string()),
-        col.ROW: pa.array(np.concatenate([np.arange(n) for n in sizes]), type=pa.int32()),
+        col.ROW: pa.array(
+            np.concatenate(
+                [
+                    np.arange(n) if r.rows is None else r.rows
+                    for r, n in zip(records, sizes, strict=True)
+                ]
+            ),
+            type=pa.int32(),
+        ),
         col.ENDPOINT: repeat([r.endpoint for r in records], pa.string()),
         col.MODEL: repeat([r.model for r in records], pa.string()),
         col.VERSION: pa.array(np.repeat([r.version for r in records], sizes), type=pa.int32()),

@@ -19,6 +19,7 @@ says so. No change may point an endpoint at an archived version.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from modelport.errors import Conflict, EndpointNotFound, ModelportError, RolloutInProgress
 from modelport.names import check_name
+from modelport.registry.records import ModelVersion
 from modelport.registry.references import (
     alias_row,
     lock_model,
@@ -53,6 +55,10 @@ class Endpoint:
     updated_at: datetime
     # The alias of ``model`` the endpoint follows, if any.
     alias: str | None = None
+    # A pipeline's steps (``pipelines/spec.py``); None for an endpoint of one model.
+    pipeline: dict[str, Any] | None = None
+    # The pipeline this endpoint serves a step of, if any.
+    part_of: str | None = None
 
     @classmethod
     def from_row(cls, row: EndpointRow) -> Endpoint:
@@ -65,6 +71,8 @@ class Endpoint:
             created_at=row.created_at,
             updated_at=row.updated_at,
             alias=row.alias,
+            pipeline=dict(row.pipeline) if row.pipeline is not None else None,
+            part_of=row.part_of,
         )
 
     @property
@@ -82,7 +90,19 @@ class Endpoint:
             "revision": self.revision,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            **({"pipeline": self.pipeline} if self.pipeline is not None else {}),
+            **({"part_of": self.part_of} if self.part_of is not None else {}),
         }
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One step of a pipeline to create: its name, the version it serves, and the alias
+    of that version's model it follows (if any)."""
+
+    step: str
+    version: ModelVersion
+    alias: str | None = None
 
 
 class EndpointStore:
@@ -125,6 +145,75 @@ class EndpointStore:
                 return Endpoint.from_row(row)
         except IntegrityError as exc:
             raise Conflict(f"endpoint {name!r} already exists", field="name") from exc
+
+    def create_pipeline(
+        self,
+        name: str,
+        pipeline: dict[str, Any],
+        steps: Sequence[PipelineStep],
+        actor: str = "cli",
+    ) -> Endpoint:
+        """Serve ``pipeline`` (its JSON, already checked against the versions in
+        ``steps``) as endpoint ``name`` and each step as endpoint ``name.<step>``, all in
+        one transaction."""
+        check_name("endpoint", name, field="name")
+        names = [f"{name}.{step.step}" for step in steps]
+        for index, step_name in enumerate(names):
+            check_name("endpoint", step_name, field=f"pipeline.steps[{index}].name")
+        try:
+            with self.db.session() as session:
+                taken = session.scalars(
+                    select(EndpointRow.name).where(EndpointRow.name.in_([name, *names]))
+                ).all()
+                if taken:
+                    raise Conflict(f"endpoint {sorted(taken)[0]!r} already exists", field="name")
+                for index, (step, step_name) in enumerate(zip(steps, names, strict=True)):
+                    version = step.version
+                    model_row = lock_model(session, version.name, shared=True)
+                    where = f"pipeline.steps[{index}].model"
+                    if step.alias is not None:
+                        named = alias_row(session, model_row, step.alias, field=where)
+                        if named.version != version.version:
+                            raise Conflict(
+                                f"{version.name}@{step.alias} moved meanwhile; try again",
+                                field=where,
+                            )
+                    servable(session, version.name, version.version)
+                    session.add(
+                        EndpointRow(
+                            name=step_name,
+                            model_name=version.name,
+                            primary_version=version.version,
+                            policy={},
+                            alias=step.alias,
+                            part_of=name,
+                        )
+                    )
+                    self._audit(
+                        session, step_name, "create", actor,
+                        {"model": version.ref, "pipeline": name, "step": step.step},
+                    )  # fmt: skip
+                final = steps[-1].version
+                row = EndpointRow(
+                    name=name,
+                    model_name=final.name,
+                    primary_version=final.version,
+                    policy={},
+                    pipeline=pipeline,
+                )
+                session.add(row)
+                session.flush()
+                served = [f"{s.step}={s.version.ref}" for s in steps]
+                self._audit(session, name, "create", actor, {"pipeline": served})
+                return Endpoint.from_row(row)
+        except IntegrityError as exc:
+            raise Conflict(f"endpoint {name!r} already exists", field="name") from exc
+
+    def steps_of(self, name: str) -> list[Endpoint]:
+        """The step endpoints of pipeline ``name``, in no particular order."""
+        with self.db.session() as session:
+            rows = session.scalars(select(EndpointRow).where(EndpointRow.part_of == name)).all()
+            return [Endpoint.from_row(row) for row in rows]
 
     def get(self, name: str) -> Endpoint:
         with self.db.session() as session:
@@ -268,7 +357,19 @@ class EndpointStore:
         progress on it, so no rollout is ever left without its endpoint."""
         with self.db.session() as session:
             row = self._row(session, name, lock=True)
+            if row.part_of is not None:
+                raise Conflict(
+                    f"endpoint {name!r} is a step of pipeline {row.part_of!r}; delete the "
+                    "pipeline instead",
+                    field="endpoint",
+                )
+            steps = session.scalars(select(EndpointRow).where(EndpointRow.part_of == name)).all()
             self._refuse_if_rollout(session, name, "delete")
+            for step in steps:
+                self._refuse_if_rollout(session, step.name, "delete")
+            for step in steps:
+                session.delete(step)
+                self._audit(session, step.name, "delete", actor, {"pipeline": name})
             session.delete(row)
             self._audit(session, name, "delete", actor, dict(details or {}))
 

@@ -28,7 +28,15 @@ from typing import Any
 
 from modelport.batch import Batch, Prediction
 from modelport.config import ServingSettings
-from modelport.errors import EndpointNotFound, ModelportError, NotReady
+from modelport.errors import (
+    EndpointNotFound,
+    ModelportError,
+    NotReady,
+    PipelineStepEndpoint,
+    StepFailed,
+)
+from modelport.pipelines.serve import final_prediction, run_pipeline
+from modelport.pipelines.spec import PipelineSpec, Wiring, parse_pipeline, step_endpoint, wire
 from modelport.predlog.privacy import FieldRules, PrivateBatch
 from modelport.predlog.recorder import Recorder
 from modelport.predlog.records import PredictionRecord
@@ -82,9 +90,15 @@ class EndpointRuntime:
     warm_failed: set[int] = field(default_factory=set)
     mirrors_in_flight: int = 0
     mirrors_dropped: int = 0
+    # A pipeline endpoint's steps (each served by its own endpoint), and its wiring per
+    # tuple of the steps' primary versions (a step's promotion re-checks it once).
+    pipeline: PipelineSpec | None = None
+    wirings: dict[tuple[int, ...], Wiring] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
+        if self.pipeline is not None:
+            return self.error is None
         return self.policy is not None and self.error is None
 
     @property
@@ -241,6 +255,8 @@ class DataPlane:
 
     def _build(self, name: str, previous: EndpointRuntime | None) -> EndpointRuntime:
         endpoint = self.endpoints.get(name)
+        if endpoint.pipeline is not None:
+            return self._build_pipeline(endpoint)
         try:
             primary_version = self.registry.get(endpoint.model, endpoint.primary_version)
         except ModelportError as exc:
@@ -276,6 +292,78 @@ class DataPlane:
             logger.error("endpoint %s: policy %s failed: %s", name, endpoint.policy, exc)
         return runtime
 
+    def _build_pipeline(self, endpoint: Endpoint) -> EndpointRuntime:
+        """A pipeline holds no runner: its steps are endpoints of their own."""
+        assert endpoint.pipeline is not None
+        runtime = EndpointRuntime(endpoint, _placeholder(endpoint))
+        try:
+            runtime.pipeline = parse_pipeline(endpoint.pipeline)
+        except ModelportError as exc:
+            runtime.error = f"the stored pipeline is not valid: {exc.message}"
+        return runtime
+
+    def _wiring(self, runtime: EndpointRuntime) -> tuple[Wiring, list[ModelVersion]]:
+        """The pipeline wired to the versions its steps serve now; NotReady (naming the
+        step) while a step is not served or not ready here."""
+        spec = runtime.pipeline
+        assert spec is not None
+        name = runtime.endpoint.name
+        primaries = []
+        for step in spec.steps:
+            served = self.runtimes.get(step_endpoint(name, step.name))
+            if served is None or not served.ready:
+                why = "is not served here" if served is None else f"is not ready: {served.error}"
+                raise NotReady(
+                    f"pipeline {name!r}: step {step.name!r} {why}", field="step", step=step.name
+                )
+            primaries.append(served.primary)
+        key = tuple(version.version for version in primaries)
+        wiring = runtime.wirings.get(key)
+        if wiring is None:
+            try:
+                wiring = wire(spec, primaries)
+            except ModelportError as exc:
+                raise NotReady(
+                    f"pipeline {name!r} does not fit its steps' versions: {exc.message}",
+                    field="pipeline",
+                ) from None
+            runtime.wirings = {key: wiring}
+        return wiring, primaries
+
+    def _pipeline_status(self, runtime: EndpointRuntime) -> EndpointStatus:
+        """A pipeline as adapters see it: the request it takes, the final step's outputs."""
+        try:
+            wiring, primaries = self._wiring(runtime)
+        except ModelportError as exc:
+            return EndpointStatus(
+                name=runtime.endpoint.name, ready=False, error=runtime.error or exc.message,
+                primary=runtime.primary, routing=None, routing_error=exc.message,
+                policy_rollout=None, served_versions=(), mirrors_in_flight=0, mirrors_dropped=0,
+            )  # fmt: skip
+        final = primaries[-1]
+        version = ModelVersion(
+            name=runtime.endpoint.name,
+            version=final.version,
+            flavor="pipeline",
+            artifact_path="",
+            artifact_sha256="",
+            input_schema=wiring.request,
+            output=final.output,
+            created_at=final.created_at,
+        )
+        routing = {
+            "pipeline": [
+                {"step": step.name, "endpoint": step_endpoint(runtime.endpoint.name, step.name),
+                 "model": primary.ref}
+                for step, primary in zip(wiring.spec.steps, primaries, strict=True)
+            ]
+        }  # fmt: skip
+        return EndpointStatus(
+            name=runtime.endpoint.name, ready=runtime.ready, error=runtime.error,
+            primary=version, routing=routing, routing_error=None, policy_rollout=None,
+            served_versions=(final.version,), mirrors_in_flight=0, mirrors_dropped=0,
+        )  # fmt: skip
+
     def load_runner(
         self, endpoint: Endpoint, version: int, kind: RunnerKind, *, servable: bool = False
     ) -> Runner:
@@ -300,17 +388,27 @@ class DataPlane:
     # -- what adapters may read -----------------------------------------------------------
     def status(self, name: str) -> EndpointStatus:
         """The served state of ``name``; EndpointNotFound if this server does not serve it."""
-        return self._runtime(name).status()
+        return self._status(self._runtime(name))
 
     def find(self, name: str) -> EndpointStatus | None:
         runtime = self.runtimes.get(name)
-        return None if runtime is None else runtime.status()
+        return None if runtime is None else self._status(runtime)
 
     def statuses(self) -> list[EndpointStatus]:
-        return [runtime.status() for runtime in list(self.runtimes.values())]
+        return [self._status(runtime) for runtime in list(self.runtimes.values())]
+
+    def _status(self, runtime: EndpointRuntime) -> EndpointStatus:
+        if runtime.pipeline is not None:
+            return self._pipeline_status(runtime)
+        return runtime.status()
 
     def schema_of(self, name: str) -> InputSchema:
-        return self._runtime(name).schema
+        """What a request to ``name`` must hold; 409 for a pipeline step's own endpoint."""
+        runtime = self._runtime(name)
+        self._refuse_step(runtime)
+        if runtime.pipeline is not None:
+            return self._wiring(runtime)[0].request
+        return runtime.schema
 
     def serves(self, name: str, version: int) -> bool:
         """Whether ``version`` of the model behind ``name`` is loaded here (in any role)."""
@@ -321,7 +419,7 @@ class DataPlane:
 
     @property
     def ready(self) -> bool:
-        return all(runtime.ready for runtime in list(self.runtimes.values()))
+        return all(status.ready for status in self.statuses())
 
     # -- requests -----------------------------------------------------------------------
     def _runtime(self, name: str) -> EndpointRuntime:
@@ -340,9 +438,83 @@ class DataPlane:
         headers: Mapping[str, str] | None = None,
     ) -> PredictionEvent:
         runtime = self._runtime(name)
+        self._refuse_step(runtime)
+        if runtime.pipeline is not None:
+            return await self._predict_pipeline(
+                runtime, batch, request_id=request_id, started=started, headers=headers or {}
+            )
+        return await self._predict(runtime, batch, request_id, started, headers or {})
+
+    @staticmethod
+    def _refuse_step(runtime: EndpointRuntime) -> None:
+        pipeline = runtime.endpoint.part_of
+        if pipeline is not None:
+            raise PipelineStepEndpoint(
+                f"endpoint {runtime.endpoint.name!r} serves a step of pipeline {pipeline!r}; "
+                f"send requests to {pipeline!r}",
+                field="endpoint",
+            )
+
+    async def _predict_pipeline(
+        self,
+        runtime: EndpointRuntime,
+        batch: Batch,
+        *,
+        request_id: str,
+        started: float,
+        headers: Mapping[str, str],
+    ) -> PredictionEvent:
+        name = runtime.endpoint.name
+        wiring, primaries = self._wiring(runtime)
+
+        async def call(
+            endpoint: str, step_batch: Batch, rows: Any, step_started: float
+        ) -> PredictionEvent:
+            step = self._runtime(endpoint)
+            return await self._predict(step, step_batch, request_id, step_started, headers, rows)
+
+        try:
+            results = await run_pipeline(name, wiring, batch, primaries, call)
+        except StepFailed as exc:
+            exc.details["request_id"] = request_id
+            self.telemetry.pipeline_failed(name, str(exc.details.get("step")))
+            logger.warning("request %s on pipeline %s: %s", request_id, name, exc.message)
+            raise
+        latency = (time.perf_counter() - started) * 1000.0
+        self.telemetry.pipeline_answered(
+            name,
+            latency / 1000.0,
+            [
+                (r.name, r.latency_ms / 1000.0, r.rows_run, batch.n_rows - r.rows_run)
+                for r in results
+            ],
+        )
+        final = results[-1]
+        return PredictionEvent(
+            request_id=request_id,
+            endpoint=name,
+            version=final.version,
+            role=Role(final.role),
+            batch=batch,
+            prediction=final_prediction(results),
+            latency_ms=latency,
+            arrived=time.time() - (time.perf_counter() - started),
+            headers=headers,
+            steps=results,
+        )
+
+    async def _predict(
+        self,
+        runtime: EndpointRuntime,
+        batch: Batch,
+        request_id: str,
+        started: float,
+        headers: Mapping[str, str],
+        rows: Any = None,
+    ) -> PredictionEvent:
+        name = runtime.endpoint.name
         if runtime.policy is None:
             raise NotReady(f"endpoint {name!r} is not ready: {runtime.error}", field="endpoint")
-        headers = headers or {}
         context = RequestContext(request_id, batch, headers)
         assignment = runtime.policy.assign(context)
         route = assignment.answer
@@ -352,13 +524,13 @@ class DataPlane:
             prediction = await route.runner.predict(batch)
         except ModelportError as exc:
             latency = (time.perf_counter() - started) * 1000.0
-            self._record(route, name, request_id, arrived, latency, private, None, exc)
+            self._record(route, name, request_id, arrived, latency, private, None, exc, rows)
             self.telemetry.error(name, route.runner.version.version, route.role, exc.code)
             reason = exc.code if private.protected else exc.message
             logger.warning("request %s on %s failed: %s", request_id, name, reason)
             raise
         latency = (time.perf_counter() - started) * 1000.0
-        self._record(route, name, request_id, arrived, latency, private, prediction, None)
+        self._record(route, name, request_id, arrived, latency, private, prediction, None, rows)
         self.telemetry.observe(
             name, route.runner.version.version, route.role, latency / 1000.0, batch.n_rows
         )
@@ -372,9 +544,10 @@ class DataPlane:
             latency_ms=latency,
             arrived=arrived,
             headers=headers,
+            row_index=rows,
         )
         for mirror in assignment.mirrors:
-            self._mirror(runtime, mirror, batch, private, request_id, arrived)
+            self._mirror(runtime, mirror, batch, private, request_id, arrived, rows)
         for listener in self.listeners:
             try:
                 listener(event)
@@ -392,6 +565,7 @@ class DataPlane:
         private: PrivateBatch,
         prediction: Prediction | None,
         error: ModelportError | None,
+        rows: Any = None,
     ) -> None:
         version = route.runner.version
         # A model's error message may quote the values it choked on.
@@ -414,6 +588,7 @@ class DataPlane:
                 kind=version.output.kind,
                 status="ok" if error is None else "error",
                 error=None if error_text is None else error_text[:500],
+                rows=rows,
             )
         )
 
@@ -430,6 +605,7 @@ class DataPlane:
         private: PrivateBatch,
         request_id: str,
         arrived: float,
+        rows: Any = None,
     ) -> None:
         """Run a copy in the background; when behind, drop (and count) copies at random."""
         if not keep_mirror(runtime.mirrors_in_flight, self.mirror_coin.random()):
@@ -447,7 +623,15 @@ class DataPlane:
             except ModelportError as exc:
                 latency = (time.perf_counter() - started) * 1000.0
                 self._record(
-                    route, runtime.endpoint.name, request_id, arrived, latency, private, None, exc
+                    route,
+                    runtime.endpoint.name,
+                    request_id,
+                    arrived,
+                    latency,
+                    private,
+                    None,
+                    exc,
+                    rows,
                 )
                 self.telemetry.error(
                     runtime.endpoint.name, route.runner.version.version, route.role, exc.code
@@ -463,6 +647,7 @@ class DataPlane:
                     private,
                     prediction,
                     None,
+                    rows,
                 )
                 self.telemetry.observe(
                     runtime.endpoint.name,

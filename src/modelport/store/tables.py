@@ -128,6 +128,11 @@ class EndpointRow(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The alias of ``model_name`` the endpoint follows (moving it moves the primary), or NULL.
     alias: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A pipeline endpoint's steps (``pipelines/spec.py``; each served by its own endpoint);
+    # NULL for an endpoint that serves one model.
+    pipeline: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The pipeline a step endpoint serves a step of, or NULL.
+    part_of: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     # Bumped by every change; servers compare it to pick changes up, writers use it to
     # detect a concurrent change (409).
     revision: Mapped[int] = mapped_column(Integer, default=1)
