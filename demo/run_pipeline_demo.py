@@ -42,6 +42,9 @@ WORKSPACE = ROOT / ".modelport" / "demo-pipeline"
 console = Console()
 
 ENDPOINT = "digits"
+# Each step is an endpoint of its own: logs, labels and monitoring name it.
+DETECT = f"{ENDPOINT}.detect"
+RECOGNISE = f"{ENDPOINT}.recognise"
 NO_DIGIT = -1  # the pipeline's answer where the detector heard no digit
 # How noisy the degraded "microphone" is: the standard deviation of the gaussian noise
 # added to every pixel (pixels run 0..16). At 8 the detector still passes most digits,
@@ -63,7 +66,10 @@ default = {NO_DIGIT}
 """
 
 
-def modelport(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def modelport(
+    *args: str, check: bool = True, echo: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in the workspace; its output is printed unless ``echo`` is False."""
     console.print(f"[bold cyan]$ modelport {' '.join(args)}[/]")
     result = subprocess.run(
         [sys.executable, "-m", "modelport.cli.main", *args],
@@ -72,7 +78,7 @@ def modelport(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
         text=True,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
     )
-    if result.stdout.strip():
+    if echo and result.stdout.strip():
         console.print(result.stdout.rstrip(), highlight=False)
     if check and result.returncode != 0:
         console.print(result.stderr, style="red")
@@ -131,11 +137,30 @@ def train_models(detector_rows: pd.DataFrame, recogniser_rows: pd.DataFrame) -> 
     sio.dump(detector, WORKSPACE / "detector.skops")
     detector_train.to_parquet(WORKSPACE / "detector_train.parquet")
 
-    recogniser_train = recogniser_rows.copy()
-    recogniser_train["speech_p"] = detector.predict_proba(recogniser_rows[pixels])[:, 1]
-    recogniser = fit(recogniser_train, "digit", 0.1)
-    sio.dump(recogniser, WORKSPACE / "recogniser.skops")
+    def with_speech_p(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.assign(speech_p=detector.predict_proba(rows[pixels])[:, 1])
+
+    recogniser_train = with_speech_p(recogniser_rows)
+    sio.dump(fit(recogniser_train, "digit", 0.1), WORKSPACE / "recogniser.skops")
     recogniser_train.to_parquet(WORKSPACE / "recogniser_train.parquet")
+    # Version 2, for the worse microphone: the same digits once more as it hears them
+    # (speech_p as the detector then says), besides the clean ones.
+    retrain = pd.concat(
+        [recogniser_train, with_speech_p(microphone(recogniser_rows, SIGMA, seed=5))],
+        ignore_index=True,
+    )
+    sio.dump(fit(retrain, "digit", 0.01), WORKSPACE / "recogniser_v2.skops")
+    retrain.to_parquet(WORKSPACE / "recogniser_v2_train.parquet")
+
+
+def microphone(rows: pd.DataFrame, sigma: float, seed: int) -> pd.DataFrame:
+    """``rows`` as a worse microphone hears them: gaussian noise of standard deviation
+    ``sigma`` on every pixel, clipped to the pixels' range 0..16."""
+    pixels = [c for c in rows.columns if c.startswith("pixel_")]
+    noisy = rows.copy()
+    rng = np.random.default_rng(seed)
+    noisy[pixels] = (rows[pixels] + rng.normal(0.0, sigma, size=rows[pixels].shape)).clip(0, 16)
+    return noisy
 
 
 def traffic(digits: pd.DataFrame, seed: int, sigma: float = 0.0) -> pd.DataFrame:
@@ -147,11 +172,7 @@ def traffic(digits: pd.DataFrame, seed: int, sigma: float = 0.0) -> pd.DataFrame
         [digits, noise(NOISE_ROWS, pixels, seed=seed).assign(digit=NO_DIGIT)], ignore_index=True
     )
     rows = rows.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    if sigma:
-        rng = np.random.default_rng(seed)
-        noisy = rows[pixels] + rng.normal(0.0, sigma, size=rows[pixels].shape)
-        rows[pixels] = noisy.clip(0.0, 16.0)
-    return rows
+    return microphone(rows, sigma, seed) if sigma else rows
 
 
 def free_port() -> int:
@@ -186,38 +207,39 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 def send_traffic(client: httpx.Client, rows: pd.DataFrame, prefix: str) -> list[dict[str, Any]]:
     """One request per row (so a label names its request alone); every fifth through
     the Open Inference Protocol."""
-    answers = []
-    features = rows.drop(columns=["digit"])
-    for index in track(range(len(features)), description=f"traffic: {prefix}", console=console):
-        instance = {k: float(v) for k, v in features.iloc[index].items()}
-        request_id = f"{prefix}-{index}"
-        if index % 5 == 0:
-            body = {
-                "id": request_id,
-                "inputs": [
-                    {"name": k, "shape": [1], "datatype": "FP64", "data": [v]}
-                    for k, v in instance.items()
-                ],
-            }
-            response = client.post(f"/v2/models/{ENDPOINT}/infer", json=body)
-            response.raise_for_status()
-            answer = response.json()["outputs"][0]["data"][0]
-        else:
-            response = client.post(
-                f"/v1/endpoints/{ENDPOINT}/predict",
-                json={"instances": [instance]},
-                headers={"X-Request-ID": request_id},
-            )
-            response.raise_for_status()
-            answer = response.json()["predictions"][0]
-        answers.append(
-            {
-                "request_id": request_id,
-                "prediction": int(answer),
-                "label": int(rows["digit"].iloc[index]),
-            }
+    return [
+        answer(client, rows, index, f"{prefix}-{index}")
+        for index in track(range(len(rows)), description=f"traffic: {prefix}", console=console)
+    ]
+
+
+def answer(client: httpx.Client, rows: pd.DataFrame, index: int, request_id: str) -> dict[str, Any]:
+    """The pipeline's answer to row ``index`` of ``rows``, beside the truth."""
+    instance = {k: float(v) for k, v in rows.iloc[index].items() if k != "digit"}
+    if index % 5 == 0:  # every fifth request through the Open Inference Protocol
+        body = {
+            "id": request_id,
+            "inputs": [
+                {"name": k, "shape": [1], "datatype": "FP64", "data": [v]}
+                for k, v in instance.items()
+            ],
+        }
+        response = client.post(f"/v2/models/{ENDPOINT}/infer", json=body)
+        response.raise_for_status()
+        prediction = response.json()["outputs"][0]["data"][0]
+    else:
+        response = client.post(
+            f"/v1/endpoints/{ENDPOINT}/predict",
+            json={"instances": [instance]},
+            headers={"X-Request-ID": request_id},
         )
-    return answers
+        response.raise_for_status()
+        prediction = response.json()["predictions"][0]
+    return {
+        "request_id": request_id,
+        "prediction": int(prediction),
+        "label": int(rows["digit"].iloc[index]),
+    }
 
 
 def show_one_batch(client: httpx.Client, rows: pd.DataFrame) -> None:
@@ -240,23 +262,51 @@ def show_one_batch(client: httpx.Client, rows: pd.DataFrame) -> None:
         headers={"X-Request-ID": "example-batch"},
     )
     response.raise_for_status()
-    console.print_json(json.dumps(response.json()))
+    body = response.json()
+    detect, recognise = body["steps"]["detect"], body["steps"]["recognise"]
+    table = Table("row", "truth", "detect", "speech_p", "recognise", "answer")
+    for row, index in enumerate(picked):
+        speech_p = detect["probabilities"][row][detect["classes"].index("1")]
+        table.add_row(
+            str(row),
+            str(int(rows["digit"].iloc[index])),
+            str(detect["predictions"][row]),
+            f"{speech_p:.3f}",
+            "skipped" if row in recognise["skipped"] else str(recognise["predictions"][row]),
+            str(body["predictions"][row]),
+        )
+    console.print(table)
+
+
+def show_pipeline() -> None:
+    """``modelport endpoints show`` of the pipeline, its steps as a table (the JSON
+    lists each of the 64 pixels the request brings, twice)."""
+    shown = json.loads(modelport("endpoints", "show", ENDPOINT, echo=False).stdout)
+    table = Table("step", "endpoint", "serves", "inputs", "when", "default")
+    for step in shown["pipeline"]["steps"]:
+        inputs = step.get("inputs", {})
+        mapped = [f"{k} = {v}" for k, v in inputs.items() if v != f"request.{k}"]
+        passed = len(inputs) - len(mapped)
+        table.add_row(
+            step["name"],
+            step["endpoint"],
+            f"{step['model']}:{step['version']}",
+            ", ".join([*mapped, f"{passed} from the request"] if passed else mapped),
+            step.get("when") or "-",
+            str(step.get("default", "-")),
+        )
+    console.print(table)
+    console.print(f"the pipeline's request: {len(shown['pipeline']['request'])} features")
 
 
 def send_labels(client: httpx.Client, answers: list[dict[str, Any]]) -> None:
     """Each step's own labels: the detector's (was it a digit?) for every row, the
-    recogniser's (which digit) for the digits it read. A noise input the detector let
-    through has no digit to label, and a row it held back never reached the recogniser."""
+    recogniser's (which digit) for the digits it read."""
     detect = [
-        {"request_id": a["request_id"], "label": int(a["label"] != NO_DIGIT), "step": "detect"}
+        {"request_id": a["request_id"], "label": int(a["label"] != NO_DIGIT), "endpoint": DETECT}
         for a in answers
     ]
-    recognise = [
-        {"request_id": a["request_id"], "label": a["label"], "step": "recognise"}
-        for a in answers
-        if a["label"] != NO_DIGIT and a["prediction"] != NO_DIGIT
-    ]
-    for step, labels in (("detect", detect), ("recognise", recognise)):
+    for step, labels in (("detect", detect), ("recognise", recogniser_labels(answers))):
         if not labels:
             continue
         response = client.post("/v1/feedback", json=labels)
@@ -267,12 +317,22 @@ def send_labels(client: httpx.Client, answers: list[dict[str, Any]]) -> None:
         )
 
 
+def recogniser_labels(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The digits the recogniser read, labelled. A noise input the detector let through
+    has no digit to label, and a row it held back never reached the recogniser."""
+    return [
+        {"request_id": a["request_id"], "label": a["label"], "endpoint": RECOGNISE}
+        for a in answers
+        if a["label"] != NO_DIGIT and a["prediction"] != NO_DIGIT
+    ]
+
+
 def speech_p_verdict(client: httpx.Client, since: str) -> bool:
     """Whether the recogniser's speech_p drifted since ``since``, from its monitoring
     report over HTTP (the server flushes its queued predictions to the log first, so a
     CLI report after this one sees them all)."""
     response = client.get(
-        f"/v1/endpoints/{ENDPOINT}.recognise/monitoring",
+        f"/v1/endpoints/{RECOGNISE}/monitoring",
         params={"since": since, "sections": "drift"},
     )
     response.raise_for_status()
@@ -284,26 +344,31 @@ def speech_p_verdict(client: httpx.Client, since: str) -> bool:
     )
     console.print(
         f"the recogniser's speech_p: {verdict} ({entry.get('stat')} "
-        f"{_num(entry.get('statistic'))}, threshold {_num(entry.get('threshold'))}, "
-        f"{entry.get('n_current')} rows); {pixels} of its 64 pixels drifted"
+        f"{_num(entry.get('statistic'))}; materiality {_num(entry.get('materiality'))}, "
+        f"critical value {_num(entry.get('critical_value'))}; {entry.get('n_current')} rows); "
+        f"{pixels} of its 64 pixels drifted"
     )
     return bool(entry.get("drifted"))
 
 
 def report(*options: str) -> None:
     """``modelport monitor report`` of the recogniser's step."""
-    modelport("monitor", "report", ENDPOINT, "--step", "recognise", *options)
+    modelport("monitor", "report", RECOGNISE, *options)
 
 
 def show_skips(client: httpx.Client) -> None:
-    """The server's own counts of the steps' answered and skipped rows, from /metrics."""
-    lines = [
-        line
-        for line in client.get("/metrics").text.splitlines()
-        if not line.startswith("#") and ENDPOINT in line and "skip" in line
-    ]
-    if lines:
-        console.print("the server's counts:\n" + "\n".join(lines), highlight=False)
+    """Each step's rows run and skipped so far, as the server counts them (the pipeline's
+    view over HTTP; the CLI's ``endpoints show`` reads the control plane alone)."""
+    response = client.get(f"/v1/endpoints/{ENDPOINT}")
+    response.raise_for_status()
+    for step in response.json()["pipeline"]["steps"]:
+        rate = step.get("skip_rate")
+        console.print(
+            f"step {step['name']} ({step['endpoint']}, {step['model']}:{step['version']}): "
+            f"{step['rows']['run']} rows run, {step['rows']['skipped']} skipped"
+            + ("" if rate is None else f" (skip rate {rate:.1%})"),
+            highlight=False,
+        )
 
 
 def summarize_phase(title: str, answers: list[dict[str, Any]]) -> dict[str, float]:
@@ -360,9 +425,10 @@ def main() -> None:
         "--description",
         "which digit: logistic regression on the pixels and the detector's speech_p",
     )
-    console.print(f"[bold]pipeline.toml[/]\n{PIPELINE}", highlight=False)
+    console.print("[bold]pipeline.toml[/]")
+    console.print(PIPELINE, markup=False, highlight=False)
     modelport("endpoints", "create", ENDPOINT, "--pipeline", "pipeline.toml")
-    modelport("endpoints", "show", ENDPOINT)
+    show_pipeline()
 
     console.rule("2. serve, and send clean traffic: digits, and some noise")
     port = free_port()
@@ -399,29 +465,108 @@ def main() -> None:
         report("--since", degraded_since, "--sections", "drift,performance")
         if not drifted:
             raise SystemExit("the recogniser's speech_p did not drift: the demo's point is lost")
-        modelport("endpoints", "show", ENDPOINT)
+
+        console.rule("6. the recogniser alone is retrained for the new microphone: a canary")
+        modelport(
+            "models",
+            "register",
+            "recogniser",
+            "recogniser_v2.skops",
+            "--reference",
+            "recogniser_v2_train.parquet",
+            "--target",
+            "digit",
+            "--parent",
+            "recogniser:1",
+            "--description",
+            "recogniser:1's digits, and the same heard through the noisier microphone",
+        )
+        # The step is an endpoint: its rollout is any endpoint's, and the detector's
+        # step goes on serving detector:1 throughout.
+        modelport(
+            "rollout",
+            "start",
+            RECOGNISE,
+            "--version",
+            "2",
+            "--strategy",
+            "canary",
+            "--steps",
+            "50,100",
+            "--step-after",
+            "100req",
+            "--min-samples",
+            "40",
+            # Judged on the step's own labels alone: it must read more digits right
+            # than recogniser:1 does on the same noisier traffic.
+            "--gate",
+            "accuracy>=primary",
+        )
+        with httpx.Client(base_url=url, timeout=30) as client:
+            outcome, sent = roll_out(client, live)
+            console.print(f"rollout outcome: [bold]{outcome}[/] after {sent} pipeline requests")
+        modelport("rollout", "history", RECOGNISE)
+        show_pipeline()
+
+        console.rule("7. new traffic through the noisier microphone")
+        with httpx.Client(base_url=url, timeout=30) as client:
+            after = send_traffic(client, traffic(live, seed=6, sigma=SIGMA), "after")
+            after_figures = summarize_phase("after the recogniser's retrain", after)
+            send_labels(client, after)
     finally:
-        console.rule("6. stop cleanly (SIGTERM flushes the prediction log)")
+        console.rule("8. stop cleanly (SIGTERM flushes the prediction log)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    modelport("logs", "tail", ENDPOINT, "--step", "detect", "-n", "5", "--table")
+    modelport("logs", "tail", DETECT, "-n", "5", "--table")
     clean_figures["speech_p drifted"] = clean_drifted
     degraded_figures["speech_p drifted"] = drifted
-    summarize(clean_figures, degraded_figures, time.monotonic() - started)
+    summarize(
+        {
+            "clean microphone": clean_figures,
+            "noisier microphone": degraded_figures,
+            "recogniser:2 (canary: " + outcome + ")": after_figures,
+        },
+        time.monotonic() - started,
+    )
 
 
-def summarize(clean: dict[str, float], degraded: dict[str, float], seconds: float) -> None:
+def roll_out(client: httpx.Client, digits: pd.DataFrame, budget: int = 6000) -> tuple[str, int]:
+    """Send noisier traffic, and the recogniser's labels soon after, until the rollout
+    on its step is decided (or the budget is spent)."""
+    rows = pd.concat(
+        [traffic(digits, seed=100 + round_, sigma=SIGMA) for round_ in range(budget // 800 + 1)],
+        ignore_index=True,
+    )
+    state = "active"
+    answers: list[dict[str, Any]] = []
+    for sent in track(range(budget), description="traffic during the rollout", console=console):
+        answers.append(answer(client, rows, sent, f"rollout-{sent}"))
+        if sent % 50 == 49:
+            labels = recogniser_labels(answers)
+            answers = []
+            if labels:
+                client.post("/v1/feedback", json=labels).raise_for_status()
+            rollout = client.get(f"/v1/endpoints/{RECOGNISE}/rollout").json()["rollout"] or {}
+            state = str(rollout.get("status", "active"))
+            if state not in ("active", "paused"):
+                return state, sent + 1
+    return state, budget
+
+
+def summarize(phases: dict[str, dict[str, float]], seconds: float) -> None:
     table = Table(title="modelport pipeline demo summary")
     table.add_column("what")
-    table.add_column("clean microphone", justify="right")
-    table.add_column("degraded microphone", justify="right")
-    for what in clean:
-        table.add_row(what, _cell(clean[what]), _cell(degraded[what]))
+    for phase in phases:
+        table.add_column(phase, justify="right")
+    for what in next(iter(phases.values())):
+        table.add_row(what, *(_cell(figures.get(what)) for figures in phases.values()))
     console.print(table)
     console.print(f"the demo took {seconds:.0f} s")
 
 
-def _cell(value: float) -> str:
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "-"
     return ("yes" if value else "no") if isinstance(value, bool) else f"{value:.1%}"
 
 
