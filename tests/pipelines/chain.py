@@ -109,3 +109,23 @@ def instances(n: int, seed: int, tenure_shift: float = 0.0) -> list[dict[str, fl
         {"tenure": float(t) + tenure_shift, "charges": float(c)}
         for t, c in zip(frame.tenure, frame.charges, strict=True)
     ]
+
+
+def register_python(folder: Path, name: str, source: str) -> int:
+    """Register ``source`` (``file.py:attr``) as ``name``:N, trusted, in-process."""
+    from modelport.config import Settings
+    from modelport.registry.artifacts import ArtifactStore
+    from modelport.registry.service import Registration, Registry
+    from modelport.store.db import Database
+
+    settings = Settings.load(folder / "modelport.toml")
+    home = folder / settings.store.home
+    db = Database(f"sqlite:///{home / 'modelport.db'}")
+    try:
+        registry = Registry(db, ArtifactStore(home / "artifacts"))
+        version = registry.register(
+            Registration(name=name, source=source, flavor="python", trust_code=True)
+        )
+    finally:
+        db.dispose()
+    return version.version

@@ -114,6 +114,7 @@ def test_metrics_give_the_pipeline_latency_and_each_step_and_skip_counts(
     )
     scorer = shown["pipeline"]["steps"][1]
     assert scorer["endpoint"] == "intake.scorer" and scorer["ready"] is True
+    assert "health" in scorer  # the newest monitoring window, once one is stored
     assert scorer["inputs"] == {
         "tenure": "request.tenure", "charges": "request.charges",
         "activity": "detect.prediction", "activity_p": "detect.proba.1",

@@ -123,6 +123,11 @@ def list_endpoints(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         return
     table = Table("endpoint", "model", "version", "follows", "strategy", "revision", "updated")
     for e in endpoints:
+        if e.pipeline is not None:
+            steps = " -> ".join(str(step.get("name")) for step in e.pipeline.get("steps", []))
+            table.add_row(e.name, f"pipeline: {steps}", "-", "-", "-", str(e.revision),
+                          e.updated_at.isoformat()[:19])  # fmt: skip
+            continue
         table.add_row(
             e.name,
             e.model,
