@@ -282,7 +282,7 @@ def show_pipeline() -> None:
     """``modelport endpoints show`` of the pipeline, its steps as a table (the JSON
     lists each of the 64 pixels the request brings, twice)."""
     shown = json.loads(modelport("endpoints", "show", ENDPOINT, echo=False).stdout)
-    table = Table("step", "endpoint", "serves", "inputs", "when", "default")
+    table = Table("step", "endpoint", "serves", "inputs", "when", "default", "drifted inputs")
     for step in shown["pipeline"]["steps"]:
         inputs = step.get("inputs", {})
         mapped = [f"{k} = {v}" for k, v in inputs.items() if v != f"request.{k}"]
@@ -294,9 +294,21 @@ def show_pipeline() -> None:
             ", ".join([*mapped, f"{passed} from the request"] if passed else mapped),
             step.get("when") or "-",
             str(step.get("default", "-")),
+            _drifted(step.get("health"), [k for k, v in inputs.items() if v != f"request.{k}"]),
         )
     console.print(table)
     console.print(f"the pipeline's request: {len(shown['pipeline']['request'])} features")
+
+
+def _drifted(health: dict[str, Any] | None, named: list[str]) -> str:
+    """The inputs the step's newest monitoring window found drifted: the mapped ones by
+    name, the request's as a count."""
+    if health is None:
+        return "- (no window yet)"
+    drifted = health["drifted_inputs"]
+    shown = [name for name in named if name in drifted]
+    others = len(drifted) - len(shown)
+    return ", ".join([*shown, f"{others} from the request"] if others else shown) or "none"
 
 
 def send_labels(client: httpx.Client, answers: list[dict[str, Any]]) -> None:
@@ -465,6 +477,7 @@ def main() -> None:
         report("--since", degraded_since, "--sections", "drift,performance")
         if not drifted:
             raise SystemExit("the recogniser's speech_p did not drift: the demo's point is lost")
+        show_pipeline()  # the server's live monitoring has seen it too
 
         console.rule("6. the recogniser alone is retrained for the new microphone: a canary")
         modelport(
