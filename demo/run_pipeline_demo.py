@@ -12,8 +12,10 @@ The story: clean traffic (digits and some noise) is served, noise skips the reco
 labels arrive for each step and give their accuracy. Then the "microphone" degrades
 (gaussian noise on every pixel): the detector passes fewer rows and with less
 confidence, so the recogniser's ``speech_p`` input drifts, and its monitoring says so
-although nobody touched the recogniser. Everything lives in ``.modelport/demo-pipeline/``;
-each run starts that folder afresh.
+although nobody touched the recogniser. Last, a recogniser retrained for the noisier
+microphone goes canary on its step alone (the detector keeps its version), is judged on
+the recogniser's own labels and promoted, and its accuracy on new traffic is shown.
+Everything lives in ``.modelport/demo-pipeline/``; each run starts that folder afresh.
 """
 
 from __future__ import annotations
