@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from modelport.batch import Batch, Prediction
 from modelport.predlog.feedback import FeedbackItem, FeedbackStore
+from modelport.predlog.index import Served
 from modelport.predlog.parquet import ParquetPredictionLog
 from modelport.predlog.records import PredictionRecord
 
@@ -145,3 +146,65 @@ def test_many_labels_in_one_call(feedback: FeedbackStore) -> None:
     assert result.accepted == 6_000 and result.matched == 0
     assert len(result.to_dict()["unmatched_ids"]) == 100
     assert feedback.labels().num_rows == 6_000
+
+
+def test_each_endpoint_keeps_its_own_label_for_a_shared_request_row(
+    feedback: FeedbackStore, prediction_log: ParquetPredictionLog
+) -> None:
+    feedback.ingest([FeedbackItem("pending", 0)])  # its request unknown yet
+    prediction_log.write(
+        [logged("shared", [1]), logged("shared", [0], endpoint="pricing"), logged("pending", [1])]
+    )
+    feedback.ingest(
+        [FeedbackItem("shared", 1, endpoint="churn"), FeedbackItem("shared", 0, endpoint="pricing")]
+    )
+    again = feedback.ingest([FeedbackItem("shared", 0, endpoint="churn")], actor="bob")
+
+    assert again.replaced == 1  # churn's label only
+    # The pending label learnt its endpoint when the index read the log.
+    assert label_map(feedback.labels(endpoint="churn")) == {("shared", 0): "0", ("pending", 0): "0"}
+    assert label_map(feedback.labels(endpoint="pricing")) == {("shared", 0): "0"}
+    assert feedback.labels().num_rows == 3
+    assert [(h["endpoint"], h["label"], h["current"]) for h in feedback.history("shared")] == [
+        ("churn", 1, False),
+        ("churn", 0, True),
+        ("pricing", 0, True),
+    ]
+
+
+def test_a_label_for_a_known_request_takes_the_place_of_its_pending_one(
+    feedback: FeedbackStore,
+) -> None:
+    feedback.ingest([FeedbackItem("early", 1)], actor="alice")  # endpoint not known: ""
+    # As in the server: answers are remembered at once, the log indexed later.
+    feedback.index.following = True
+    feedback.index.remember(Served("early", "churn", "churn", 1, 1, datetime.now(UTC)))
+
+    result = feedback.ingest([FeedbackItem("early", 0)], actor="bob")
+
+    assert (result.matched, result.replaced) == (1, 1)
+    assert label_map(feedback.labels(endpoint="churn")) == {("early", 0): "0"}
+    assert feedback.labels()["label_endpoint"].to_pylist() == ["churn"]
+    assert [(h["endpoint"], h["actor"], h["current"]) for h in feedback.history("early")] == [
+        (None, "alice", False),
+        ("churn", "bob", True),
+    ]
+
+
+def test_a_pending_label_and_its_endpoints_own_label_settle_on_the_later_one(
+    feedback: FeedbackStore, prediction_log: ParquetPredictionLog
+) -> None:
+    feedback.ingest([FeedbackItem("r", 1, endpoint="churn")], actor="alice")
+    feedback.ingest([FeedbackItem("r", 0)], actor="bob")  # later, its endpoint not known
+    feedback.ingest([FeedbackItem("s", 1, endpoint="churn")], actor="carol")
+    prediction_log.write([logged("r", [1]), logged("s", [1])])
+    feedback.ingest([FeedbackItem("s", 0)], actor="dave")  # known now: replaces carol's
+
+    feedback.index.catch_up()  # the index learns r: bob's label is churn's, and later
+
+    assert label_map(feedback.labels(endpoint="churn")) == {("r", 0): "0", ("s", 0): "0"}
+    assert feedback.labels().num_rows == 2
+    assert [(h["actor"], h["current"]) for h in feedback.history("r")] == [
+        ("alice", False),
+        ("bob", True),
+    ]

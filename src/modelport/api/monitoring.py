@@ -11,6 +11,10 @@ GET /v1/endpoints/{name}/monitoring/history    stored series: ?feature=&stat=&si
     decision=1: columns of the statistic deciding each feature's drift (the heat map);
     columns=N: at most N columns, consecutive windows grouped and shown by their worst
 GET /v1/endpoints/{name}/monitoring/events     concept-drift detector events: ?since=
+
+Each takes ``?step=``: the step of pipeline ``name`` (its endpoint ``name.step``). A
+pipeline endpoint itself is monitored step by step: its report (and its live window,
+which it has none of) answers 422 ``step_required`` listing the steps.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from starlette.routing import BaseRoute, Route
 from modelport.api.auth import require
 from modelport.api.context import services
 from modelport.api.params import MAX_ROWS, flag_param, int_param
+from modelport.api.pipelines import endpoint_for
 from modelport.api.responses import JSON, guarded
 from modelport.errors import NotFound, ValidationFailed
 from modelport.monitoring.live import queries
 from modelport.monitoring.live.windows import parse_window
 from modelport.monitoring.reports.options import report_request
+from modelport.monitoring.reports.pipeline import refuse_pipeline
 from modelport.monitoring.reports.render.html import render_html
 from modelport.monitoring.stats.settings import DriftSettings
 from modelport.vocabulary import parse_moment as parse_time
@@ -49,8 +55,8 @@ def _time(request: Request, key: str) -> datetime | None:
 async def report(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
     params = request.query_params
+    name = await endpoint_for(request, request.path_params["name"], params.get("step") or None)
     output = params.get("format", "json")
     if output not in ("json", "html"):
         raise ValidationFailed(f"format must be json or html, got {output!r}", field="format")
@@ -80,9 +86,14 @@ async def report(request: Request) -> Response:
 async def live(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
-    app.endpoints.get(name)  # 404 for an unknown endpoint
+    name = await endpoint_for(
+        request, request.path_params["name"], request.query_params.get("step") or None
+    )
     empty = flag_param(request, "empty")
+    endpoint = await asyncio.to_thread(app.endpoints.get, name)  # 404 for an unknown one
+    if not empty:
+        # A pipeline logs nothing of its own: only its steps have live windows.
+        refuse_pipeline(endpoint, "live window")
     if app.collector is not None:
         await asyncio.to_thread(app.collector.tick)
     settings = app.settings.monitoring
@@ -108,9 +119,9 @@ async def live(request: Request) -> Response:
 async def history(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
-    endpoint = app.endpoints.get(name)
     params = request.query_params
+    name = await endpoint_for(request, request.path_params["name"], params.get("step") or None)
+    endpoint = app.endpoints.get(name)
     output = params.get("format", "points")
     if output not in ("points", "columns"):
         raise ValidationFailed(f"format must be points or columns, got {output!r}", field="format")
@@ -150,7 +161,9 @@ async def history(request: Request) -> Response:
 async def events(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    name = await endpoint_for(
+        request, request.path_params["name"], request.query_params.get("step") or None
+    )
     app.endpoints.get(name)
     found = await asyncio.to_thread(app.series.events, name, _time(request, "since"))
     return JSON({"endpoint": name, "events": found})

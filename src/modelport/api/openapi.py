@@ -103,6 +103,9 @@ MONITORING_QUERY = (
     Query("format", {"type": "string", "enum": ["json", "html"]}, "answer as JSON or HTML"),
 )
 
+# A step of the pipeline the path names: the endpoint ``{name}.{step}`` that serves it.
+STEP_QUERY = _text("step", "a step of pipeline {name} (its endpoint {name}.{step})")
+
 BINARY_HEADER = Query(
     "Inference-Header-Content-Length",
     {"type": "integer", "minimum": 0},
@@ -119,6 +122,9 @@ ALERT_HISTORY_QUERY = (
         "newest entries to answer (default 1000)",
     ),
 )
+
+# Every rollout route: the rollout of one step of a pipeline.
+ROLLOUT_STEP = _text("step", "a step of pipeline {name}: act on the endpoint serving it")
 
 ROLLOUT_VERBS = {
     "promote": "Move the candidate to the next step (or make it the primary)",
@@ -141,7 +147,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "predict",
         s.FeedbackResponse,
         body=s.FeedbackRequest,
-        refusals=(409,),
+        refusals=(404, 409),
     ),
     # Open Inference Protocol v2
     ("GET", "/v2"): Operation("Server metadata", "v2", s.ServerMetadata),
@@ -349,25 +355,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         status=201,
         body=s.RolloutStart,
         body_optional=True,
+        query=(ROLLOUT_STEP,),
         refusals=(409,),
     ),
     ("GET", "/v1/endpoints/{name}/rollout"): Operation(
         "The current (or last) rollout",
         "rollouts",
         s.RolloutStatus,
-        query=(_flag("fresh", "analyse the log now"),),
+        query=(_flag("fresh", "analyse the log now"), ROLLOUT_STEP),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/report"): Operation(
         "Shadow comparison of candidate and primary",
         "rollouts",
         s.RolloutReport,
-        query=(_int("rollout", "a rollout id (default: latest)"), _text("slice", "a feature")),
+        query=(
+            _int("rollout", "a rollout id (default: latest)"),
+            _text("slice", "a feature"),
+            ROLLOUT_STEP,
+        ),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/history"): Operation(
         "Rollout audit trail with evidence",
         "rollouts",
         s.RolloutHistory,
-        query=(_int("rollout", "a rollout id (default: all)"),),
+        query=(_int("rollout", "a rollout id (default: all)"), ROLLOUT_STEP),
     ),
     ("GET", "/v1/endpoints/{name}/rollout/analyses"): Operation(
         "Every gate's estimate and always-valid interval against its bound, over time",
@@ -381,6 +392,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 {"type": "integer", "minimum": 1, "maximum": 10_000},
                 "newest rounds to answer, oldest first (default 1000)",
             ),
+            ROLLOUT_STEP,
         ),
     ),
     **{
@@ -390,6 +402,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             s.RolloutAnswer,
             body=s.RolloutAction,
             body_optional=True,
+            query=(ROLLOUT_STEP,),
             refusals=(409,),
         )
         for verb, summary in ROLLOUT_VERBS.items()
@@ -400,7 +413,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "monitoring",
         s.MonitoringReport,
         also_html=True,
-        query=MONITORING_QUERY,
+        query=(*MONITORING_QUERY, STEP_QUERY),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/live"): Operation(
         "The current live window",
@@ -409,6 +422,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=(
             _int("version", "only this version"),
             _flag("empty", "no window stored yet: answer no windows instead of 404"),
+            STEP_QUERY,
         ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/history"): Operation(
@@ -429,13 +443,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _flag("decision", "columns of the statistic deciding each feature's drift"),
             _int("columns", "format=columns: at most N columns (windows grouped, worst shown)"),
             _text("window", "format=columns: the window size (default: monitoring.window)"),
+            STEP_QUERY,
         ),
     ),
     ("GET", "/v1/endpoints/{name}/monitoring/events"): Operation(
         "Concept-drift detector events",
         "monitoring",
         s.DetectorEvents,
-        query=(_text("since", "ISO time or a duration ago"),),
+        query=(_text("since", "ISO time or a duration ago"), STEP_QUERY),
     ),
     # alerts and notifiers
     ("GET", "/v1/alerts"): Operation("Alert rules with their state", "alerts", s.AlertRuleList),
@@ -533,6 +548,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             Query("status", {"type": "string", "enum": ["ok", "error"]}, "only ok or failed rows"),
             _flag("labelled", "only rows with (true) or without (false) a label"),
             _text("since", "ISO time or a duration ago"),
+            _text("step", "a step of pipeline {name}; without it, every step's rows together"),
         ),
     ),
     # the caller

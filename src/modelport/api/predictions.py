@@ -1,13 +1,20 @@
 """The newest logged predictions of an endpoint, with their labels (dashboard, reviews).
 
-GET /v1/endpoints/{name}/predictions   ?limit=&version=&role=&status=&labelled=&since=
+GET /v1/endpoints/{name}/predictions   ?limit=&version=&role=&status=&labelled=&since=&step=
+
+``step`` names a step of pipeline ``name`` (its endpoint ``name.step``). A pipeline
+without ``step`` answers every step's rows, each saying its ``step``, newest request first
+and one request's steps together.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import UTC, datetime
+from functools import partial
 
+import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -15,12 +22,17 @@ from starlette.routing import BaseRoute, Route
 from modelport.api.auth import require
 from modelport.api.context import services
 from modelport.api.params import flag_param, int_param
+from modelport.api.pipelines import endpoint_for
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
+from modelport.monitoring.reports.pipeline import steps_together
+from modelport.pipelines.spec import parse_pipeline, step_endpoint
 from modelport.predlog import columns as col
+from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.newest import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    NewestPredictions,
     PredictionQuery,
     newest_predictions,
 )
@@ -56,34 +68,54 @@ def query_of(request: Request) -> PredictionQuery:
     )
 
 
+def _labels(feedback: FeedbackStore, endpoint: str, request_ids: Collection[str]) -> pa.Table:
+    return feedback.labels(endpoint=endpoint, request_ids=request_ids)
+
+
 @guarded()
 async def predictions(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    step = request.query_params.get("step") or None
+    name = await endpoint_for(request, request.path_params["name"], step)
     query = query_of(request)
-    app.endpoints.get(name)  # 404 for an unknown endpoint
+    endpoint = await asyncio.to_thread(app.endpoints.get, name)  # 404 for an unknown one
+    # A pipeline logs nothing itself: its steps' rows, each step's newest ``limit``.
+    steps = [] if endpoint.pipeline is None else parse_pipeline(endpoint.pipeline).names
+    served = [step_endpoint(name, s) for s in steps] or [name]
     # Predictions still queued for the log are the newest ones.
     await asyncio.to_thread(app.recorder.flush)
-    found = await asyncio.to_thread(
-        newest_predictions,
-        app.log,
-        lambda ids: app.feedback.labels(endpoint=name, request_ids=ids),
-        name,
-        query,
-        privacy=app.plane.privacy,
-    )
-    return JSON(
-        {
-            "endpoint": name,
-            "limit": query.limit,
-            "features": found.features(),
-            "predictions": found.rows,
-            "scanned": found.scanned,
-            "exhausted": found.exhausted,
-            "skipped_segments": len(found.skipped),
-        }
-    )
+    found: list[NewestPredictions] = []
+    for each in served:
+        found.append(
+            await asyncio.to_thread(
+                newest_predictions,
+                app.log,
+                partial(_labels, app.feedback, each),
+                each,
+                query,
+                privacy=app.plane.privacy,
+            )
+        )
+    rows = found[0].rows
+    if steps:
+        for each, part in zip(steps, found, strict=True):
+            for row in part.rows:
+                row["step"] = each
+        rows = steps_together([row for part in found for row in part.rows], steps)
+        rows = rows[: query.limit]
+    body = {
+        "endpoint": name,
+        "limit": query.limit,
+        "features": list(dict.fromkeys(f for part in found for f in part.features())),
+        "predictions": rows,
+        "scanned": sum(part.scanned for part in found),
+        "exhausted": all(part.exhausted for part in found),
+        "skipped_segments": sum(len(part.skipped) for part in found),
+    }
+    if steps:
+        body["steps"] = steps
+    return JSON(body)
 
 
 routes: list[BaseRoute] = [Route("/v1/endpoints/{name}/predictions", predictions, methods=["GET"])]

@@ -7,6 +7,10 @@ GET  /v1/endpoints/{name}/rollout/report              shadow report (?slice=FEAT
 GET  /v1/endpoints/{name}/rollout/history             audit trail with evidence
 GET  /v1/endpoints/{name}/rollout/analyses            gates' estimates over time
                                                       (?rollout=ID&since=&limit=)
+
+Every route takes ``?step=NAME`` when ``name`` is a pipeline (POST start also a body's
+``"step"``): the rollout is then that step's, on the endpoint serving it
+(``<pipeline>.<step>``), and the other steps are left as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from modelport.api.auth import require
 from modelport.api.body import read_json
 from modelport.api.context import services
 from modelport.api.params import int_param
+from modelport.api.pipelines import endpoint_for
 from modelport.api.responses import JSON, guarded
 from modelport.errors import ValidationFailed
 from modelport.server import Services
@@ -53,12 +58,20 @@ async def _body(request: Request) -> dict[str, Any]:
     return payload
 
 
+async def _endpoint(request: Request, step: object = None) -> str:
+    """The endpoint the route acts on: the path's, or the step's of that pipeline."""
+    given = request.query_params.get("step") if step is None else step
+    if given is not None and not isinstance(given, str):
+        raise ValidationFailed("step must be the name of a pipeline step", field="step")
+    return await endpoint_for(request, request.path_params["name"], given or None)
+
+
 @guarded()
 async def start(request: Request) -> Response:
     app = services(request)
     actor = require(request)
-    name = request.path_params["name"]
     options = await _body(request)
+    name = await _endpoint(request, options.pop("step", None))
     rollout = await asyncio.to_thread(app.rollouts.start, name, options, actor)
     await app.plane.refresh(only=name)
     return JSON({**rollout.to_dict(), "serving": _serving(app, name)}, status_code=201)
@@ -68,7 +81,7 @@ async def start(request: Request) -> Response:
 async def status(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    name = await _endpoint(request)
     fresh = request.query_params.get("fresh") in ("1", "true")
     body = await asyncio.to_thread(app.rollouts.status, name, fresh)
     body["serving"] = _serving(app, name)
@@ -80,7 +93,7 @@ def _action(verb: str) -> Any:
     async def act(request: Request) -> Response:
         app = services(request)
         actor = require(request)
-        name = request.path_params["name"]
+        name = await _endpoint(request)
         reason = str((await _body(request)).get("reason") or "")
         method = getattr(app.rollouts, verb)
         rollout = await asyncio.to_thread(method, name, actor, reason)
@@ -95,7 +108,7 @@ def _action(verb: str) -> Any:
 async def report(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    name = await _endpoint(request)
     rollout_id = int_param(request, "rollout")
     slice_by = request.query_params.get("slice") or None
     # Background copies still in memory belong in "so far".
@@ -109,7 +122,7 @@ async def report(request: Request) -> Response:
 async def history(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    name = await _endpoint(request)
     events = await asyncio.to_thread(app.rollouts.history, name, int_param(request, "rollout"))
     return JSON({"endpoint": name, "history": events})
 
@@ -118,7 +131,7 @@ async def history(request: Request) -> Response:
 async def analyses(request: Request) -> Response:
     app = services(request)
     require(request)
-    name = request.path_params["name"]
+    name = await _endpoint(request)
     rollout_id = int_param(request, "rollout")
     since_text = request.query_params.get("since")
     since = parse_moment(since_text, now=datetime.now(UTC), field="since") if since_text else None

@@ -112,6 +112,13 @@ class FeedbackLabel(Request):
     # The log stores row numbers as 32-bit integers.
     row: int = Field(default=0, ge=0, le=2**31 - 1, description="row of a multi-row request")
     endpoint: str | None = None
+    step: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a step of the pipeline 'endpoint' names (or, without 'endpoint', of "
+        "the pipeline that answered the request): the label is that step's; without it a "
+        "pipeline's request is labelled for its final step",
+    )
 
 
 class FeedbackBatch(Request):
@@ -449,6 +456,11 @@ class RolloutStart(Request):
     smoke_agreement: float | None = Field(default=None, ge=0, le=1)
     keep_blue: str | float | None = None
     reason: str | None = None
+    step: str | None = Field(
+        default=None,
+        description="a step of the pipeline the path names: roll out that step's version "
+        "(as ?step=)",
+    )
 
 
 class RolloutAction(Request):
@@ -492,6 +504,11 @@ class RolloutReport(Answer):
     """The shadow comparison; its sections depend on the model kind."""
 
     serving: dict[str, Any]
+    pipeline: dict[str, Any] | None = Field(
+        default=None,
+        description="a pipeline step's rollout: the pipeline's final outputs by the arm "
+        "that served the step (rows, distribution, accuracy or MAE with labels)",
+    )
 
 
 class RolloutHistory(Answer):
@@ -1036,6 +1053,9 @@ class LoggedPrediction(Answer):
     error: str | None
     label: str | float | None = Field(description="the ground truth, once it arrived")
     label_received_at: str | None
+    step: str | None = Field(
+        default=None, description="a pipeline asked without step: the step this row is of"
+    )
 
 
 class LoggedPredictions(Answer):
@@ -1049,6 +1069,9 @@ class LoggedPredictions(Answer):
         "enough matches, or the search stopped after reading its maximum)"
     )
     skipped_segments: int = Field(description="log files that could not be read")
+    steps: list[str] | None = Field(
+        default=None, description="a pipeline asked without step: its steps, whose rows these are"
+    )
 
 
 # --- service figures over time -----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 from starlette.requests import Request
@@ -13,10 +14,11 @@ from modelport.api.auth import require
 from modelport.api.body import read_json, request_id_from
 from modelport.api.context import services
 from modelport.api.params import flag_param
+from modelport.api.pipelines import resolve_step
 from modelport.api.responses import JSON, guarded
 from modelport.codecs.simple import decode_simple, encode_simple
 from modelport.errors import ValidationFailed
-from modelport.predlog.feedback import parse_items
+from modelport.predlog.feedback import parse_items, with_steps
 from modelport.serving.dataplane import new_request_id
 
 
@@ -50,6 +52,11 @@ async def feedback(request: Request) -> Response:
     actor = require(request)
     payload = await read_json(request, app.settings.server.max_body_bytes)
     items = parse_items(payload)
+    # A pipeline and one of its steps name the step's endpoint, checked as on every route.
+    if any(item.endpoint is not None and item.step is not None for item in items):
+        items = await asyncio.to_thread(
+            with_steps, items, functools.partial(resolve_step, app.endpoints)
+        )
     # No flush, no log scan: the request index knows recent answers from memory and
     # older ones by key (a label costs the same however large the log is).
     result = await asyncio.to_thread(app.feedback.ingest, items, actor=actor)

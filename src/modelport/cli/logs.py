@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import sys
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from modelport.cli.common import (
     console,
+    endpoint_store,
     errors,
     feedback_store,
     handle_errors,
@@ -27,15 +29,19 @@ from modelport.cli.common import (
     services,
     settings,
 )
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, NotFound
 from modelport.predlog import columns as col
-from modelport.predlog.feedback import FeedbackItem
+from modelport.predlog.feedback import FeedbackItem, with_steps
 from modelport.predlog.reader import LABEL_COLUMNS, WindowSpec, join_labels
 
 logs_app = typer.Typer(help="Read the prediction log.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Ground-truth labels for logged predictions.", no_args_is_help=True)
 
+# The column saying which step of a pipeline a row is of.
+STEP_COLUMN = "step"
+STEP_HELP = "A step of pipeline ENDPOINT (the endpoint ENDPOINT.STEP)."
 TAIL_COLUMNS = [
+    STEP_COLUMN,
     col.TS,
     col.REQUEST_ID,
     col.ROW,
@@ -76,10 +82,44 @@ def _cell(value: Any) -> str:
     return str(value)[:40]
 
 
+def _served(endpoint: str, step: str | None) -> tuple[str, list[str]]:
+    """The endpoint to read and, for a pipeline named without a step, its steps (whose
+    endpoints are read instead)."""
+    from modelport.api.pipelines import resolve_step
+    from modelport.pipelines.spec import parse_pipeline
+
+    store = services().endpoints
+    name = resolve_step(store, endpoint, step)
+    try:
+        record = store.get(name)
+    except NotFound:
+        # The log outlives its endpoint: a deleted endpoint's rows are still read.
+        return name, []
+    return name, [] if record.pipeline is None else parse_pipeline(record.pipeline).names
+
+
+def _with_step(table: pa.Table, step: str) -> pa.Table:
+    return table.add_column(0, STEP_COLUMN, pa.array([step] * table.num_rows, pa.string()))
+
+
+def _steps_table(tables: list[pa.Table], steps: list[str], limit: int | None) -> pa.Table:
+    """Every step's rows, each saying its step: newest request first, one request's steps
+    together (at most ``limit`` rows)."""
+    from modelport.monitoring.reports.pipeline import steps_together
+
+    merged = pa.concat_tables(
+        [_with_step(t, s) for t, s in zip(tables, steps, strict=True)],
+        promote_options="permissive",
+    )
+    rows = steps_together(merged.to_pylist(), steps)
+    return pa.Table.from_pylist(rows[:limit], schema=merged.schema)
+
+
 @logs_app.command()
 @handle_errors
 def tail(
     endpoint: Annotated[str, typer.Argument()],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     lines: Annotated[int, typer.Option("-n", "--lines", min=1)] = 20,
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
     as_json: Annotated[
@@ -87,26 +127,39 @@ def tail(
     ] = False,
     as_table: Annotated[bool, typer.Option("--table", help="A table even when piped.")] = False,
 ) -> None:
-    """The newest logged predictions of ENDPOINT (JSON lines when piped)."""
+    """The newest logged predictions of ENDPOINT (JSON lines when piped).
+
+    Of a pipeline without --step: every step's rows, newest request first, one request's
+    steps together, each row saying its step."""
+    from modelport.pipelines.spec import step_endpoint
+
     log = prediction_log()
+    endpoint, steps = _served(endpoint, step)
+    names = [step_endpoint(endpoint, s) for s in steps] or [endpoint]
     if not follow:
-        window = log.window(endpoint, WindowSpec(last=lines))
-        table = window.table()
-        _warn_skipped(window.skipped)
+        tables = []
+        for name in names:
+            window = log.window(name, WindowSpec(last=lines))
+            tables.append(window.table())
+            _warn_skipped(window.skipped)
+        table = _steps_table(tables, steps, lines) if steps else tables[0]
         if table.num_rows:
             _print_rows(table, as_json, as_table)
         else:
             errors.print(f"no logged predictions for {endpoint!r}")
         return
     # Every row written after the newest N, once, however late it is written.
-    cursor = log.follow(endpoint, last=lines)
-    warned = 0
+    cursors = [log.follow(name, last=lines) for name in names]
+    warned = [0] * len(cursors)
     while True:
-        newer = cursor.read()
-        _warn_skipped(cursor.skipped[warned:])
-        warned = len(cursor.skipped)
-        if newer.num_rows:
-            _print_rows(newer, as_json, as_table)
+        newer = []
+        for index, cursor in enumerate(cursors):
+            newer.append(cursor.read())
+            _warn_skipped(cursor.skipped[warned[index] :])
+            warned[index] = len(cursor.skipped)
+        table = _steps_table(newer, steps, None) if steps else newer[0]
+        if table.num_rows:
+            _print_rows(table, as_json, as_table)
         time.sleep(1.0)
 
 
@@ -115,6 +168,7 @@ def tail(
 def export(
     endpoint: Annotated[str, typer.Argument()],
     output: Annotated[Path, typer.Option("-o", "--output", help=".parquet or .csv")],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     since: Annotated[str | None, typer.Option(help="1h, 30m, 7d or an ISO time.")] = None,
     until: Annotated[str | None, typer.Option()] = None,
     version: Annotated[int | None, typer.Option()] = None,
@@ -123,23 +177,34 @@ def export(
         bool, typer.Option("--with-labels", help="Join feedback labels by request id and row.")
     ] = False,
 ) -> None:
-    """Write logged predictions to Parquet or CSV."""
+    """Write logged predictions to Parquet or CSV.
+
+    Of a pipeline without --step: every step's rows, each saying its step."""
+    from modelport.pipelines.spec import step_endpoint
+
     suffix = output.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise ModelportError("--output must end in .parquet or .csv", field="output")
     log = prediction_log()
-    window = log.window(
-        endpoint,
-        WindowSpec(since=parse_since(since), until=parse_since(until, field="until")),
-        versions=None if version is None else [version],
-        roles=None if role is None else [role],
-    )
-    table = window.table()
-    _warn_skipped(window.skipped)
-    if with_labels:
-        labels = feedback_store().labels(endpoint=endpoint)
-        table = join_labels(table, labels, keep_unlabelled=True)
-        table = table.drop_columns([c for c in LABEL_COLUMNS if c not in EXPORT_LABELS])
+    endpoint, steps = _served(endpoint, step)
+    tables = []
+    parts: list[str | None] = [*steps] or [None]
+    for each in parts:
+        name = endpoint if each is None else step_endpoint(endpoint, each)
+        window = log.window(
+            name,
+            WindowSpec(since=parse_since(since), until=parse_since(until, field="until")),
+            versions=None if version is None else [version],
+            roles=None if role is None else [role],
+        )
+        table = window.table()
+        _warn_skipped(window.skipped)
+        if with_labels:
+            labels = feedback_store().labels(endpoint=name)
+            table = join_labels(table, labels, keep_unlabelled=True)
+            table = table.drop_columns([c for c in LABEL_COLUMNS if c not in EXPORT_LABELS])
+        tables.append(table if each is None else _with_step(table, each))
+    table = pa.concat_tables(tables, promote_options="permissive")
     if suffix == ".parquet":
         pq.write_table(table, output)
     else:
@@ -242,8 +307,17 @@ def _warn_skipped(skipped: list[tuple[str, str]]) -> None:
 @feedback_app.command()
 @handle_errors
 def ingest(
-    path: Annotated[Path, typer.Argument(help="CSV or Parquet with request_id, label[, row].")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV or Parquet with request_id, label[, row][, step].")
+    ],
     endpoint: Annotated[str | None, typer.Option(help="Endpoint the labels belong to.")] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            help="Step of the pipeline the labels belong to (a 'step' column wins); "
+            "without it a pipeline's labels are its final step's."
+        ),
+    ] = None,
     chunk: Annotated[int, typer.Option(min=1)] = 10_000,
 ) -> None:
     """Store labels that arrived later; report how many match logged predictions."""
@@ -255,7 +329,9 @@ def ingest(
             if path.suffix.lower() == ".parquet"
             else pacsv.read_csv(
                 path,
-                convert_options=pacsv.ConvertOptions(column_types={col.REQUEST_ID: pa.string()}),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={col.REQUEST_ID: pa.string(), "step": pa.string()}
+                ),
             )
         )
     except (pa.ArrowException, OSError) as exc:
@@ -272,9 +348,17 @@ def ingest(
             )
         items.append(
             FeedbackItem(
-                str(row[col.REQUEST_ID]), row[col.LABEL], int(row.get(col.ROW) or 0), endpoint
+                str(row[col.REQUEST_ID]),
+                row[col.LABEL],
+                int(row.get(col.ROW) or 0),
+                endpoint,
+                str(row.get("step") or "") or step,
             )
         )
+    if endpoint is not None and any(item.step is not None for item in items):
+        from modelport.api.pipelines import resolve_step
+
+        items = with_steps(items, functools.partial(resolve_step, endpoint_store()))
     store = feedback_store()
     accepted = matched = 0
     unmatched: list[str] = []

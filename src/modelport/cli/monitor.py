@@ -2,6 +2,8 @@
 
 Reads the project's log and database directly (no server needed); ``report`` gives the
 same answer as ``GET /v1/endpoints/{name}/monitoring`` with the same options.
+``--step`` names a step of a pipeline (``monitor report intake --step scorer`` reports on
+``intake.scorer``); a pipeline itself is monitored step by step.
 """
 
 from __future__ import annotations
@@ -27,11 +29,19 @@ from modelport.cli.monitor_views import show_history, show_report
 if TYPE_CHECKING:
     from modelport.monitoring.live.series import SeriesStore
     from modelport.monitoring.reports.service import MonitoringService
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, NotFound
 
 app = typer.Typer(help="Monitor drift, data quality and performance.", no_args_is_help=True)
 
 FORMATS = ("table", "json", "html")
+STEP_HELP = "A step of pipeline ENDPOINT (the endpoint ENDPOINT.STEP)."
+
+
+def _endpoint(endpoint: str, step: str | None) -> str:
+    """ENDPOINT, or the endpoint serving its step (404 naming a step it lacks)."""
+    from modelport.api.pipelines import resolve_step
+
+    return resolve_step(endpoint_store(), endpoint, step)
 
 
 def _service() -> tuple[MonitoringService, SeriesStore]:
@@ -60,6 +70,7 @@ def _emit(body: dict[str, Any], output_format: str, output: Path | None) -> None
 @handle_errors
 def report(
     endpoint: Annotated[str, typer.Argument()],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     window: Annotated[str | None, typer.Option(help="The last 30m, 1h, 7d, ...")] = None,
     last: Annotated[int | None, typer.Option(help="The newest N rows.")] = None,
     since: Annotated[str | None, typer.Option(help="Start: 1h (ago) or an ISO time.")] = None,
@@ -112,7 +123,7 @@ def report(
         settings=settings().monitoring,
     )
     service, _ = _service()
-    body = service.report(endpoint, request)
+    body = service.report(_endpoint(endpoint, step), request)
     for skipped in body.get("skipped_segments", []):
         errors.print(f"[yellow]warning[/]: skipped unreadable segment {skipped['path']}")
     _emit(body, output_format, output)
@@ -122,6 +133,7 @@ def report(
 @handle_errors
 def history(
     endpoint: Annotated[str, typer.Argument()],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     feature: Annotated[
         str | None, typer.Option(help="Feature, __prediction__, __dataset__, ...")
     ] = None,
@@ -137,6 +149,7 @@ def history(
 
     now = datetime.now(UTC)
     _, series = _service()
+    endpoint = _endpoint(endpoint, step)
     endpoint_store().get(endpoint)
     body = queries.history(
         series,
@@ -157,15 +170,25 @@ def history(
 @handle_errors
 def live(
     endpoint: Annotated[str, typer.Argument()],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     version: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The current live window as the servers last stored it (JSON), without reading the log."""
     from modelport.monitoring.live import queries
     from modelport.monitoring.live.windows import parse_window
+    from modelport.monitoring.reports.pipeline import refuse_pipeline
     from modelport.monitoring.stats.settings import DriftSettings
 
     current = settings().monitoring
     _, series = _service()
+    endpoint = _endpoint(endpoint, step)
+    try:
+        record = endpoint_store().get(endpoint)
+    except NotFound:
+        record = None  # a deleted endpoint's stored windows are still read
+    if record is not None:
+        # A pipeline logs nothing of its own: only its steps have live windows.
+        refuse_pipeline(record, "live window")
     body = queries.live(
         series,
         endpoint,
@@ -209,6 +232,7 @@ def backfill(
 @handle_errors
 def events(
     endpoint: Annotated[str, typer.Argument()],
+    step: Annotated[str | None, typer.Option(help=STEP_HELP)] = None,
     since: Annotated[str | None, typer.Option(help="1d (ago) or an ISO time.")] = None,
 ) -> None:
     """Concept-drift detector events the servers recorded as labels arrived (JSON lines)."""
@@ -216,5 +240,5 @@ def events(
 
     _, series = _service()
     moment = None if since is None else parse_time(since, now=datetime.now(UTC), field="since")
-    for event in series.events(endpoint, moment):
+    for event in series.events(_endpoint(endpoint, step), moment):
         sys.stdout.write(json.dumps(event) + "\n")

@@ -39,6 +39,8 @@ def show_report(report: dict[str, Any]) -> None:
         highlight=False,
     )
     console.print(f"baseline: {report['baseline']['description']}", highlight=False)
+    if "pipeline" in report:
+        _pipeline(report["pipeline"])
     for skipped in report.get("skipped_segments", []):
         console.print(f"[yellow]skipped unreadable segment[/] {skipped['path']}", highlight=False)
     if "features" in report:
@@ -53,6 +55,17 @@ def show_report(report: dict[str, Any]) -> None:
         _performance(report["performance"])
     if "concept_drift" in report:
         _concept(report["concept_drift"])
+
+
+def _pipeline(section: dict[str, Any]) -> None:
+    """Which step of which pipeline, and how many of the pipeline's rows it ran."""
+    condition = f"when {section['when']}" if section["when"] else "no condition"
+    console.print(
+        f"pipeline {section['pipeline']}, step {section['step']} ({condition}): ran "
+        f"{section['rows_run']} of {section['rows_in']} rows, skipped {section['skipped']} "
+        f"(skip rate {_pct(section['skip_rate'])})",
+        highlight=False,
+    )
 
 
 def _drift(report: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 Commands work on the shared store like ``modelport endpoints`` does; running servers
 pick routing changes up within a second, and their controllers take it from there.
+``--step NAME`` acts on one step of a pipeline (the endpoint ``<pipeline>.<step>``),
+leaving the other steps as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from modelport.cli.common import (
     print_json,
     services,
 )
+from modelport.cli.rollout_flags import PipelineStep
 from modelport.cli.rollout_views import show_history, show_report, show_status
 from modelport.rollout.service import RolloutService
 
@@ -27,6 +30,14 @@ app = typer.Typer(
 
 def _service() -> RolloutService:
     return services().rollouts
+
+
+def _endpoint(endpoint: str, step: str | None) -> str:
+    """ENDPOINT, or with ``--step`` the endpoint serving that step of pipeline ENDPOINT."""
+    # Imported here: the API package pulls in the web stack every other command skips.
+    from modelport.api.pipelines import resolve_step
+
+    return resolve_step(services().endpoints, endpoint, step)
 
 
 def _actor() -> str:
@@ -40,6 +51,7 @@ def _actor() -> str:
 @handle_errors
 def start(
     endpoint: Annotated[str, typer.Argument(help="Endpoint to roll the new version out on.")],
+    step: PipelineStep = None,
     version: Annotated[
         str | None,
         typer.Option(
@@ -88,7 +100,8 @@ def start(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Start a rollout of VERSION on ENDPOINT."""
+    """Start a rollout of VERSION on ENDPOINT (or on one step of pipeline ENDPOINT)."""
+    endpoint = _endpoint(endpoint, step)
     options: dict[str, Any] = {
         "version": int(version) if version is not None and version.isdigit() else version,
         "strategy": strategy,
@@ -121,13 +134,14 @@ def start(
 @handle_errors
 def status(
     endpoint: Annotated[str, typer.Argument()],
+    step: PipelineStep = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     stored: Annotated[
         bool, typer.Option("--stored", help="Show the server's last analysis, not a fresh one.")
     ] = False,
 ) -> None:
     """Strategy, step, weights and the gates' latest verdicts with their numbers."""
-    body = _service().status(endpoint, fresh=not stored)
+    body = _service().status(_endpoint(endpoint, step), fresh=not stored)
     if as_json:
         print_json(body)
     else:
@@ -138,6 +152,7 @@ def status(
 @handle_errors
 def report(
     endpoint: Annotated[str, typer.Argument()],
+    step: PipelineStep = None,
     slice_by: Annotated[
         str | None, typer.Option("--slice", help="Break down by this input feature.")
     ] = None,
@@ -145,7 +160,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Candidate against primary on the same requests, so far."""
-    body = _service().report(endpoint, rollout, slice_by)
+    body = _service().report(_endpoint(endpoint, step), rollout, slice_by)
     if as_json:
         print_json(body)
     else:
@@ -156,11 +171,12 @@ def report(
 @handle_errors
 def history(
     endpoint: Annotated[str, typer.Argument()],
+    step: PipelineStep = None,
     rollout: Annotated[int | None, typer.Option(help="Only this rollout.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Audit trail: every transition, who or what made it, why, and the evidence."""
-    events = _service().history(endpoint, rollout)
+    events = _service().history(_endpoint(endpoint, step), rollout)
     if as_json:
         print_json(events)
     else:
@@ -172,9 +188,11 @@ def _act(verb: str, done: str) -> None:
     @handle_errors
     def command(
         endpoint: Annotated[str, typer.Argument()],
+        step: PipelineStep = None,
         reason: Annotated[str, typer.Option(help="Why; kept in the audit trail.")] = "",
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
+        endpoint = _endpoint(endpoint, step)
         rollout = getattr(_service(), verb)(endpoint, _actor(), reason)
         if as_json:
             print_json(rollout.to_dict())

@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+PipelineStep = Annotated[
+    str | None,
+    typer.Option("--step", help="The pipeline step to act on (ENDPOINT is then a pipeline)."),
+]
 Steps = Annotated[
     str | None, typer.Option(help="Rollout: canary weights in percent, e.g. 5,25,50,100.")
 ]

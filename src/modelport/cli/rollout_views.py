@@ -127,6 +127,31 @@ def show_report(body: dict[str, Any]) -> None:
         for row in slices["rows"]:
             table.add_row(row["slice"], *[_num(row.get(c)) for c in columns])
         console.print(table)
+    if body.get("pipeline"):
+        show_pipeline(body["pipeline"])
+
+
+def show_pipeline(section: dict[str, Any]) -> None:
+    """A step's rollout: the pipeline's final outputs by the arm that served the step."""
+    console.print(
+        f"pipeline {section['pipeline']}, step {section['step']} "
+        f"(final step {section['final_step']}): {section['final_outputs']}",
+        highlight=False,
+    )
+    if "primary" not in section:
+        return
+    arms = [section["primary"], section["candidate"]]
+    table = Table("final outputs", "primary", "candidate", "delta")
+    table.add_row("step rows", *[_num(arm["step_rows"]) for arm in arms], "")
+    table.add_row("final rows", *[_num(arm["rows"]) for arm in arms], "")
+    difference = section["difference"]
+    for key in ("mean", "accuracy", "mae"):
+        if key in arms[0]:
+            table.add_row(key, *[_num(arm.get(key)) for arm in arms], _num(difference.get(key)))
+    for label, delta in difference.get("share", {}).items():
+        shares = [_num(arm["share"].get(label, 0.0)) for arm in arms]
+        table.add_row(f"share {label}", *shares, _num(delta))
+    console.print(table)
 
 
 def _units(units: str | None) -> str:

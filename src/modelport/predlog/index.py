@@ -72,6 +72,9 @@ class Served:
     version: int
     rows: int
     logged_at: datetime
+    # The request's rows the endpoint answered when not all of them (a pipeline step
+    # some rows skipped), as far as known: only answers remembered in memory say so.
+    ran: frozenset[int] | None = None
 
 
 @runtime_checkable
@@ -123,6 +126,7 @@ class RequestIndex:
                 event.version.version,
                 event.span,
                 datetime.fromtimestamp(event.arrived, UTC),
+                None if event.row_index is None else frozenset(int(i) for i in event.row_index),
             )
         )
 

@@ -20,13 +20,16 @@ from modelport.errors import (
     SmokeTestFailed,
     ValidationFailed,
 )
+from modelport.pipelines.spec import parse_pipeline, step_endpoint
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.registry.endpoints import EndpointStore
+from modelport.registry.endpoints import Endpoint, EndpointStore
 from modelport.registry.service import Registry
 from modelport.rollout.bluegreen import replay_rows, smoke_test
 from modelport.rollout.candidate import check_compatible, load_candidate
 from modelport.rollout.controller import Controller
+from modelport.rollout.evidence import labels_for
+from modelport.rollout.pipeline_report import pipeline_section
 from modelport.rollout.report import shadow_report
 from modelport.rollout.spec import CandidateChoice, RolloutSpec, build_spec, choose_candidate
 from modelport.rollout.state import (
@@ -67,9 +70,10 @@ class RolloutService:
 
     # -- start --------------------------------------------------------------------------
     def start(self, name: str, options: dict[str, Any], actor: str) -> Rollout:
+        endpoint = self.endpoints.get(name)
+        _refuse_pipeline(endpoint)
         spec = build_spec(options)
         choice = choose_candidate(options)
-        endpoint = self.endpoints.get(name)
         version = self._resolve(endpoint.model, choice)
         candidate = self.registry.get(endpoint.model, version)
         primary = self.registry.get(endpoint.model, endpoint.primary_version)
@@ -315,7 +319,41 @@ class RolloutService:
     ) -> dict[str, Any]:
         rollout = self.find(name, rollout_id)
         candidate = self.registry.get(rollout.model, rollout.candidate)
-        return shadow_report(self.log, rollout, candidate, slice_by)
+        report = shadow_report(self.log, rollout, candidate, slice_by)
+        endpoint = self.endpoints.get(name)
+        if endpoint.part_of is not None:
+            report["pipeline"] = self._pipeline_section(rollout, endpoint.part_of)
+        return report
+
+    def _pipeline_section(self, rollout: Rollout, pipeline: str) -> dict[str, Any]:
+        """How the pipeline's final outputs compare by the arm that served the step."""
+        spec = parse_pipeline(self.endpoints.get(pipeline).pipeline)
+        step = rollout.endpoint.removeprefix(f"{pipeline}.")
+        final = self.endpoints.get(step_endpoint(pipeline, spec.final.name))
+        kind = self.registry.get(final.model, final.primary_version).output.kind
+        labels = labels_for(self.feedback, final.name, rollout.created_at)
+        return pipeline_section(
+            self.log,
+            rollout,
+            pipeline=pipeline,
+            step=step,
+            final_step=spec.final.name,
+            final_kind=kind,
+            labels=labels,
+        )
+
+
+def _refuse_pipeline(endpoint: Endpoint) -> None:
+    """A pipeline has no version of its own to roll out: each step rolls out on its own
+    endpoint, the other steps left as they are."""
+    if endpoint.pipeline is None:
+        return
+    steps = parse_pipeline(endpoint.pipeline).names
+    raise ValidationFailed(
+        f"endpoint {endpoint.name!r} is a pipeline: roll out one of its steps "
+        f"({', '.join(steps)}) with step, e.g. --step {steps[-1]} or ?step={steps[-1]}",
+        field="step",
+    )
 
 
 def _first_phase(strategy: str) -> Phase:

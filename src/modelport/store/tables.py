@@ -160,7 +160,10 @@ class FeedbackRow(Base):
     # The label as JSON text (any JSON scalar) and, when numeric, as a number too.
     label: Mapped[str] = mapped_column(Text)
     label_value: Mapped[float | None] = mapped_column(Float, nullable=True)
-    endpoint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    # The endpoint whose answer the label is, part of the key: the steps of a pipeline
+    # share a request id and each may hold its own label for the same row. "" while it
+    # is not known (the request was not indexed yet); reads give "" back as None.
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True, default="", index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     # Who gave the label (the token's name; "anonymous" on an open server, "cli").
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -28,6 +28,7 @@ from modelport.monitoring.reports.datadrift import ColumnResult, NumericComparat
 from modelport.monitoring.reports.entries import absent_entry, drift_entry, quality_entry
 from modelport.monitoring.reports.multivariate import multivariate_section
 from modelport.monitoring.reports.performance import LabelledRows, performance_section
+from modelport.monitoring.reports.pipeline import pipeline_section, refuse_pipeline
 from modelport.monitoring.stats.settings import DriftSettings
 from modelport.monitoring.stats.summary import clean, drift_summary, sort_by_severity
 from modelport.predlog import columns as col
@@ -100,6 +101,7 @@ class MonitoringService:
     def report(self, endpoint: str, request: ReportRequest) -> dict[str, Any]:
         started = time.perf_counter()
         record = self.endpoints.get(endpoint)
+        refuse_pipeline(record, "report")
         version = self.registry.get(record.model, request.version or record.primary_version)
         versions = None if request.version is None else [version.version]
         window = self.log.window(
@@ -124,6 +126,11 @@ class MonitoringService:
                 "dataset_share": request.drift.dataset_share,
             },
         }
+        section = pipeline_section(
+            self.endpoints, self.log, record, window, request.window, request.roles, self.workers
+        )
+        if section is not None:
+            report["pipeline"] = section
         wanted = set(request.sections)
         columns = self._needed_columns(version, request, wanted)
         window.prefetch(columns)
