@@ -44,9 +44,6 @@ WORKSPACE = ROOT / ".modelport" / "demo-pipeline"
 console = Console()
 
 ENDPOINT = "digits"
-# Each step is an endpoint of its own: logs, labels and monitoring name it.
-DETECT = f"{ENDPOINT}.detect"
-RECOGNISE = f"{ENDPOINT}.recognise"
 NO_DIGIT = -1  # the pipeline's answer where the detector heard no digit
 # How noisy the degraded "microphone" is: the standard deviation of the gaussian noise
 # added to every pixel (pixels run 0..16). At 8 the detector still passes most digits,
@@ -316,10 +313,7 @@ def _drifted(health: dict[str, Any] | None, named: list[str]) -> str:
 def send_labels(client: httpx.Client, answers: list[dict[str, Any]]) -> None:
     """Each step's own labels: the detector's (was it a digit?) for every row, the
     recogniser's (which digit) for the digits it read."""
-    detect = [
-        {"request_id": a["request_id"], "label": int(a["label"] != NO_DIGIT), "endpoint": DETECT}
-        for a in answers
-    ]
+    detect = [step_label(a, "detect", int(a["label"] != NO_DIGIT)) for a in answers]
     for step, labels in (("detect", detect), ("recognise", recogniser_labels(answers))):
         if not labels:
             continue
@@ -335,10 +329,16 @@ def recogniser_labels(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The digits the recogniser read, labelled. A noise input the detector let through
     has no digit to label, and a row it held back never reached the recogniser."""
     return [
-        {"request_id": a["request_id"], "label": a["label"], "endpoint": RECOGNISE}
+        step_label(a, "recognise", a["label"])
         for a in answers
         if a["label"] != NO_DIGIT and a["prediction"] != NO_DIGIT
     ]
+
+
+def step_label(answer: dict[str, Any], step: str, label: int) -> dict[str, Any]:
+    """A label of one step's answer to a pipeline request (the pipeline named too, so
+    it joins even once the server no longer remembers the request)."""
+    return {"request_id": answer["request_id"], "label": label, "endpoint": ENDPOINT, "step": step}
 
 
 def speech_p_verdict(client: httpx.Client, since: str) -> bool:
@@ -346,8 +346,8 @@ def speech_p_verdict(client: httpx.Client, since: str) -> bool:
     report over HTTP (the server flushes its queued predictions to the log first, so a
     CLI report after this one sees them all)."""
     response = client.get(
-        f"/v1/endpoints/{RECOGNISE}/monitoring",
-        params={"since": since, "sections": "drift"},
+        f"/v1/endpoints/{ENDPOINT}/monitoring",
+        params={"step": "recognise", "since": since, "sections": "drift"},
     )
     response.raise_for_status()
     features = response.json()["features"]
@@ -367,7 +367,7 @@ def speech_p_verdict(client: httpx.Client, since: str) -> bool:
 
 def report(*options: str) -> None:
     """``modelport monitor report`` of the recogniser's step."""
-    modelport("monitor", "report", RECOGNISE, *options)
+    modelport("monitor", "report", ENDPOINT, "--step", "recognise", *options)
 
 
 def show_skips(client: httpx.Client) -> None:
@@ -501,7 +501,9 @@ def main() -> None:
         modelport(
             "rollout",
             "start",
-            RECOGNISE,
+            ENDPOINT,
+            "--step",
+            "recognise",
             "--version",
             "2",
             "--strategy",
@@ -520,7 +522,7 @@ def main() -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
             outcome, sent = roll_out(client, live)
             console.print(f"rollout outcome: [bold]{outcome}[/] after {sent} pipeline requests")
-        modelport("rollout", "history", RECOGNISE)
+        modelport("rollout", "history", ENDPOINT, "--step", "recognise")
         show_pipeline()
 
         console.rule("7. new traffic through the noisier microphone")
@@ -532,7 +534,7 @@ def main() -> None:
         console.rule("8. stop cleanly (SIGTERM flushes the prediction log)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    modelport("logs", "tail", DETECT, "-n", "5", "--table")
+    modelport("logs", "tail", ENDPOINT, "--step", "detect", "-n", "5", "--table")
     clean_figures["speech_p drifted"] = clean_drifted
     degraded_figures["speech_p drifted"] = drifted
     summarize(
@@ -561,7 +563,8 @@ def roll_out(client: httpx.Client, digits: pd.DataFrame, budget: int = 6000) -> 
             answers = []
             if labels:
                 client.post("/v1/feedback", json=labels).raise_for_status()
-            rollout = client.get(f"/v1/endpoints/{RECOGNISE}/rollout").json()["rollout"] or {}
+            response = client.get(f"/v1/endpoints/{ENDPOINT}/rollout", params={"step": "recognise"})
+            rollout = response.json()["rollout"] or {}
             state = str(rollout.get("status", "active"))
             if state not in ("active", "paused"):
                 return state, sent + 1
