@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch calibrate clean
+.PHONY: setup demo demo-pipeline test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +18,10 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
+
+# A detector -> recogniser pipeline; its second step's input drifts when the first one's does.
+demo-pipeline: $(STAMP)
+	$(BIN)/python demo/run_pipeline_demo.py
 
 # Two worker processes (most tests wait on a server or a browser): ~21 min instead of ~28
 # on 2 cores. PYTEST_ARGS= runs them in one process.
