@@ -70,6 +70,23 @@ function splitText(endpoint) {
     .join(" · ");
 }
 
+// A pipeline's card names its steps, each a link to its own endpoint (where it is
+// monitored and rolled out); a step's card names its pipeline.
+function pipelineLine(endpoint) {
+  const steps = endpoint.pipeline.steps ?? [];
+  const parts = [h("span", { class: "muted" }, "pipeline · ")];
+  steps.forEach((step, index) => {
+    if (index) parts.push(" → ");
+    parts.push(h("a", { href: endpointLink(`${endpoint.name}.${step.name}`), dataset: { step: step.name } }, step.name));
+  });
+  return parts;
+}
+
+function stepOf(endpoint) {
+  if (!endpoint.part_of) return null;
+  return h("span", { class: "muted" }, " · step of ", h("a", { href: endpointLink(endpoint.part_of) }, endpoint.part_of));
+}
+
 // --- one card per endpoint ---------------------------------------------------------------
 
 class EndpointCard {
@@ -118,8 +135,16 @@ class EndpointCard {
     } else {
       replace(this.status);
     }
-    replace(this.split, h("span", { class: "muted" }, `${endpoint.model} · `), splitText(endpoint));
+    if (endpoint.pipeline) replace(this.split, ...pipelineLine(endpoint));
+    else replace(this.split, h("span", { class: "muted" }, `${endpoint.model} · `), splitText(endpoint), stepOf(endpoint));
     this.showRollout(endpoint, details.rollout);
+    if (endpoint.pipeline) {
+      // Its requests, latency and drift are its steps': each step's card has them.
+      replace(this.figures);
+      this.disposeCharts();
+      showState(this.sparkArea, "empty", "Each step is served, measured and monitored on its own card.");
+      return;
+    }
     this.showFigures(details, firing);
     this.showSparks(details.service);
   }
