@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo demo-pipeline test check format bench bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch calibrate clean
+.PHONY: setup demo demo-pipeline test check format bench bench-serving bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,7 +47,7 @@ $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
 	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
 	touch $@
 
-bench: bench-serving bench-drift bench-shadow bench-feedback bench-dashboard bench-batch
+bench: bench-serving bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch
 
 bench-serving: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -55,6 +55,10 @@ bench-serving: $(STAMP)
 
 bench-drift: $(STAMP) $(EVIDENTLY)/.installed
 	$(BIN)/python bench/drift.py --evidently-modes preset,value-drift
+
+bench-pipeline: $(STAMP)
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
 
 bench-shadow: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

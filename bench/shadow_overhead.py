@@ -77,10 +77,15 @@ def switch(client: httpx.Client, shadow: bool) -> None:
 
 
 def measure(
-    server: Server, script: Path, connections: int, args: argparse.Namespace
+    server: Server,
+    script: Path,
+    connections: int,
+    args: argparse.Namespace,
+    path: str = modelport_cli.PREDICT_PATH,
 ) -> dict[str, Any]:
+    """One warm-up and one measured wrk run against ``path``, with the CPU others took."""
     assert server.process is not None
-    url = server.base_url + modelport_cli.PREDICT_PATH
+    url = server.base_url + path
     wrk.run(url, script, connections=connections, duration_s=args.warmup, cpu=args.wrk_cpu)
     machine_before = busy_cpu_seconds()
     server_before = process_cpu_seconds(server.process.pid)

@@ -16,40 +16,31 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / ".modelport" / "demo"
-console = Console()
+console = harness.console
 
 
-def modelport(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    console.print(f"[bold cyan]$ modelport {' '.join(args)}[/]")
-    result = subprocess.run(
-        [sys.executable, "-m", "modelport.cli.main", *args],
-        cwd=WORKSPACE,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
-    )
-    if result.stdout.strip():
-        console.print(result.stdout.rstrip(), highlight=False)
-    if check and result.returncode != 0:
-        console.print(result.stderr, style="red")
-        raise SystemExit(f"modelport {' '.join(args)} failed")
-    return result
+def modelport(
+    *args: str, check: bool = True, echo: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return harness.modelport(WORKSPACE, *args, check=check, echo=echo)
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    return harness.start_server(WORKSPACE, port)
 
 
 def train(frame: pd.DataFrame, target: str, c: float, path: Path) -> None:
@@ -72,35 +63,6 @@ def load_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     cut = int(len(shuffled) * 0.6)
     return shuffled.iloc[:cut].reset_index(drop=True), shuffled.iloc[cut:].reset_index(drop=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    console.print(f"[bold cyan]$ modelport serve --port {port}[/]  (in the background)")
-    log = (WORKSPACE / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modelport.cli.main", "serve", "--port", str(port)],
-        cwd=WORKSPACE,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "MODELPORT_LOG__FLUSH_INTERVAL_S": "0.5"},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit((WORKSPACE / "server.log").read_text())
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not become ready")
 
 
 def send_traffic(client: httpx.Client, rows: pd.DataFrame, prefix: str) -> list[dict[str, Any]]:
@@ -232,7 +194,7 @@ def main() -> None:
     )
 
     console.rule("2. serve v1 and send live traffic")
-    port = free_port()
+    port = harness.free_port()
     server = start_server(port)
     console.print(f"dashboard: [bold]http://127.0.0.1:{port}/dashboard[/]")
     try:

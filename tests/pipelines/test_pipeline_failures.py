@@ -6,8 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
+from api.helpers import metric
 from support import LiveServer
 
 from .chain import PIPELINE, register_python
@@ -105,12 +104,3 @@ def test_concurrent_requests_are_micro_batched_inside_each_step(server: LiveServ
     # The warm-up call is not counted; every row went through, in fewer calls than requests.
     assert rows == 32
     assert calls is not None and calls < 32
-
-
-def metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of the sample ``name`` whose labels include ``labels``, or None."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return float(sample.value)
-    return None
