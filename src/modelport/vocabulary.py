@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelport.batch import Batch, Prediction
 from modelport.errors import ValidationFailed
 
 if TYPE_CHECKING:
+    from modelport.batch import Batch, Prediction
     from modelport.registry.records import ModelVersion
 
 

@@ -13,11 +13,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from modelport.config import Settings
 from modelport.errors import ModelportError
-from modelport.vocabulary import parse_moment
 
 if TYPE_CHECKING:
+    from modelport.config import Settings
     from modelport.predlog.feedback import FeedbackStore
     from modelport.predlog.parquet import ParquetPredictionLog
     from modelport.registry.endpoints import EndpointStore
@@ -42,6 +41,8 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from modelport.config import Settings
+
             self._settings = Settings.load(self.config)
         return self._settings
 
@@ -127,6 +128,8 @@ def parse_since(text: str | None, *, field: str = "since") -> datetime | None:
     if text is None:
         return None
     try:
+        from modelport.vocabulary import parse_moment
+
         return parse_moment(text, field=field)
     except ModelportError:
         raise ModelportError(

@@ -2,49 +2,120 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 
+# Typer (0.29 on) carries its own copy of Click; its groups take that copy's types.
+from typer import _click as click
+
 from modelport import __version__
-from modelport.cli import (
-    alerts,
-    batch,
-    endpoints,
-    exports,
-    logs,
-    models,
-    monitor,
-    retrain,
-    rollout,
-)
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
 from modelport.config import CONFIG_FILE, DEFAULT_TOML
 from modelport.errors import ModelportError
 
+
+@dataclass(frozen=True)
+class Lazy:
+    """A command group (a Typer app) or a single command (a function) that is imported
+    only when it runs: ``modelport --help`` then lists every command without importing
+    pandas, scipy or SQLAlchemy. ``summary`` is what the list shows (a test keeps it
+    the start of the command's own help)."""
+
+    module: str
+    attribute: str
+    summary: str
+    group: bool = True
+
+    def load(self, name: str) -> click.Command:
+        target = getattr(importlib.import_module(self.module), self.attribute)
+        if self.group:
+            command = typer.main.get_group(target)
+        else:
+            single = typer.Typer()
+            single.command(name)(target)
+            command = typer.main.get_command(single)
+        command.name = name
+        return command
+
+
+LAZY = {
+    "models": Lazy("modelport.cli.models", "app", "Register and inspect model versions."),
+    "endpoints": Lazy(
+        "modelport.cli.endpoints", "app", "Endpoints: a stable name serving a model version."
+    ),
+    "logs": Lazy("modelport.cli.logs", "logs_app", "Read the prediction log."),
+    "feedback": Lazy(
+        "modelport.cli.logs", "feedback_app", "Ground-truth labels for logged predictions."
+    ),
+    "rollout": Lazy(
+        "modelport.cli.rollout", "app", "Roll out a new version safely: shadow, canary, blue-green."
+    ),
+    "monitor": Lazy("modelport.cli.monitor", "app", "Monitor drift, data quality and performance."),
+    "alerts": Lazy(
+        "modelport.cli.alerts", "app", "Alert rules, alerts, silences and their history."
+    ),
+    "notifiers": Lazy("modelport.cli.alerts", "notifiers_app", "Where alert notifications go."),
+    "grafana-dashboard": Lazy(
+        "modelport.cli.exports",
+        "grafana_dashboard",
+        "Write a Grafana dashboard (JSON) over the metrics modelport exports.",
+        group=False,
+    ),
+    "batch": Lazy(
+        "modelport.cli.batch",
+        "batch",
+        "Score a file through ENDPOINT in chunks; every scored row is logged with role batch.",
+        group=False,
+    ),
+    "retrain": Lazy(
+        "modelport.cli.retrain",
+        "app",
+        "Train a new version of an endpoint's model from its logged, labelled traffic.",
+    ),
+}
+
+
+class LazyCommands(typer.core.TyperGroup):
+    """The root group: the commands in :data:`LAZY` load when one of them runs; listing
+    them (``--help``) shows their summaries and loads nothing. Click has no lazy group of
+    its own (its documentation shows this same pattern as a recipe)."""
+
+    listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = LAZY.get(cmd_name)
+        if lazy is None:
+            return super().get_command(ctx, cmd_name)
+        if self.listing:
+            return typer.core.TyperCommand(cmd_name, help=lazy.summary, short_help=lazy.summary)
+        return lazy.load(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     help="modelport: serve, deploy safely, log, monitor and retrain ML models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(models.app, name="models")
-app.add_typer(endpoints.app, name="endpoints")
-app.add_typer(logs.logs_app, name="logs")
-app.add_typer(logs.feedback_app, name="feedback")
-app.add_typer(rollout.app, name="rollout")
-app.add_typer(monitor.app, name="monitor")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(alerts.notifiers_app, name="notifiers")
-app.command("grafana-dashboard")(exports.grafana_dashboard)
-app.command("batch")(batch.batch)
-app.add_typer(retrain.app, name="retrain")
 
 
 def _version(value: bool) -> None:
@@ -179,6 +250,8 @@ def predict(
         headers["Authorization"] = f"Bearer {token}"
     if request_id:
         headers["X-Request-ID"] = request_id
+    import httpx
+
     try:
         response = httpx.post(
             f"{base}/v1/endpoints/{endpoint}/predict",
