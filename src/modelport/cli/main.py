@@ -38,7 +38,7 @@ class Lazy:
     def load(self, name: str) -> click.Command:
         target = getattr(importlib.import_module(self.module), self.attribute)
         if self.group:
-            command = typer.main.get_group(target)
+            command: click.Command = typer.main.get_group(target)
         else:
             single = typer.Typer()
             single.command(name)(target)
