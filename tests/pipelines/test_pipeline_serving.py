@@ -184,3 +184,55 @@ def test_the_cli_creates_and_shows_a_pipeline_from_toml(server: LiveServer) -> N
         "endpoints", "create", "intake-cli", "--pipeline", str(path), cwd=server.cwd, check=False
     )
     assert again.returncode != 0 and "already exists" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "field", "words"),
+    [
+        ("detect then scorer", "pipeline", "must be an object"),
+        ({"steps": []}, "pipeline.steps", "non-empty list"),
+        ({"steps": [PIPELINE["steps"][0]], "colour": 1}, "pipeline", "unknown key"),
+        ({"steps": [PIPELINE["steps"][0], PIPELINE["steps"][0]]}, "pipeline.steps[1].name",
+         "used by an earlier step"),
+        ({"steps": [{"name": "Detect!", "model": "detector:1"}]}, "pipeline.steps[0].name",
+         "lowercase"),
+        ({"steps": [{"name": "detect", "model": "detector:1", "when": "request.tenure > 1"}]},
+         "pipeline.steps[0].default", "no 'default'"),
+        ({"steps": [{"name": "detect", "model": "detector:1", "inputs": {"tenure": 3}}]},
+         "pipeline.steps[0].inputs.tenure", "request.<field>"),
+        ({"steps": [{"name": "detect", "model": "detector:1", "extra": True}]},
+         "pipeline.steps[0].extra", "unknown key"),
+    ],
+)  # fmt: skip
+def test_a_malformed_pipeline_is_refused_naming_the_field_and_nothing_is_stored(
+    server: LiveServer, pipeline: Any, field: str, words: str
+) -> None:
+    with server.client() as client:
+        before = client.get("/v1/endpoints").json()["endpoints"]
+        response = create(client, "malformed", pipeline)
+        after = client.get("/v1/endpoints").json()["endpoints"]
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert words in response.json()["message"]
+    assert after == before
+
+
+def test_the_cli_refuses_a_broken_pipeline_file_in_one_line(server: LiveServer) -> None:
+    broken = server.cwd / "broken.toml"
+    broken.write_text('[[step]]\nname = "detect"\nmodel = ')
+    result = run_cli(
+        "endpoints", "create", "broken-cli", "--pipeline", str(broken), cwd=server.cwd, check=False
+    )
+    assert result.returncode == 1
+    assert "not valid TOML" in result.stderr and "[pipeline]" in result.stderr
+    missing = run_cli(
+        "endpoints", "create", "broken-cli", "--pipeline", "nope.toml", cwd=server.cwd, check=False
+    )
+    assert missing.returncode != 0 and "nope.toml" in missing.stdout + missing.stderr
+    both = run_cli(
+        "endpoints", "create", "broken-cli", "--model", "scorer:1", "--pipeline", str(broken),
+        cwd=server.cwd, check=False,
+    )  # fmt: skip
+    assert both.returncode == 1 and "either --model or --pipeline" in both.stderr
+    listed = run_cli("endpoints", "list", "--json", cwd=server.cwd).stdout
+    assert "broken-cli" not in listed

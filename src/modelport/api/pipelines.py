@@ -58,7 +58,7 @@ def pipeline_view(request: Request, endpoint: Endpoint) -> dict[str, Any]:
     for entry in body["steps"]:
         status = app.plane.find(entry["endpoint"])
         entry["ready"] = bool(status and status.ready)
-        entry["error"] = status.error if status else None
+        entry["error"] = (status.error if status else None) or entry.get("error")
         if status is not None and status.routing is not None:
             entry["serving"] = status.routing
         counted = rows.get(entry["name"], {})

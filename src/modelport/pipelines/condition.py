@@ -172,7 +172,7 @@ def _as_numbers(column: Column) -> FloatArray:
         try:
             numbers[index] = float(value)
         except (TypeError, ValueError):
-            pass
+            pass  # text that is no number stays NaN: it fails every ordering
     return numbers
 
 

@@ -39,8 +39,8 @@ def pipeline_steps(store: EndpointStore, endpoint: Endpoint) -> dict[str, Any]:
         steps.append(entry)
         try:
             versions.append(store.registry.get(served.model, served.primary_version))
-        except ModelportError:
-            pass
+        except ModelportError as exc:
+            entry["error"] = exc.message  # its inputs cannot be checked without it
     body: dict[str, Any] = {"steps": steps}
     if len(versions) == len(spec.steps):
         try:
