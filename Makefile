@@ -77,7 +77,7 @@ bench-pipeline: $(STAMP)
 
 bench-shadow: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python bench/shadow_overhead.py
+	$(BIN)/python bench/shadow_overhead.py $(BENCH_ARGS)
 
 # Quick run: make bench-feedback FEEDBACK_ROWS=10000,1000000
 FEEDBACK_ROWS ?= 10000,10000000
