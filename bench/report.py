@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 # Wide enough for the table when output goes to a file or a pipe.
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 # Keys compared between two servers, and what they are called in the results.
 RATIOS = {
