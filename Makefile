@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo demo-pipeline test check format bench bench-serving bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch calibrate clean
+.PHONY: setup demo demo-pipeline test check format bench bench-serving bench-stall bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,11 +47,26 @@ $(EVIDENTLY)/.installed: bench/requirements-evidently.txt
 	$(EVIDENTLY)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
 	touch $@
 
-bench: bench-serving bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch
+MLSERVER := bench/.venv-mlserver
 
-bench-serving: $(STAMP)
+# Same scikit-learn as modelport's venv: the benchmark's model crosses over as a joblib file.
+$(MLSERVER)/.installed: bench/requirements-mlserver.txt $(STAMP)
+	$(PYTHON) -m venv $(MLSERVER) || python3 -m venv $(MLSERVER)
+	echo '*' > $(MLSERVER)/.gitignore
+	$(MLSERVER)/bin/python -m pip install --quiet -r bench/requirements-mlserver.txt \
+		"scikit-learn==$$($(BIN)/python -c 'import sklearn; print(sklearn.__version__)')"
+	touch $@
+
+bench: bench-serving bench-stall bench-drift bench-shadow bench-pipeline bench-feedback bench-dashboard bench-batch
+
+bench-serving: $(STAMP) $(MLSERVER)/.installed
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python bench/serving.py --connections 1,8,32,64 --repeat 3 $(BENCH_ARGS)
+	$(BIN)/python bench/serving.py --connections 1,8,16,64 --repeat 3 $(BENCH_ARGS)
+
+# 60 s at 16 connections per server: p99, max and the requests slower than 20 ms.
+bench-stall: $(STAMP) $(MLSERVER)/.installed
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/serving.py --stall-run 60 $(BENCH_ARGS)
 
 bench-drift: $(STAMP) $(EVIDENTLY)/.installed
 	$(BIN)/python bench/drift.py --evidently-modes preset,value-drift
@@ -62,7 +77,7 @@ bench-pipeline: $(STAMP)
 
 bench-shadow: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python bench/shadow_overhead.py
+	$(BIN)/python bench/shadow_overhead.py $(BENCH_ARGS)
 
 # Quick run: make bench-feedback FEEDBACK_ROWS=10000,1000000
 FEEDBACK_ROWS ?= 10000,10000000

@@ -15,36 +15,40 @@ from rich.console import Console
 from rich.table import Table
 
 # Wide enough for the table when output goes to a file or a pipe.
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 140)
 
-# Keys compared between modelport and bare, and what they are called in the results.
+# Keys compared between two servers, and what they are called in the results.
 RATIOS = {
     "throughput_ratio": "requests_per_s",
     "p99_ratio": "p99_ms",
+    "max_ratio": "max_ms",
     "cpu_per_request_ratio": "server_cpu_ms_per_request",
 }
+RATIO_HEADERS = ("throughput", "p99 latency", "max latency", "CPU per request")
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float:
     return round(numerator / denominator, 3) if numerator and denominator else 0.0
 
 
-def ratios(bare: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """modelport / bare for throughput, p99 and server CPU per request, per connection count.
+def ratios(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """other / base for throughput, p99, max and server CPU per request, per connection count.
 
     With several rounds each ratio is the median of the per-round ratios: a round runs
-    both servers back to back, so pairing them cancels slow changes in the machine's load.
+    the servers back to back, so pairing them cancels slow changes in the machine's load.
 
     >>> bare = {"connections": 8, "requests_per_s": 100.0, "p99_ms": 2.0, "rounds": []}
     >>> mine = {"connections": 8, "requests_per_s": 80.0, "p99_ms": 3.0, "rounds": []}
+    >>> bare["max_ms"], mine["max_ms"] = 10.0, 5.0
     >>> bare["server_cpu_ms_per_request"], mine["server_cpu_ms_per_request"] = 0.4, 0.5
-    >>> ratios([bare], [mine])
-    [{'connections': 8, 'throughput_ratio': 0.8, 'p99_ratio': 1.5, 'cpu_per_request_ratio': 1.25}]
+    >>> ratios([bare], [mine])  # doctest: +NORMALIZE_WHITESPACE
+    [{'connections': 8, 'throughput_ratio': 0.8, 'p99_ratio': 1.5, 'max_ratio': 0.5,
+      'cpu_per_request_ratio': 1.25}]
     """
     paired = []
-    for base, run in zip(bare, other, strict=True):
-        rounds = list(zip(base["rounds"] or [base], run["rounds"] or [run], strict=True))
-        row: dict[str, Any] = {"connections": base["connections"]}
+    for base_run, run in zip(base, other, strict=True):
+        rounds = list(zip(base_run["rounds"] or [base_run], run["rounds"] or [run], strict=True))
+        row: dict[str, Any] = {"connections": base_run["connections"]}
         per_round: dict[str, list[float]] = {}
         for name, key in RATIOS.items():
             per_round[name] = [_ratio(r.get(key), b.get(key)) for b, r in rounds]
@@ -55,14 +59,39 @@ def ratios(bare: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict
     return paired
 
 
+def _slow(run: dict[str, Any]) -> str:
+    """Requests slower than the threshold; "?" where wrk's histogram could not be read."""
+    count = run.get("slow_requests", -1)
+    return "?" if count < 0 else f"{count:,}"
+
+
+def _pairs(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Ratio rows per pair ("modelport/bare", ...); older results held one unnamed list."""
+    pairs = results.get("ratios") or {}
+    return {"modelport/bare": pairs} if isinstance(pairs, list) else pairs
+
+
+def _slow_ms(results: dict[str, Any]) -> str:
+    return f"{results.get('settings', {}).get('slow_ms', 20.0):g}"
+
+
 def print_tables(results: dict[str, Any]) -> None:
-    table = Table(title="Serving: one-row predict_proba over HTTP on 127.0.0.1")
-    columns = ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors")
-    for column in (*columns, "server CPU %", "CPU ms/req", "noise %"):
-        table.add_column(column, justify="left" if column == "server" else "right")
+    stall = results.get("settings", {}).get("stall_run", False)
+    title = "Serving: one-row predict_proba over HTTP on 127.0.0.1"
+    if stall:
+        duration = results["settings"]["duration_s"]
+        title = f"Stall run: {duration:g} s at 16 connections per server, {title.lower()}"
+    table = Table(title=title)
+    slow = f"> {_slow_ms(results)} ms"
+    columns = ("server", "conns", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", slow)
+    for column in (*columns, "non-2xx", "errors", "CPU %", "CPU ms/req", "noise %"):
+        if column == "server":
+            table.add_column(column, no_wrap=True, min_width=9)
+        else:
+            table.add_column(column, justify="right")
     for name, outcome in results["servers"].items():
         if "error" in outcome:
-            table.add_row(name, "-", "failed", *[""] * 8)
+            table.add_row(name, "-", "failed", *[""] * 10)
             continue
         for run in outcome["runs"]:
             table.add_row(
@@ -71,7 +100,9 @@ def print_tables(results: dict[str, Any]) -> None:
                 f"{run['requests_per_s']:,.0f}",
                 f"{run['p50_ms']:.2f}",
                 f"{run['p99_ms']:.2f}",
+                f"{run['p999_ms']:.1f}",
                 f"{run['max_ms']:.1f}",
+                _slow(run),
                 str(run["non_2xx"]),
                 str(run["socket_errors"] + run["timeouts"]),
                 f"{run['server_cpu_pct']:.0f}",
@@ -79,11 +110,11 @@ def print_tables(results: dict[str, Any]) -> None:
                 f"{run['foreign_cpu_pct']:.0f}",
             )
     console.print(table)
-    if results.get("ratios"):
-        ratio_table = Table(title="modelport / bare (median of per-round ratios)")
-        for column in ("conns", "throughput", "p99 latency", "CPU per request"):
+    for pair, rows in _pairs(results).items():
+        ratio_table = Table(title=f"{pair} (median of per-round ratios)")
+        for column in ("conns", *RATIO_HEADERS):
             ratio_table.add_column(column, justify="right")
-        for row in results["ratios"]:
+        for row in rows:
             ratio_table.add_row(str(row["connections"]), *[f"{row[name]:.2f}" for name in RATIOS])
         console.print(ratio_table)
     modelport = results["servers"].get("modelport", {})
@@ -99,12 +130,13 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables, for docs/benchmarks.md."""
     lines = [
         "| server | conns | req/s (median round) | req/s (each round) | p50 ms | p99 ms "
-        "| non-2xx | server CPU ms/request (each round) | noise % (median round) |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
+        f"| max ms | > {_slow_ms(results)} ms | non-2xx | server CPU ms/request (each round) "
+        "| noise % (median round) |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for name, outcome in results["servers"].items():
         if "error" in outcome:
-            lines.append(f"| {name} | | failed | | | | | | |")
+            lines.append(f"| {name} | | failed | | | | | | | | |")
             continue
         for run in outcome["runs"]:
             each = run["rounds"] or [run]
@@ -112,17 +144,13 @@ def markdown(results: dict[str, Any]) -> str:
             cpu = ", ".join(f"{r['server_cpu_ms_per_request'] or 0:.2f}" for r in each)
             lines.append(
                 f"| {name} | {run['connections']} | {run['requests_per_s']:,.0f} | {rounds} "
-                f"| {run['p50_ms']:.2f} | {run['p99_ms']:.1f} | {run['non_2xx']} "
-                f"| {cpu} | {run['foreign_cpu_pct']:.0f} |"
+                f"| {run['p50_ms']:.2f} | {run['p99_ms']:.1f} | {run['max_ms']:.1f} "
+                f"| {_slow(run)} | {run['non_2xx']} | {cpu} | {run['foreign_cpu_pct']:.0f} |"
             )
-    if results.get("ratios"):
-        lines += [
-            "",
-            "| conns | throughput modelport/bare (each round) | p99 modelport/bare (each round) "
-            "| server CPU per request modelport/bare (each round) |",
-            "| ---: | --- | --- | --- |",
-        ]
-        for row in results["ratios"]:
+    for pair, rows in _pairs(results).items():
+        headers = " | ".join(f"{header} {pair} (each round)" for header in RATIO_HEADERS)
+        lines += ["", f"| conns | {headers} |", "| ---: | --- | --- | --- | --- |"]
+        for row in rows:
             cells = []
             for name in RATIOS:
                 each = ", ".join(f"{x:.2f}" for x in row.get(f"{name}_rounds", []))

@@ -1,14 +1,20 @@
-"""Serving benchmark: modelport against a bare Starlette endpoint, same model, same run.
+"""Serving benchmark: modelport beside a bare Starlette endpoint and MLServer, same model.
 
     python bench/serving.py [--duration 10] [--connections 32 | --connections 1,8,64]
+    python bench/serving.py --stall-run 60      # 60 s at 16 connections per server
 
-Both servers serve one scikit-learn LogisticRegression (20 features f0..f19, trained on
+The servers serve one scikit-learn LogisticRegression (20 features f0..f19, trained on
 ``make_classification(n_samples=5000, n_features=20, random_state=0)``) on 127.0.0.1,
 one at a time, the server pinned to one core and wrk to the other. For each connection
 count: a warm-up wrk run, then the measured one. ``--repeat N`` runs N rounds that
-alternate the servers (bare, modelport, bare, ...), so slow drifts in the machine's load
-hit both alike; the median round is reported. Prints a table, writes
-``bench/results/serving.json``. Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
+alternate the servers (bare, modelport, mlserver, bare, ...), so slow drifts in the
+machine's load hit all alike; the median round is reported, with p50/p99/max latency,
+the requests slower than ``--slow-ms`` (20) and the ratios modelport/bare and
+modelport/mlserver. ``--stall-run SECONDS`` measures one long run at 16 connections per
+server instead, for stalls: p99, max and the count of slow requests. Prints tables,
+writes ``bench/results/serving.json`` (``serving-stall.json`` for a stall run). Needs
+``wrk`` (Debian: ``apt-get install -y wrk``); MLServer needs its own venv
+(``make bench/.venv-mlserver/.installed``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import mlserver_setup
 import modelport_cli
 import report
 import wrk
@@ -38,7 +45,13 @@ from workload import BODY_COUNT, Workload, answers_expected, prepare_workload
 
 BENCH = Path(__file__).resolve().parent
 BARE_PATH = "/predict"
-SERVERS = ("bare", "modelport")
+SERVERS = ("bare", "modelport", "mlserver")
+PATHS = {
+    "bare": BARE_PATH,
+    "modelport": modelport_cli.PREDICT_PATH,
+    "mlserver": mlserver_setup.INFER_PATH,
+}
+STALL_CONNECTIONS = 16
 
 
 def build_server(name: str, workdir: Path, workload: Workload, args: argparse.Namespace) -> Server:
@@ -48,6 +61,13 @@ def build_server(name: str, workdir: Path, workload: Workload, args: argparse.Na
         command = [sys.executable, str(BENCH / "bare_app.py"), "--model", str(workload.model_path)]
         command += ["--port", str(port)]
         cwd, env = None, None
+    elif name == "mlserver":
+        repository = mlserver_setup.write_repository(workdir, workload.joblib_path, port)
+        command = mlserver_setup.serve_command(repository)
+        # The model was fitted on a DataFrame and MLServer passes it a numpy array: the
+        # same harmless warning bare_app.py filters, ignored the same way here.
+        ignore = "ignore:X does not have valid feature names:UserWarning"
+        cwd, env = repository, mlserver_setup.clean_env() | {"PYTHONWARNINGS": ignore}
     else:
         command = modelport_cli.serve_command(port)
         cwd, env = workdir, modelport_cli.clean_env()
@@ -98,13 +118,13 @@ def measured_run(
 
 
 def run_round(
-    server: Server, path: str, workload: Workload, script: Path, args: argparse.Namespace
+    server: Server, path: str, body: str, workload: Workload, script: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Start ``server``, check its answer, then warm-up + measured run per connection count."""
     runs: list[dict[str, Any]] = []
     completed = 1  # the readiness request
     with server:
-        response = server.wait_ready(path, workload.bodies[0].encode(), args.startup_timeout)
+        response = server.wait_ready(path, body.encode(), args.startup_timeout)
         correct = answers_expected(response.json(), workload.expected)
         if not correct:
             report.console.print(
@@ -163,9 +183,21 @@ def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, Any]]:
     workload = prepare_workload(workdir, args.fit_on)
-    script = wrk.write_script(workdir / "post.lua", workload.bodies)
+    # Each server gets the same 100 rows in its own request format.
+    instances = wrk.write_script(workdir / "post.lua", workload.bodies, args.slow_ms)
+    v2 = wrk.write_script(workdir / "post-v2.lua", workload.v2_bodies, args.slow_ms)
+    scripts = {"bare": instances, "modelport": instances, "mlserver": v2}
+    first_bodies = {"bare": workload.bodies[0], "modelport": workload.bodies[0]}
+    first_bodies["mlserver"] = workload.v2_bodies[0]
     outcomes: dict[str, dict[str, Any]] = {}
     active = list(args.servers)
+    if "mlserver" in active:
+        try:
+            mlserver_setup.command()
+        except ServerFailed as exc:
+            report.console.print(f"[bold red]MLServer could not be set up:[/] {exc}")
+            outcomes["mlserver"] = {"error": str(exc)}
+            active.remove("mlserver")
     if "modelport" in active:
         try:
             modelport_cli.setup(workdir, workload.model_path, workload.reference_path)
@@ -180,10 +212,10 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, An
         if args.repeat > 1:
             report.console.print(f"round {number + 1}/{args.repeat}")
         for name in list(active):
-            path = BARE_PATH if name == "bare" else modelport_cli.PREDICT_PATH
-            server = build_server(name, workdir, workload, args)
             try:
-                rounds[name].append(run_round(server, path, workload, script, args))
+                server = build_server(name, workdir, workload, args)
+                body, script = first_bodies[name], scripts[name]
+                rounds[name].append(run_round(server, PATHS[name], body, workload, script, args))
             except ServerFailed as exc:
                 report.console.print(f"[bold red]{name} could not be benchmarked:[/] {exc}")
                 outcomes[name] = {"error": str(exc)}
@@ -221,7 +253,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--servers",
         type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
         default=list(SERVERS),
-        help="which servers to run, comma-separated (bare,modelport)",
+        help="which servers to run, comma-separated (default: bare,modelport,mlserver)",
+    )
+    parser.add_argument(
+        "--stall-run",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=f"instead of the sweep, one run of SECONDS at {STALL_CONNECTIONS} connections per "
+        "server, reporting p99, max and the requests slower than --slow-ms",
+    )
+    parser.add_argument(
+        "--slow-ms",
+        type=float,
+        default=wrk.SLOW_MS,
+        help="count the requests slower than this (default %(default)s)",
     )
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="do not taskset server and wrk"
@@ -247,7 +293,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before each point, wait up to this long for the machine to be under 10%% busy",
     )
     parser.add_argument("--startup-timeout", type=float, default=60.0)
-    parser.add_argument("--output", type=Path, default=BENCH / "results" / "serving.json")
+    parser.add_argument(
+        "--output", type=Path, help="results file (default bench/results/serving.json, or "
+        "serving-stall.json for --stall-run)"
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     unknown = set(args.servers) - set(SERVERS)
@@ -255,6 +304,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.stall_run < 0 or args.slow_ms < 0:
+        parser.error("--stall-run and --slow-ms cannot be negative")
+    if args.stall_run:
+        if args.stall_run < 1:
+            parser.error("--stall-run needs at least 1 second")
+        args.connections, args.duration = [STALL_CONNECTIONS], args.stall_run
+    if args.output is None:
+        name = "serving-stall.json" if args.stall_run else "serving.json"
+        args.output = BENCH / "results" / name
     cpus = sorted(os.sched_getaffinity(0))
     args.pin = args.pin and len(cpus) >= 2
     args.server_cpu, args.wrk_cpu = (cpus[0], cpus[1]) if args.pin else (None, None)
@@ -282,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "wrk_threads": args.threads,
             "rounds": args.repeat,
+            "stall_run": bool(args.stall_run),
+            "slow_ms": args.slow_ms,
             "pinned": args.pin,
             "server_cpu": args.server_cpu,
             "wrk_cpu": args.wrk_cpu,
@@ -301,8 +361,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     outcomes = results["servers"]
-    if all("runs" in outcomes.get(name, {}) for name in SERVERS):
-        results["ratios"] = report.ratios(outcomes["bare"]["runs"], outcomes["modelport"]["runs"])
+    results["ratios"] = {
+        f"modelport/{base}": report.ratios(outcomes[base]["runs"], outcomes["modelport"]["runs"])
+        for base in ("bare", "mlserver")
+        if "runs" in outcomes.get(base, {}) and "runs" in outcomes.get("modelport", {})
+    }
     report.print_tables(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Shadow overhead: the primary's latency with a shadow candidate on versus off, same run.
 
-    python bench/shadow_overhead.py [--connections 1,8,32] [--repeat 5] [--duration 10]
+    python bench/shadow_overhead.py [--connections 16 | 1,8,16] [--repeat 3] [--duration 10]
 
 One modelport server serves the serving benchmark's model (LogisticRegression, 20
 features) as ``bench:1``; the candidate ``bench:2`` is the very same model, so the
@@ -8,9 +8,10 @@ shadow costs exactly one more model call and one more log record per request. Th
 server runs pinned to one core, wrk to the other. Each round measures shadow off and on
 (alternating which goes first), switching through the real admin API
 (``POST /v1/endpoints/bench/rollout`` with ``strategy=shadow``, then ``.../rollback``),
-with a warm-up wrk run after every switch. Reports per connection count the median over
-rounds of p50/p99/throughput and of the per-round on/off ratios, the shadow copies
-logged and dropped, and the CPU other processes took (noise). Writes
+with a warm-up wrk run after every switch. Reports per connection count (16 by default)
+the median over rounds of p50/p99/max/throughput and of the per-round on/off ratios of
+p99, max and throughput, the requests slower than 20 ms, the shadow copies logged and
+dropped, and the CPU other processes took (noise). Writes
 ``bench/results/shadow_overhead.json``.
 """
 
@@ -40,7 +41,8 @@ from workload import prepare_workload
 
 BENCH = Path(__file__).resolve().parent
 ROLLOUT = f"/v1/endpoints/{modelport_cli.ENDPOINT}/rollout"
-console = Console()
+# Wide enough for the table when output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def register_candidate(workdir: Path, model_path: Path, reference_path: Path) -> None:
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     if shadow:
                         pair["shadow"] = shadow_counts(client)
                 pair["p99_ratio"] = round(pair["on"]["p99_ms"] / pair["off"]["p99_ms"], 3)
+                pair["max_ratio"] = round(pair["on"]["max_ms"] / pair["off"]["max_ms"], 3)
                 pair["throughput_ratio"] = round(
                     pair["on"]["requests_per_s"] / pair["off"]["requests_per_s"], 3
                 )
@@ -149,10 +152,17 @@ def summarise(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     def median(side: str, key: str) -> float:
         return round(statistics.median(p[side][key] for p in pairs), 3)
 
+    def slow(side: str) -> int:
+        """Requests slower than 20 ms over all rounds (-1: wrk could not count them)."""
+        counts = [p[side]["slow_requests"] for p in pairs]
+        return -1 if min(counts) < 0 else sum(counts)
+
+    figures = ("p50_ms", "p99_ms", "max_ms", "requests_per_s")
     return {
-        "off": {k: median("off", k) for k in ("p50_ms", "p99_ms", "requests_per_s")},
-        "on": {k: median("on", k) for k in ("p50_ms", "p99_ms", "requests_per_s")},
+        "off": {k: median("off", k) for k in figures} | {"slow_requests": slow("off")},
+        "on": {k: median("on", k) for k in figures} | {"slow_requests": slow("on")},
         "p99_ratio": round(statistics.median(p["p99_ratio"] for p in pairs), 3),
+        "max_ratio": round(statistics.median(p["max_ratio"] for p in pairs), 3),
         "throughput_ratio": round(statistics.median(p["throughput_ratio"] for p in pairs), 3),
         "other_cpu_pct": median("on", "other_cpu_pct"),
         "non_2xx": sum(p[s]["non_2xx"] for p in pairs for s in ("on", "off")),
@@ -164,7 +174,9 @@ def summarise(pairs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     table = Table(title="Primary latency, shadow off vs on (same model as candidate)")
+    slow = f"> {wrk.SLOW_MS:g} ms"
     for column in ("conns", "p50 off", "p50 on", "p99 off", "p99 on", "p99 on/off",
+                   "max off", "max on", "max on/off", f"{slow} off", f"{slow} on",
                    "req/s off", "req/s on", "copies logged", "dropped", "noise %"):  # fmt: skip
         table.add_column(column, justify="right")
     for connections, row in results["connections"].items():
@@ -175,6 +187,11 @@ def print_table(results: dict[str, Any]) -> None:
             f"{row['off']['p99_ms']:.2f}",
             f"{row['on']['p99_ms']:.2f}",
             f"{row['p99_ratio']:.3f}",
+            f"{row['off']['max_ms']:.1f}",
+            f"{row['on']['max_ms']:.1f}",
+            f"{row['max_ratio']:.2f}",
+            f"{row['off']['slow_requests']:,}",
+            f"{row['on']['slow_requests']:,}",
             f"{row['off']['requests_per_s']:,.0f}",
             f"{row['on']['requests_per_s']:,.0f}",
             f"{row['shadow_copies_logged']:,}",
@@ -191,8 +208,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--connections",
         type=lambda text: [int(part) for part in text.split(",")],
-        default=[1, 8, 32],
-        help="comma-separated connection counts",
+        default=[16],
+        help="connection count, or a comma-separated sweep such as 1,8,16",
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median reported)")
     parser.add_argument("--no-pin", dest="pin", action="store_false")

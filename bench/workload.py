@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 import skops.io
 from sklearn.datasets import make_classification
@@ -20,8 +21,13 @@ BODY_COUNT = 100
 @dataclass(frozen=True)
 class Workload:
     model_path: Path
+    # The same fitted model saved with joblib, the format mlserver-sklearn loads.
+    joblib_path: Path
     reference_path: Path
+    # {"instances": [{"f0": ..., ...}]}: modelport's and the bare endpoint's request.
     bodies: list[str]
+    # The same rows as V2 inference requests (one FP64 tensor of shape [1, 20]).
+    v2_bodies: list[str]
     # predict_proba of the first body, to check that each server answers the same thing.
     expected: list[float]
 
@@ -38,6 +44,8 @@ def prepare_workload(workdir: Path, fit_on: str = "frame") -> Workload:
     model.fit(frame if fit_on == "frame" else features, target)
     model_path = workdir / "model.skops"
     skops.io.dump(model, model_path)
+    joblib_path = workdir / "model.joblib"
+    joblib.dump(model, joblib_path)
     reference_path = workdir / "ref.parquet"
     frame.to_parquet(reference_path, index=False)
 
@@ -46,9 +54,20 @@ def prepare_workload(workdir: Path, fit_on: str = "frame") -> Workload:
         json.dumps({"instances": [{name: float(row[name]) for name in FEATURES}]})
         for _, row in rows.iterrows()
     ]
+    v2_bodies = [v2_body([float(value) for value in row]) for row in rows.to_numpy()]
     first = rows.iloc[:1] if fit_on == "frame" else rows.iloc[:1].to_numpy()
     expected = model.predict_proba(first)[0].tolist()
-    return Workload(model_path, reference_path, bodies, expected)
+    return Workload(model_path, joblib_path, reference_path, bodies, v2_bodies, expected)
+
+
+def v2_body(row: list[float]) -> str:
+    """One row as an Open Inference Protocol (V2) request, decoded by MLServer to numpy.
+
+    >>> json.loads(v2_body([0.5, 1.0]))["inputs"][0]["shape"]
+    [1, 2]
+    """
+    tensor = {"name": "input-0", "shape": [1, len(row)], "datatype": "FP64", "data": row}
+    return json.dumps({"inputs": [tensor]})
 
 
 def _numbers(value: Any) -> Iterator[float]:
