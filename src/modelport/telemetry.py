@@ -172,6 +172,8 @@ class Telemetry:
             registry=self.registry,
         )
         self._children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
+        # HTTP duration children by (method, route template, status).
+        self._http_children: dict[tuple[str, str, int], Any] = {}
 
     def observe(self, endpoint: str, version: int, role: str, seconds: float, rows: int) -> None:
         key = (endpoint, str(version), role)
@@ -216,7 +218,12 @@ class Telemetry:
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP exchange on ``route`` (the path template, never the raw path)."""
-        self.http_duration.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self.http_duration.labels(method, route, str(status))
+            self._http_children[key] = child
+        child.observe(seconds)
 
     def error(self, endpoint: str, version: int | str, role: str, code: str) -> None:
         self.errors.labels(endpoint, str(version), role, code).inc()

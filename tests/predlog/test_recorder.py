@@ -309,3 +309,36 @@ def test_an_endpoint_folder_that_cannot_be_created_fails_only_that_endpoint(
     assert dropped == [("pricing", "write_failed", 1)]
     assert len(errors) == 3 and {endpoint for endpoint, _ in errors} == {"pricing"}
     assert not list(log.root.rglob("*.tmp"))
+
+
+class ArrivingSink:
+    """Every write sees another record arrive meanwhile, as under steady traffic."""
+
+    def __init__(self, make_record: MakeRecord) -> None:
+        self.make_record = make_record
+        self.recorder: Recorder | None = None
+        self.writes: list[list[str]] = []
+
+    def write(self, records: list[PredictionRecord], *, segment: str | None = None) -> int:
+        self.writes.append([r.request_id for r in records])
+        assert self.recorder is not None
+        if len(self.writes) < 3:  # then traffic stops, so close() can finish
+            self.recorder.record(self.make_record(f"late-{len(self.writes)}"))
+        return len(records)
+
+
+def test_one_write_per_round_under_steady_traffic(
+    recorder_factory: Callable[..., Recorder], make_record: MakeRecord
+) -> None:
+    """Records arriving during a write wait for the next round (one segment per flush
+    interval, not one per write), and flush() still returns under steady traffic."""
+    sink = ArrivingSink(make_record)
+    recorder = recorder_factory(sink, flush_interval_s=3600)
+    sink.recorder = recorder
+    recorder.start()
+    recorder.record(make_record("first"))
+    assert recorder.flush(timeout=10)
+    assert sink.writes == [["first"]]
+    assert recorder.depth == 1  # the record that arrived during the write waits
+    assert recorder.flush(timeout=10)
+    assert sink.writes == [["first"], ["late-1"]]

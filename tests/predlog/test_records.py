@@ -131,3 +131,34 @@ def test_regression_values_are_numbers(noon: float) -> None:
 
     assert table["prediction_value"].to_pylist() == [10.5, 20.25]
     assert table["prediction"].to_pylist() == [None, None]
+
+
+def test_one_pass_for_a_classifiers_flush_equals_record_by_record(
+    make_record: MakeRecord, noon: float
+) -> None:
+    """A flush of answered classifier requests is converted in one pass; the same
+    records with one failed request among them take the record-by-record path, and
+    both write the same rows."""
+    rng = np.random.default_rng(3)
+    answered = []
+    for index in range(40):
+        probabilities = rng.dirichlet([1.0, 1.0], size=2)
+        labels = list(probabilities.argmax(axis=1))
+        answered.append(make_record(f"r{index}", labels=labels, probabilities=probabilities))
+    failed = PredictionRecord(
+        request_id="failed", endpoint="churn", model="churn", version=1, role="primary",
+        ts=noon, latency_ms=1.0, features=answered[0].features, prediction=None,
+        classes=answered[0].classes, status="error", error="model_error",
+    )  # fmt: skip
+
+    one_pass = records_to_table(answered)
+    by_record = records_to_table([*answered, failed]).slice(0, one_pass.num_rows)
+
+    assert one_pass.column_names == by_record.column_names
+    predicted = [n for n in one_pass.column_names if n.startswith(("prediction", "proba."))]
+    assert predicted == ["prediction", "prediction_value", "proba.0", "proba.1"]
+    for name in predicted:
+        assert one_pass[name].to_pylist() == by_record[name].to_pylist(), name
+    assert one_pass["prediction"].to_pylist()[:2] == [
+        str(v) for v in answered[0].prediction.outputs
+    ]  # type: ignore[union-attr]

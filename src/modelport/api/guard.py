@@ -17,6 +17,7 @@ In this order, the first refusal answers:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -36,6 +37,7 @@ from modelport.api.auth import (
     permission_for,
 )
 from modelport.api.responses import error_response
+from modelport.api.timing import ROUTE_KEY
 from modelport.config import Settings
 from modelport.errors import (
     ConfigError,
@@ -64,6 +66,10 @@ _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# Asked twice per request (the address it arrived on and its Host header), for a handful
+# of distinct values; parsing an address each time cost more than routing the request.
+# Bounded, since a Host header is the caller's to choose.
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
     """``localhost`` or a loopback address (127.0.0.0/8, ::1), brackets allowed."""
     name = host.strip("[]").lower()
@@ -184,6 +190,8 @@ class Guard:
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 path: str | None = getattr(route, "path", None)
+                # Timing labels the exchange with it without matching the routes again.
+                scope[ROUTE_KEY] = path
                 return path
         return None
 

@@ -47,6 +47,8 @@ def bounded_int(value: str, key: str, *, minimum: int = 1, maximum: int = MAX_ID
 def flag_param(request: Request, key: str) -> bool:
     """A yes/no query parameter: ``1``/``true``/``yes`` or ``0``/``false``/``no``
     (absent: no); anything else is 422."""
+    if not request.scope.get("query_string"):
+        return False  # no query string at all: nothing to parse (every plain predict)
     value = request.query_params.get(key)
     if value is None:
         return False

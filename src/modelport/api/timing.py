@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelport.telemetry import Telemetry
 
 UNMATCHED = "unmatched"
+# Where the guard leaves the template of the route it matched (one match per request).
+ROUTE_KEY = "modelport.route"
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
@@ -58,7 +60,7 @@ class Timing:
             if telemetry is not None:
                 telemetry.http_request(
                     scope["method"],
-                    route_template(self.routes, scope),
+                    scope.get(ROUTE_KEY) or route_template(self.routes, scope),
                     status,
                     time.perf_counter() - started,
                 )

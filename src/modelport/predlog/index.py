@@ -35,12 +35,12 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelport.predlog import columns as col
@@ -286,9 +286,10 @@ class RequestIndex:
 def insert_rows(db: Database, rows: list[dict[str, Any]]) -> None:
     """Add index rows, ignoring keys already indexed (so re-reading is harmless)."""
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(RequestIndexRow).on_conflict_do_nothing(
-        index_elements=["request_id", "endpoint"]
-    )
-    with db.session() as session:
+    # On the table, not the mapped class: a Core executemany, without the ORM's per-row
+    # bulk bookkeeping (most of the time this background job held the interpreter).
+    table = cast(Table, RequestIndexRow.__table__)
+    statement = insert(table).on_conflict_do_nothing(index_elements=["request_id", "endpoint"])
+    with db.engine.begin() as connection:
         for start in range(0, len(rows), _INSERT_CHUNK):
-            session.execute(statement, rows[start : start + _INSERT_CHUNK])
+            connection.execute(statement, rows[start : start + _INSERT_CHUNK])

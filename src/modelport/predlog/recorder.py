@@ -107,6 +107,8 @@ class Recorder:
         self._retrying_records = 0
         self._last_drop_warning = 0.0
         self._in_flight = 0
+        # Records ever taken off the queue (by the drainer only): what flush() waits for.
+        self._taken = 0
         self.dropped = 0
         self.written_rows = 0
         self.write_errors = 0
@@ -150,9 +152,15 @@ class Recorder:
             self._drain(wait_for_retries=True)
             return True
         deadline = time.monotonic() + timeout
+        # Records queued before this call are done once that many have been taken off
+        # the queue and nothing is being written or waiting for a retry. (The length is
+        # read first: a round taking records in between only raises the target.) Waiting
+        # for an empty queue instead would never end under steady traffic.
+        queued = len(self._queue)
+        target = self._taken + queued
         with self._flushed:
             self._wakeup.set()
-            while self.depth > 0:
+            while self._taken < target or self._in_flight or self._retrying_records:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -190,16 +198,27 @@ class Recorder:
     def _drain(self, *, wait_for_retries: bool) -> None:
         with self._drain_lock:
             while True:
-                while self._queue:
+                # One round takes what was queued when it began. Records that arrive
+                # while it writes wait for the next wake-up: a writer that looped until
+                # the queue was empty never slept under steady traffic and wrote a tiny
+                # segment (with its fsync) every few milliseconds, holding the
+                # interpreter away from the request path and multiplying what every
+                # reader of the log must open.
+                pending = len(self._queue)
+                while pending > 0:
                     # Count the batch as in flight before taking it off the queue, so that
                     # ``depth`` never reads 0 while records are still on their way to disk.
-                    take = min(len(self._queue), self.max_batch_records)
+                    take = min(pending, self.max_batch_records)
                     self._in_flight = take
                     taken = [self._queue.popleft() for _ in range(take)]
+                    self._taken += take
+                    pending -= take
                     for batch in _by_endpoint(taken):
                         self._attempt(batch)
                     self._in_flight = 0
                 self._retry_due()
+                if wait_for_retries and self._queue:
+                    continue  # close() / a flush without a writer: everything goes
                 due = self._next_retry()
                 if not wait_for_retries or due is None:
                     break

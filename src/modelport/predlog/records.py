@@ -95,6 +95,40 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
 
     columns.update(_feature_columns(records))
 
+    columns.update(_prediction_columns(records))
+    table = pa.table(columns)
+    assert table.num_rows == total
+    return table
+
+
+def _prediction_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]:
+    """The prediction, its value and each class's probability, for every row."""
+    first = records[0]
+    predictions = [r.prediction for r in records]
+    answered = [p for p in predictions if p is not None and p.probabilities is not None]
+    if (
+        first.kind != "regression"
+        and len(answered) == len(records)
+        and all(r.kind == first.kind and r.classes == first.classes for r in records)
+        and len({np.asarray(p.outputs).dtype for p in answered}) == 1
+    ):
+        # The common case, a classifier answering every request of the flush: one
+        # concatenate and one conversion for all of them (record by record, the
+        # conversions held the interpreter for tens of milliseconds per flush).
+        outputs = np.concatenate([np.asarray(p.outputs) for p in answered])
+        by_class = np.ascontiguousarray(
+            np.concatenate([np.asarray(p.probabilities) for p in answered]).T, dtype=np.float64
+        )
+        found: dict[str, pa.Array] = {
+            col.PREDICTION: pa.array(_label_strings(outputs), type=pa.string()),
+            col.PREDICTION_VALUE: pa.nulls(len(outputs), pa.float64()),
+        }
+        for position, label in enumerate(dict.fromkeys(first.classes)):
+            found[col.proba(label)] = pa.array(
+                by_class[position], type=pa.float64(), from_pandas=True
+            )
+        return found
+    columns: dict[str, pa.Array] = {}
     labels: list[Any] = []
     values: list[Any] = []
     class_names: dict[str, None] = {}
@@ -128,9 +162,7 @@ def records_to_table(records: Sequence[PredictionRecord]) -> pa.Table:
         columns[col.proba(label)] = pa.array(
             np.concatenate(parts), type=pa.float64(), from_pandas=True
         )
-    table = pa.table(columns)
-    assert table.num_rows == total
-    return table
+    return columns
 
 
 def _feature_columns(records: Sequence[PredictionRecord]) -> dict[str, pa.Array]:

@@ -90,6 +90,7 @@ class Collector:
         self._invalid_seen: dict[tuple[str, str], float] = {}
         self.states: OrderedDict[WindowKey, WindowState] = OrderedDict()
         self._open: dict[tuple[str, int], WindowKey] = {}
+        self._tumbling: dict[tuple[str, int, float], WindowKey] = {}
         self._open_rows: dict[tuple[str, int], int] = {}
         self._dirty: set[WindowKey] = set()
         self._final: set[WindowKey] = set()
@@ -149,9 +150,17 @@ class Collector:
     def _window(self, endpoint: str, version: int, arrived: float, rows: int) -> WindowKey:
         if self.size.seconds is not None:
             start = tumbling_start(arrived, self.size.seconds)
-            return WindowKey(
-                endpoint, version, self.size.label, _utc(start), _utc(start + self.size.seconds)
-            )
+            # Thousands of events per tick share a handful of windows: building the key
+            # (two datetimes) once per window, not per event, keeps the tick short.
+            cached = self._tumbling.get((endpoint, version, start))
+            if cached is None:
+                if len(self._tumbling) >= 1024:
+                    self._tumbling.clear()
+                cached = WindowKey(
+                    endpoint, version, self.size.label, _utc(start), _utc(start + self.size.seconds)
+                )
+                self._tumbling[(endpoint, version, start)] = cached
+            return cached
         # Count windows belong to one process: a window closes once it holds enough rows
         # (a request is never split, so a window may hold a few more).
         current = self._open.get((endpoint, version))
