@@ -29,6 +29,7 @@ several columns up row by row) reads its rows as missing values.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modelport.predlog import columns as col
-from modelport.predlog.reader import WindowSpec
+from modelport.predlog.reader import Segment, SegmentKey, WindowSpec
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,19 @@ class ParquetWindow:
         logger.warning("skipping unreadable log segment %s: %s", path, exc)
         self.skipped.append((str(path), str(exc)))
 
+    def segments(self) -> list[Segment]:
+        """The window's files, oldest first: a key (path and ``stat``) for each file
+        whose every row is in the window, and how many of its rows the window holds.
+
+        ``stat`` comes before any read of the file's data, so whatever is computed from
+        the rows read later is never filed under a newer version of the file."""
+        return [Segment(_key(part), part.rows) for part in self.parts]
+
+    def read_segment(self, index: int, columns: Sequence[str]) -> pa.Table | None:
+        """These columns (those the file has) of the window's rows of file ``index``;
+        None when its data cannot be read (listed in ``skipped``)."""
+        return self._read_part(self.parts[index], list(dict.fromkeys(columns)))
+
     def numeric(self, name: str) -> FloatArray:
         """A column as float64 with NaN for missing (text that is not a number too)."""
         return self.numeric_checked(name)[0]
@@ -319,15 +333,7 @@ class ParquetWindow:
         column = self.column(name)
         if column is None:
             return np.full(self.n_rows, np.nan), 0
-        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-            values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
-            return values, 0
-        logged = pd.Series(column.to_pylist(), dtype=object)
-        parsed = pd.to_numeric(logged, errors="coerce")
-        # Numbers that went through text (a missing one reads "nan") are not violations.
-        wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
-        coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-        return coerced, int(wrong.sum())
+        return numeric_checked(column)
 
     def text(self, name: str) -> pa.ChunkedArray:
         """A column as strings (nulls for missing)."""
@@ -339,8 +345,37 @@ class ParquetWindow:
         return column
 
 
+def numeric_checked(column: pa.ChunkedArray) -> tuple[FloatArray, int]:
+    """A logged column as float64 (NaN for missing), and how many of its values were
+    not numbers (text another version logged): those read as missing."""
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
+        return values, 0
+    logged = pd.Series(column.to_pylist(), dtype=object)
+    parsed = pd.to_numeric(logged, errors="coerce")
+    # Numbers that went through text (a missing one reads "nan") are not violations.
+    wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
+    coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    return coerced, int(wrong.sum())
+
+
 class _Vanished(Exception):
     """A listed file is gone: a compaction merged it since the listing was taken."""
+
+
+def _key(part: _Part) -> SegmentKey | None:
+    """The file's identity when the part is the whole file (None for a part of one, or a
+    file gone since it was selected)."""
+    whole = part.mask is None and len(part.row_groups) == part.metadata.num_row_groups
+    if not whole:
+        return None
+    try:
+        found = os.stat(part.path)
+    except OSError:
+        return None
+    if found.st_size == 0:
+        return None
+    return SegmentKey(str(part.path), found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _read_part(part: _Part, columns: list[str]) -> pa.Table:

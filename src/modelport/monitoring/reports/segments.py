@@ -1,0 +1,275 @@
+"""What a report keeps of each log file, so the next report over the same files reads
+none of them again.
+
+A report over a day not yet compacted reads hundreds of small segments, and most of the
+time goes into opening them and decoding their small column chunks. A segment never
+changes once written (a rewrite, such as erasing requests, renames a new file over it),
+so what a report takes from one segment is the same for every report that reads it
+whole. :class:`SegmentCache` keeps it, per column, under the file's
+:class:`~modelport.predlog.reader.SegmentKey` (path, device, inode, size and
+modification time), whatever the window, baseline or thresholds of the report:
+
+* a numeric column: its non-missing values, **sorted**, with the segment's row count and
+  the number of values that were not numbers. The report concatenates the pieces of its
+  window and sorts them once, so every statistic is computed from the very same sorted
+  array as when the column is read in one go: exact KS and Wasserstein, PSI and JS on
+  the profile's bins and the quality figures are unchanged, to the last bit;
+* a categorical column: its value counts and missing count;
+* the ``status`` column: how many rows failed.
+
+Only files whose every row is in the window are kept (a window's first and last file
+may hold rows outside it; those are read again each time, and so is a compacted file a
+window cuts through). A file that is no longer listed (compacted, deleted by retention)
+is never asked for again and leaves the cache as it ages; a rewritten file has a new key.
+A file whose data cannot be read is not kept, so each report says it skipped it.
+
+The cache holds at most ``budget_bytes`` of pieces (8 bytes per kept value, about 180
+MB for a day of 1,000,000 rows × 22 numeric columns); past that the least recently used
+pieces go. Reports on several threads share it.
+
+>>> cache = SegmentCache(budget_bytes=100)
+>>> key = ("a.parquet", "x", "numeric")
+>>> cache.put(key, NumericPiece(3, np.array([1.0, 2.0]), 0))
+>>> cache.get(key).ordered.tolist(), cache.used_bytes   # 16 bytes of values, 64 of entry
+([1.0, 2.0], 80)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelport.monitoring.stats.ecdf import sort_values
+from modelport.predlog import columns as col
+from modelport.predlog.reader import LogWindow, Segment
+from modelport.predlog.window import numeric_checked
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+Kind = Literal["numeric", "text", "failed"]
+# What one report server keeps by default: a day of a million rows of 20 features fits.
+DEFAULT_BUDGET_BYTES = 256 * 2**20
+# Rough bytes of one counted category (its text, its count, the dict slot).
+_BYTES_PER_CATEGORY = 120
+
+
+@dataclass(frozen=True)
+class NumericPiece:
+    """One file's numeric column: rows, non-missing values sorted, non-numbers."""
+
+    rows: int
+    ordered: FloatArray
+    violations: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ordered.nbytes)
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """One file's categorical column: value counts and missing values."""
+
+    rows: int
+    counts: dict[str, int]
+    missing: int
+
+    @property
+    def nbytes(self) -> int:
+        return _BYTES_PER_CATEGORY * len(self.counts)
+
+
+@dataclass(frozen=True)
+class FailedPiece:
+    """How many of one file's rows failed (``status`` = error)."""
+
+    rows: int
+    failed: int
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+
+Piece = NumericPiece | TextPiece | FailedPiece
+
+
+class SegmentCache:
+    """Least recently used pieces of log files, at most ``budget_bytes`` of them."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        if budget_bytes < 0:
+            raise ValueError(f"budget_bytes must be >= 0, got {budget_bytes}")
+        self.budget_bytes = budget_bytes
+        self._pieces: OrderedDict[Hashable, Piece] = OrderedDict()
+        self._lock = threading.Lock()
+        self.used_bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+    def get(self, key: Hashable) -> Piece | None:
+        with self._lock:
+            piece = self._pieces.get(key)
+            if piece is None:
+                self.misses += 1
+                return None
+            self._pieces.move_to_end(key)
+            self.hits += 1
+            return piece
+
+    def put(self, key: Hashable, piece: Piece) -> None:
+        size = _cost(piece)
+        with self._lock:
+            if size > self.budget_bytes:
+                return
+            old = self._pieces.pop(key, None)
+            if old is not None:
+                self.used_bytes -= _cost(old)
+            self._pieces[key] = piece
+            self.used_bytes += size
+            while self.used_bytes > self.budget_bytes:
+                _, evicted = self._pieces.popitem(last=False)
+                self.used_bytes -= _cost(evicted)
+                self.evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pieces.clear()
+            self.used_bytes = 0
+
+
+def _cost(piece: Piece) -> int:
+    # A small fixed share for the entry itself, so that empty pieces are bounded too.
+    return piece.nbytes + 64
+
+
+@dataclass
+class Gathered:
+    """A window's columns, one piece per file, in the window's order."""
+
+    numeric: dict[str, list[NumericPiece]] = field(default_factory=dict)
+    text: dict[str, list[TextPiece]] = field(default_factory=dict)
+    failed: int = 0
+    # Files read for this report (not found in the cache), for the report's figures.
+    read: int = 0
+
+
+def gather(
+    window: LogWindow,
+    cache: SegmentCache | None,
+    numeric: Sequence[str] = (),
+    text: Sequence[str] = (),
+    status: bool = False,
+    workers: int = 2,
+) -> Gathered:
+    """The pieces of these columns of every file of ``window``: from ``cache`` where it
+    has them, otherwise read (each file once, every missing column together, on
+    ``2 * workers`` threads: pyarrow and numpy release the GIL) and kept."""
+    wanted: list[tuple[str, Kind]] = [(name, "numeric") for name in dict.fromkeys(numeric)]
+    wanted += [(name, "text") for name in dict.fromkeys(text)]
+    if status:
+        wanted.append((col.STATUS, "failed"))
+    segments = window.segments()
+    pieces: list[dict[tuple[str, Kind], Piece]] = []
+    to_read: list[int] = []
+    for index, segment in enumerate(segments):
+        found: dict[tuple[str, Kind], Piece] = {}
+        if segment.key is not None and cache is not None:
+            for name, kind in wanted:
+                piece = cache.get((segment.key, name, kind))
+                if piece is not None:
+                    found[(name, kind)] = piece
+        pieces.append(found)
+        if len(found) < len(wanted):
+            to_read.append(index)
+
+    def read(index: int) -> None:
+        segment = segments[index]
+        missing = [(name, kind) for name, kind in wanted if (name, kind) not in pieces[index]]
+        table = window.read_segment(index, [name for name, _ in missing])
+        for name, kind in missing:
+            piece = _piece(table, name, kind, segment)
+            pieces[index][(name, kind)] = piece
+            if table is not None and segment.key is not None and cache is not None:
+                cache.put((segment.key, name, kind), piece)
+
+    if len(to_read) <= 1 or workers <= 1:
+        for index in to_read:
+            read(index)
+    else:
+        with ThreadPoolExecutor(max_workers=max(workers, 1) * 2) as pool:
+            list(pool.map(read, to_read))
+    gathered = Gathered(read=len(to_read))
+    for name, kind in wanted:
+        column = [by_column[(name, kind)] for by_column in pieces]
+        if kind == "numeric":
+            gathered.numeric[name] = [p for p in column if isinstance(p, NumericPiece)]
+        elif kind == "text":
+            gathered.text[name] = [p for p in column if isinstance(p, TextPiece)]
+        else:
+            gathered.failed = sum(p.failed for p in column if isinstance(p, FailedPiece))
+    return gathered
+
+
+def _piece(table: pa.Table | None, name: str, kind: Kind, segment: Segment) -> Piece:
+    """What is kept of one column of one file (all missing when the file has no such
+    column or its data could not be read)."""
+    rows = segment.rows
+    column = table[name] if table is not None and name in table.column_names else None
+    if kind == "numeric":
+        if column is None:
+            return NumericPiece(rows, np.empty(0, dtype=np.float64), 0)
+        values, violations = numeric_checked(column)
+        ordered = sort_values(values, overwrite=values.flags.writeable)
+        # A view of a larger buffer would keep all of it alive in the cache.
+        ordered = ordered.copy() if ordered.base is not None else ordered
+        return NumericPiece(rows, ordered, violations)
+    if kind == "text":
+        if column is None:
+            return TextPiece(rows, {}, rows)
+        values = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+        counted = pc.value_counts(values)
+        counts = {
+            str(v): int(c)
+            for v, c in zip(
+                counted.field("values").to_pylist(),
+                counted.field("counts").to_pylist(),
+                strict=True,
+            )
+            if v is not None
+        }
+        return TextPiece(rows, counts, int(values.null_count))
+    if column is None:
+        return FailedPiece(rows, 0)
+    failed = int(pc.sum(pc.equal(column, col.STATUS_ERROR)).as_py() or 0)
+    return FailedPiece(rows, failed)
+
+
+def merged_numeric(pieces: Sequence[NumericPiece]) -> tuple[FloatArray, int, int]:
+    """The window's non-missing values (one new array, unsorted across files), its
+    missing values and its non-numbers."""
+    if not pieces:
+        return np.empty(0, dtype=np.float64), 0, 0
+    values = np.concatenate([p.ordered for p in pieces])
+    rows = sum(p.rows for p in pieces)
+    return values, rows - len(values), sum(p.violations for p in pieces)
+
+
+def merged_counts(pieces: Sequence[TextPiece]) -> tuple[dict[str, int], int]:
+    """The window's value counts and missing values."""
+    counts: dict[str, int] = {}
+    for piece in pieces:
+        for value, count in piece.counts.items():
+            counts[value] = counts.get(value, 0) + count
+    return counts, sum(p.missing for p in pieces)
