@@ -28,9 +28,8 @@ MB for a day of 1,000,000 rows × 22 numeric columns); past that the least recen
 pieces go. Reports on several threads share it.
 
 >>> cache = SegmentCache(budget_bytes=100)
->>> key = ("a.parquet", "x", "numeric")
->>> cache.put(key, NumericPiece(3, np.array([1.0, 2.0]), 0))
->>> cache.get(key).ordered.tolist(), cache.used_bytes   # 16 bytes of values, 64 of entry
+>>> cache.add("a.parquet", {("x", "numeric"): NumericPiece(3, np.array([1.0, 2.0]), 0)})
+>>> cache.get("a.parquet")[("x", "numeric")].ordered.tolist(), cache.used_bytes
 ([1.0, 2.0], 80)
 """
 
@@ -38,7 +37,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,7 +46,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelport.monitoring.stats.ecdf import sort_values
 from modelport.predlog import columns as col
 from modelport.predlog.reader import LogWindow, Segment
 from modelport.predlog.window import numeric_checked
@@ -101,51 +99,61 @@ class FailedPiece:
 Piece = NumericPiece | TextPiece | FailedPiece
 
 
+Found = dict[tuple[str, Kind], Piece]
+
+
 class SegmentCache:
-    """Least recently used pieces of log files, at most ``budget_bytes`` of them."""
+    """Least recently used files' pieces (by column and kind), at most ``budget_bytes``."""
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         if budget_bytes < 0:
             raise ValueError(f"budget_bytes must be >= 0, got {budget_bytes}")
         self.budget_bytes = budget_bytes
-        self._pieces: OrderedDict[Hashable, Piece] = OrderedDict()
+        self._files: OrderedDict[Hashable, tuple[Found, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.used_bytes = 0
+        # Files found with every piece a report wanted, files read, files dropped.
         self.hits = 0
         self.misses = 0
         self.evictions = 0
 
     def __len__(self) -> int:
-        return len(self._pieces)
+        """Pieces kept."""
+        return sum(len(found) for found, _ in self._files.values())
 
-    def get(self, key: Hashable) -> Piece | None:
-        with self._lock:
-            piece = self._pieces.get(key)
-            if piece is None:
-                self.misses += 1
-                return None
-            self._pieces.move_to_end(key)
-            self.hits += 1
-            return piece
+    def __contains__(self, key: object) -> bool:
+        return key in self._files
 
-    def put(self, key: Hashable, piece: Piece) -> None:
-        size = _cost(piece)
+    def get(self, key: Hashable) -> Found:
+        """What is kept of file ``key`` (a copy; empty when nothing is)."""
         with self._lock:
+            entry = self._files.get(key)
+            if entry is None:
+                return {}
+            self._files.move_to_end(key)
+            return dict(entry[0])
+
+    def add(self, key: Hashable, pieces: Found) -> None:
+        """Keep these pieces of file ``key`` beside what is kept of it already; then
+        drop the least recently used files until the budget holds (a file larger
+        than the whole budget is not kept)."""
+        with self._lock:
+            found, size = self._files.pop(key, ({}, 0))
+            self.used_bytes -= size
+            found = {**found, **pieces}
+            size = sum(_cost(piece) for piece in found.values())
             if size > self.budget_bytes:
                 return
-            old = self._pieces.pop(key, None)
-            if old is not None:
-                self.used_bytes -= _cost(old)
-            self._pieces[key] = piece
+            self._files[key] = (found, size)
             self.used_bytes += size
             while self.used_bytes > self.budget_bytes:
-                _, evicted = self._pieces.popitem(last=False)
-                self.used_bytes -= _cost(evicted)
+                _, (_, dropped) = self._files.popitem(last=False)
+                self.used_bytes -= dropped
                 self.evictions += 1
 
     def clear(self) -> None:
         with self._lock:
-            self._pieces.clear()
+            self._files.clear()
             self.used_bytes = 0
 
 
@@ -181,28 +189,31 @@ def gather(
     if status:
         wanted.append((col.STATUS, "failed"))
     segments = window.segments()
-    pieces: list[dict[tuple[str, Kind], Piece]] = []
+    pieces: list[Found] = []
     to_read: list[int] = []
     for index, segment in enumerate(segments):
-        found: dict[tuple[str, Kind], Piece] = {}
+        found: Found = {}
         if segment.key is not None and cache is not None:
-            for name, kind in wanted:
-                piece = cache.get((segment.key, name, kind))
-                if piece is not None:
-                    found[(name, kind)] = piece
+            found = cache.get(segment.key)
         pieces.append(found)
-        if len(found) < len(wanted):
+        if any(item not in found for item in wanted):
             to_read.append(index)
+    if cache is not None:
+        cache.hits += len(segments) - len(to_read)
+        cache.misses += len(to_read)
 
     def read(index: int) -> None:
         segment = segments[index]
-        missing = [(name, kind) for name, kind in wanted if (name, kind) not in pieces[index]]
+        missing = [item for item in wanted if item not in pieces[index]]
         table = window.read_segment(index, [name for name, _ in missing])
+        numbers = [name for name, kind in missing if kind == "numeric"]
+        new: Found = dict(_numeric_pieces(table, numbers, segment.rows))
         for name, kind in missing:
-            piece = _piece(table, name, kind, segment)
-            pieces[index][(name, kind)] = piece
-            if table is not None and segment.key is not None and cache is not None:
-                cache.put((segment.key, name, kind), piece)
+            if kind != "numeric":
+                new[(name, kind)] = _piece(table, name, kind, segment)
+        pieces[index].update(new)
+        if table is not None and segment.key is not None and cache is not None:
+            cache.add(segment.key, new)
 
     if len(to_read) <= 1 or workers <= 1:
         for index in to_read:
@@ -222,19 +233,39 @@ def gather(
     return gathered
 
 
+def _numeric_pieces(
+    table: pa.Table | None, names: list[str], rows: int
+) -> Iterator[tuple[tuple[str, Kind], NumericPiece]]:
+    """The numeric columns of one file, sorted together: one ``(columns, rows)`` matrix
+    sorted along its rows (NaN last) in one call, each piece a view of its row (all
+    missing when the file has no such column or its data could not be read)."""
+    if not names:
+        return
+    present = [n for n in names if table is not None and n in table.column_names]
+    matrix = np.full((len(present), rows), np.nan)
+    violations = {}
+    for index, name in enumerate(present):
+        assert table is not None
+        values, violations[name] = numeric_checked(table[name])
+        matrix[index] = values
+    matrix.sort(axis=1)
+    counts = rows - np.count_nonzero(np.isnan(matrix), axis=1)
+    empty = np.empty(0, dtype=np.float64)
+    at = {name: index for index, name in enumerate(present)}
+    for name in names:
+        if name not in at:
+            yield (name, "numeric"), NumericPiece(rows, empty, 0)
+            continue
+        index = at[name]
+        ordered = matrix[index, : int(counts[index])]
+        yield (name, "numeric"), NumericPiece(rows, ordered, violations[name])
+
+
 def _piece(table: pa.Table | None, name: str, kind: Kind, segment: Segment) -> Piece:
-    """What is kept of one column of one file (all missing when the file has no such
-    column or its data could not be read)."""
+    """What is kept of one text or status column of one file (all missing when the file
+    has no such column or its data could not be read)."""
     rows = segment.rows
     column = table[name] if table is not None and name in table.column_names else None
-    if kind == "numeric":
-        if column is None:
-            return NumericPiece(rows, np.empty(0, dtype=np.float64), 0)
-        values, violations = numeric_checked(column)
-        ordered = sort_values(values, overwrite=values.flags.writeable)
-        # A view of a larger buffer would keep all of it alive in the cache.
-        ordered = ordered.copy() if ordered.base is not None else ordered
-        return NumericPiece(rows, ordered, violations)
     if kind == "text":
         if column is None:
             return TextPiece(rows, {}, rows)
