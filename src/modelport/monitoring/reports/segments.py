@@ -241,12 +241,14 @@ def _numeric_pieces(
     missing when the file has no such column or its data could not be read)."""
     if not names:
         return
-    present = [n for n in names if table is not None and n in table.column_names]
+    # Column positions once: a pyarrow table looks a name up by building its name list.
+    where = {} if table is None else {n: i for i, n in enumerate(table.column_names)}
+    present = [name for name in names if name in where]
     matrix = np.full((len(present), rows), np.nan)
     violations = {}
     for index, name in enumerate(present):
         assert table is not None
-        values, violations[name] = numeric_checked(table[name])
+        values, violations[name] = numeric_checked(table.column(where[name]))
         matrix[index] = values
     matrix.sort(axis=1)
     counts = rows - np.count_nonzero(np.isnan(matrix), axis=1)
@@ -265,7 +267,8 @@ def _piece(table: pa.Table | None, name: str, kind: Kind, segment: Segment) -> P
     """What is kept of one text or status column of one file (all missing when the file
     has no such column or its data could not be read)."""
     rows = segment.rows
-    column = table[name] if table is not None and name in table.column_names else None
+    index = -1 if table is None else table.schema.get_field_index(name)
+    column = None if table is None or index < 0 else table.column(index)
     if kind == "text":
         if column is None:
             return TextPiece(rows, {}, rows)
