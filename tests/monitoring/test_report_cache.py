@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
+from modelport.monitoring.reports import segments
 from modelport.monitoring.reports.segments import NumericPiece, SegmentCache
 from modelport.monitoring.reports.service import MonitoringService, ReportRequest
 from modelport.predlog.compaction import compact_day
@@ -129,16 +130,16 @@ def test_exact_statistics_over_many_segments_equal_scipy(world: World) -> None:
     reference = shop_frame(5_000, seed=1)  # what the world registered
     # More current rows than reference rows (the current sample is the dense one), and
     # fewer: both ways round of the exact alignment.
-    for rows, segments in ((7_000, 14), (1_200, 6)):
+    for rows, files in ((7_000, 14), (1_200, 6)):
         current = shop_frame(rows, seed=rows)
         current["a"] = current["a"] * 1.1 + 0.2
         current.loc[current.index[::97], "a"] = np.nan
         day = NOON + timedelta(days=rows % 7 + 1)
-        size = rows // segments
-        for index in range(segments):
+        size = rows // files
+        for index in range(files):
             part = current.iloc[index * size : (index + 1) * size]
             world.log_frame(part, at=day + index * HOUR, prefix=f"s{rows}-{index}")
-        window = WindowSpec(day, day + segments * HOUR, label="segments")
+        window = WindowSpec(day, day + files * HOUR, label="files")
         service = world.service()
         for _ in range(2):  # read, then from the cache
             body = reported(service, window)
@@ -195,3 +196,21 @@ def test_a_file_whose_data_cannot_be_read_is_not_kept(world: World) -> None:
         assert [s["path"] for s in body["skipped_segments"]] == [str(damaged)]
     assert body == reported(uncached(world), hours(0, 3))
     assert cached.segment_cache.misses == 3 + 1  # the damaged file read both times
+
+
+def test_large_files_are_read_a_few_columns_at_a_time_or_by_the_comparing_tasks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_hours(world, count=3)
+    cut = WindowSpec(NOON + timedelta(seconds=1), NOON + 3 * HOUR, label="cut")
+    expected = {w.label: reported(uncached(world), w) for w in (cut, hours(0, 3))}
+    # As if every file were a compacted day: two numeric columns of a file at a time, and
+    # the file the window cuts through left to the comparing tasks.
+    monkeypatch.setattr(segments, "VALUES_AT_ONCE", 2 * 300)
+    monkeypatch.setattr(segments, "DEFERRED_ROWS", 100)
+    cached = world.service()
+    for window in (cut, hours(0, 3), cut):
+        assert reported(cached, window) == expected[window.label]
+    gathered = segments.gather(world.window(cut), None, ["feature.a"], status=True)
+    assert isinstance(gathered.numeric["feature.a"][0], segments.DeferredPiece)
+    assert all(isinstance(p, NumericPiece) for p in gathered.numeric["feature.a"][1:])

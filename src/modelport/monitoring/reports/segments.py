@@ -56,6 +56,12 @@ Kind = Literal["numeric", "text", "failed"]
 DEFAULT_BUDGET_BYTES = 256 * 2**20
 # Rough bytes of one counted category (its text, its count, the dict slot).
 _BYTES_PER_CATEGORY = 120
+# A file's numeric columns are read and sorted together up to this many values (32 MB);
+# a larger file a few columns at a time.
+VALUES_AT_ONCE = 1 << 22
+# A file the window cuts through is not kept; from this many rows on, its numeric
+# columns are left to the tasks comparing them (see DeferredPiece).
+DEFERRED_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,28 @@ class FailedPiece:
         return 0
 
 
-Piece = NumericPiece | TextPiece | FailedPiece
+@dataclass(frozen=True)
+class DeferredPiece:
+    """A numeric column of a large file the window cuts through (a compacted day): it
+    is not kept, so the task comparing the column reads it, one column at a time, as a
+    report without the cache would."""
+
+    window: LogWindow
+    index: int
+    name: str
+    rows: int
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+    def load(self) -> NumericPiece:
+        table = self.window.read_segment(self.index, [self.name])
+        ((_, piece),) = _numeric_pieces(table, [self.name], self.rows)
+        return piece
+
+
+Piece = NumericPiece | TextPiece | FailedPiece | DeferredPiece
 
 
 Found = dict[tuple[str, Kind], Piece]
@@ -166,7 +193,7 @@ def _cost(piece: Piece) -> int:
 class Gathered:
     """A window's columns, one piece per file, in the window's order."""
 
-    numeric: dict[str, list[NumericPiece]] = field(default_factory=dict)
+    numeric: dict[str, list[NumericPiece | DeferredPiece]] = field(default_factory=dict)
     text: dict[str, list[TextPiece]] = field(default_factory=dict)
     failed: int = 0
     # Files read for this report (not found in the cache), for the report's figures.
@@ -205,14 +232,27 @@ def gather(
     def read(index: int) -> None:
         segment = segments[index]
         missing = [item for item in wanted if item not in pieces[index]]
-        table = window.read_segment(index, [name for name, _ in missing])
         numbers = [name for name, kind in missing if kind == "numeric"]
-        new: Found = dict(_numeric_pieces(table, numbers, segment.rows))
-        for name, kind in missing:
-            if kind != "numeric":
+        others = [(name, kind) for name, kind in missing if kind != "numeric"]
+        new: Found = {}
+        if segment.key is None and segment.rows >= DEFERRED_ROWS:
+            for name in numbers:
+                new[(name, "numeric")] = DeferredPiece(window, index, name, segment.rows)
+            numbers = []
+        per = max(1, VALUES_AT_ONCE // max(segment.rows, 1))
+        groups = [numbers[i : i + per] for i in range(0, len(numbers), per)] or [[]]
+        readable = True
+        for position, group in enumerate(groups):
+            extra = others if position == 0 else []
+            if not group and not extra:
+                continue
+            table = window.read_segment(index, [*group, *(name for name, _ in extra)])
+            readable = readable and table is not None
+            new.update(_numeric_pieces(table, group, segment.rows))
+            for name, kind in extra:
                 new[(name, kind)] = _piece(table, name, kind, segment)
         pieces[index].update(new)
-        if table is not None and segment.key is not None and cache is not None:
+        if readable and segment.key is not None and cache is not None:
             cache.add(segment.key, new)
 
     if len(to_read) <= 1 or workers <= 1:
@@ -225,7 +265,9 @@ def gather(
     for name, kind in wanted:
         column = [by_column[(name, kind)] for by_column in pieces]
         if kind == "numeric":
-            gathered.numeric[name] = [p for p in column if isinstance(p, NumericPiece)]
+            gathered.numeric[name] = [
+                p for p in column if isinstance(p, NumericPiece | DeferredPiece)
+            ]
         elif kind == "text":
             gathered.text[name] = [p for p in column if isinstance(p, TextPiece)]
         else:
@@ -290,9 +332,12 @@ def _piece(table: pa.Table | None, name: str, kind: Kind, segment: Segment) -> P
     return FailedPiece(rows, failed)
 
 
-def merged_numeric(pieces: Sequence[NumericPiece]) -> tuple[FloatArray, int, int]:
+def merged_numeric(
+    found: Sequence[NumericPiece | DeferredPiece],
+) -> tuple[FloatArray, int, int]:
     """The window's non-missing values (one new array, unsorted across files), its
     missing values and its non-numbers."""
+    pieces = [p.load() if isinstance(p, DeferredPiece) else p for p in found]
     if not pieces:
         return np.empty(0, dtype=np.float64), 0, 0
     values = np.concatenate([p.ordered for p in pieces])
