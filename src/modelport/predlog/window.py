@@ -85,7 +85,8 @@ class _Facts:
 
 class _FactsCache:
     """Footers already read, by file identity: a report over a day of segments would
-    otherwise read a thousand footers again each time. About 3 KB per file."""
+    otherwise read a thousand footers again each time. About 3 KB per file. (Not
+    ``functools.lru_cache``: the identity comes from a ``stat`` the caller needs too.)"""
 
     def __init__(self, size: int) -> None:
         self.size = size

@@ -131,7 +131,11 @@ Found = dict[tuple[str, Kind], Piece]
 
 
 class SegmentCache:
-    """Least recently used files' pieces (by column and kind), at most ``budget_bytes``."""
+    """Least recently used files' pieces (by column and kind), at most ``budget_bytes``.
+
+    Hand-written on an ``OrderedDict`` (``functools.lru_cache`` bounds entries, not
+    bytes, and cannot add a file's new columns to its entry; ``cachetools`` would be a
+    new dependency for these few lines)."""
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         if budget_bytes < 0:
