@@ -12,7 +12,9 @@
 3. For each log, fresh processes time ``MonitoringService.report`` over that day: the data
    drift report (PSI, KS, Wasserstein and Jensen-Shannon on every feature, with the data
    quality figures that come from the same pass) and the full report (plus prediction
-   drift, performance and detectors). Each prints its wall and CPU time and peak RSS.
+   drift, performance and detectors), then the same report again in the same process
+   (``warm``: the reference is sorted and the segment cache holds every file's columns,
+   see ``bench/report_speed.py``). Each prints its wall and CPU time and peak RSS.
 
 Steps 1-2 are cached: they are rebuilt only when the data files change.
 """

@@ -97,6 +97,29 @@ class WindowSpec:
         }
 
 
+@dataclass(frozen=True)
+class SegmentKey:
+    """One version of one log file: its path and what ``stat`` says of it. A file is
+    never changed in place (a rewrite, e.g. erasing requests, renames a new file over
+    it: a new inode and time), so what was computed from its rows may be kept under
+    this key for as long as it is listed."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One file's share of a window: ``key`` is None unless every row of the file is in
+    the window (a part of a file is not worth keeping anything for)."""
+
+    key: SegmentKey | None
+    rows: int
+
+
 class LogWindow(Protocol):
     """The rows of one window, whose columns are read on first use."""
 
@@ -117,6 +140,15 @@ class LogWindow(Protocol):
     def prefetch(self, names: Iterable[str]) -> None: ...
 
     def table(self, columns: Sequence[str] | None = None) -> pa.Table: ...
+
+    def segments(self) -> list[Segment]:
+        """The window's files, oldest first, and how many of their rows it holds."""
+        ...
+
+    def read_segment(self, index: int, columns: Sequence[str]) -> pa.Table | None:
+        """These columns (those the file has) of the window's rows of one file; None if
+        its data cannot be read (the file is then listed in ``skipped``)."""
+        ...
 
 
 class LogCursor(Protocol):

@@ -29,6 +29,9 @@ several columns up row by row) reads its rows as missing values.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,27 +46,84 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modelport.predlog import columns as col
-from modelport.predlog.reader import WindowSpec
+from modelport.predlog.reader import Segment, SegmentKey, WindowSpec
 
 logger = logging.getLogger(__name__)
 
 # Above this many files, read every needed column of a file in one go.
 MANY_FILES = 32
+# Footers kept between windows (about 3 KB each): more than a busy day's segments.
+FOOTERS_KEPT = 16_384
 # Fresh listings tried when files vanish under a read (each means a compaction finished).
 RELISTS = 5
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 Mask = np.ndarray[Any, np.dtype[np.bool_]]
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What selecting rows needs of a file's footer: its columns, the rows of each row
+    group and their ``ts``/``version``/``role`` statistics (min, max; None if unknown)."""
+
+    names: tuple[str, ...]
+    group_rows: tuple[int, ...]
+    group_stats: tuple[dict[str, tuple[Any, Any] | None], ...]
+
+    @classmethod
+    def of(cls, metadata: pq.FileMetaData) -> _Facts:
+        names = metadata.schema.to_arrow_schema().names
+        groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+        stats = []
+        for group in groups:
+            found = {name: _stats(group, names, name) for name in (col.TS, col.VERSION, col.ROLE)}
+            bounds = found[col.TS]
+            if bounds is not None:
+                found[col.TS] = (_aware(bounds[0]), _aware(bounds[1]))
+            stats.append(found)
+        return cls(tuple(names), tuple(g.num_rows for g in groups), tuple(stats))
+
+
+class _FactsCache:
+    """Footers already read, by file identity: a report over a day of segments would
+    otherwise read a thousand footers again each time. About 3 KB per file. (Not
+    ``functools.lru_cache``: the identity comes from a ``stat`` the caller needs too.)"""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._facts: OrderedDict[SegmentKey, _Facts] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: SegmentKey) -> _Facts | None:
+        with self._lock:
+            found = self._facts.get(key)
+            if found is not None:
+                self._facts.move_to_end(key)
+            return found
+
+    def put(self, key: SegmentKey, facts: _Facts) -> None:
+        with self._lock:
+            self._facts[key] = facts
+            while len(self._facts) > self.size:
+                self._facts.popitem(last=False)
+
+
+_FOOTERS = _FactsCache(FOOTERS_KEPT)
+
+
 @dataclass
 class _Part:
-    """The selected rows of one file: whole row groups, then an optional row mask."""
+    """The selected rows of one file: whole row groups, then an optional row mask.
+    ``metadata`` is the footer when this selection read it (None when its facts were
+    known); ``key`` the file's identity, taken before anything of it was read, when
+    every row of the file is selected."""
 
     path: Path
-    metadata: pq.FileMetaData
+    facts: _Facts
+    metadata: pq.FileMetaData | None
     row_groups: list[int]
     mask: Mask | None
     rows: int
+    key: SegmentKey | None = None
 
 
 class ParquetWindow:
@@ -105,9 +165,7 @@ class ParquetWindow:
         if self.spec.last is not None:
             self._keep_newest(self.spec.last, self.spec.skip)
         self.n_rows = sum(part.rows for part in self.parts)
-        self.available = {
-            name for part in self.parts for name in part.metadata.schema.to_arrow_schema().names
-        }
+        self.available = {name for part in self.parts for name in part.facts.names}
 
     def _select(self, paths: list[Path]) -> list[_Part]:
         parts: list[_Part] = []
@@ -133,15 +191,16 @@ class ParquetWindow:
         return list(reversed(parts)) if self.spec.last is not None else parts
 
     def _select_file(self, path: Path) -> _Part:
-        metadata = pq.read_metadata(path)
-        names = metadata.schema.to_arrow_schema().names
+        key, facts, metadata = _footer(path)
         groups, masks, rows = [], [], 0
-        for index in range(metadata.num_row_groups):
-            verdict = self._group_verdict(metadata.row_group(index), names)
+        for index, group_rows in enumerate(facts.group_rows):
+            verdict = self._group_verdict(facts.group_stats[index])
             if verdict == "none":
                 continue
-            mask = None if verdict == "all" else self._row_mask(path, metadata, index)
-            count = metadata.row_group(index).num_rows if mask is None else int(mask.sum())
+            mask = None
+            if verdict != "all":
+                mask = self._row_mask(path, facts, metadata, index)
+            count = group_rows if mask is None else int(mask.sum())
             if count == 0:
                 continue
             groups.append(index)
@@ -151,28 +210,30 @@ class ParquetWindow:
         if any(mask is not None for mask in masks):
             combined = np.concatenate(
                 [
-                    np.ones(metadata.row_group(g).num_rows, dtype=bool) if m is None else m
+                    np.ones(facts.group_rows[g], dtype=bool) if m is None else m
                     for g, m in zip(groups, masks, strict=True)
                 ]
             )
-        return _Part(path, metadata, groups, combined, rows)
+        whole = combined is None and len(groups) == len(facts.group_rows)
+        return _Part(path, facts, metadata, groups, combined, rows, key if whole else None)
 
-    def _group_verdict(self, group: pq.RowGroupMetaData, names: list[str]) -> str:
+    def _group_verdict(self, stats: dict[str, tuple[Any, Any] | None]) -> str:
         """ "all", "none" or "some" of the group's rows qualify, from its statistics."""
         verdicts = []
         if self.spec.since is not None or self.spec.until is not None:
-            verdicts.append(_range_verdict(_stats(group, names, col.TS), self.spec))
+            verdicts.append(_range_verdict(stats[col.TS], self.spec))
         if self.versions is not None:
-            verdicts.append(_set_verdict(_stats(group, names, col.VERSION), self.versions))
+            verdicts.append(_set_verdict(stats[col.VERSION], self.versions))
         if self.roles is not None:
-            verdicts.append(_set_verdict(_stats(group, names, col.ROLE), self.roles))
+            verdicts.append(_set_verdict(stats[col.ROLE], self.roles))
         if "none" in verdicts:
             return "none"
         return "some" if "some" in verdicts else "all"
 
-    def _row_mask(self, path: Path, metadata: pq.FileMetaData, index: int) -> Mask:
-        present = metadata.schema.to_arrow_schema().names
-        needed = [c for c in (col.TS, col.VERSION, col.ROLE) if c in present]
+    def _row_mask(
+        self, path: Path, facts: _Facts, metadata: pq.FileMetaData | None, index: int
+    ) -> Mask:
+        needed = [c for c in (col.TS, col.VERSION, col.ROLE) if c in facts.names]
         table = pq.ParquetFile(path, metadata=metadata).read_row_group(index, columns=needed)
         mask = np.ones(table.num_rows, dtype=bool)
         if col.TS in needed:
@@ -211,7 +272,7 @@ class ParquetWindow:
             if high <= low:
                 continue
             if low > 0 or high < part.rows:
-                rows_in_groups = sum(part.metadata.row_group(g).num_rows for g in part.row_groups)
+                rows_in_groups = sum(part.facts.group_rows[g] for g in part.row_groups)
                 chosen = (
                     np.flatnonzero(part.mask)
                     if part.mask is not None
@@ -219,7 +280,9 @@ class ParquetWindow:
                 )
                 mask = np.zeros(rows_in_groups, dtype=bool)
                 mask[chosen[low:high]] = True
-                part = _Part(part.path, part.metadata, part.row_groups, mask, high - low)
+                part = _Part(
+                    part.path, part.facts, part.metadata, part.row_groups, mask, high - low
+                )
             kept.append(part)
         self.parts = kept
 
@@ -271,7 +334,7 @@ class ParquetWindow:
         """Every column, in the order the segments hold them (meta, features, outputs)."""
         ordered: dict[str, None] = dict.fromkeys(col.META)
         for part in self.parts:
-            ordered.update(dict.fromkeys(part.metadata.schema.to_arrow_schema().names))
+            ordered.update(dict.fromkeys(part.facts.names))
         return [name for name in ordered if name in self.available or not self.parts]
 
     def _read_parts(self, columns: list[str], *, relisting: bool = False) -> list[pa.Table | None]:
@@ -309,6 +372,19 @@ class ParquetWindow:
         logger.warning("skipping unreadable log segment %s: %s", path, exc)
         self.skipped.append((str(path), str(exc)))
 
+    def segments(self) -> list[Segment]:
+        """The window's files, oldest first: a key (path and ``stat``) for each file
+        whose every row is in the window, and how many of its rows the window holds.
+
+        ``stat`` comes before any read of the file's data, so whatever is computed from
+        the rows read later is never filed under a newer version of the file."""
+        return [Segment(part.key, part.rows) for part in self.parts]
+
+    def read_segment(self, index: int, columns: Sequence[str]) -> pa.Table | None:
+        """These columns (those the file has) of the window's rows of file ``index``;
+        None when its data cannot be read (listed in ``skipped``)."""
+        return self._read_part(self.parts[index], list(dict.fromkeys(columns)))
+
     def numeric(self, name: str) -> FloatArray:
         """A column as float64 with NaN for missing (text that is not a number too)."""
         return self.numeric_checked(name)[0]
@@ -319,15 +395,7 @@ class ParquetWindow:
         column = self.column(name)
         if column is None:
             return np.full(self.n_rows, np.nan), 0
-        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-            values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
-            return values, 0
-        logged = pd.Series(column.to_pylist(), dtype=object)
-        parsed = pd.to_numeric(logged, errors="coerce")
-        # Numbers that went through text (a missing one reads "nan") are not violations.
-        wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
-        coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-        return coerced, int(wrong.sum())
+        return numeric_checked(column)
 
     def text(self, name: str) -> pa.ChunkedArray:
         """A column as strings (nulls for missing)."""
@@ -339,16 +407,43 @@ class ParquetWindow:
         return column
 
 
+def numeric_checked(column: pa.ChunkedArray) -> tuple[FloatArray, int]:
+    """A logged column as float64 (NaN for missing), and how many of its values were
+    not numbers (text another version logged): those read as missing."""
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
+        return values, 0
+    logged = pd.Series(column.to_pylist(), dtype=object)
+    parsed = pd.to_numeric(logged, errors="coerce")
+    # Numbers that went through text (a missing one reads "nan") are not violations.
+    wrong = parsed.isna() & logged.notna() & (logged.astype(str).str.lower() != "nan")
+    coerced: FloatArray = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    return coerced, int(wrong.sum())
+
+
 class _Vanished(Exception):
     """A listed file is gone: a compaction merged it since the listing was taken."""
 
 
+def _footer(path: Path) -> tuple[SegmentKey, _Facts, pq.FileMetaData | None]:
+    """The file's identity (``stat`` first, so nothing read later is filed under a newer
+    version of the file) and its footer's facts: kept ones, or read (with the footer)."""
+    found = os.stat(path)
+    key = SegmentKey(str(path), found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+    facts = _FOOTERS.get(key)
+    if facts is not None:
+        return key, facts, None
+    metadata = pq.read_metadata(path)
+    facts = _Facts.of(metadata)
+    _FOOTERS.put(key, facts)
+    return key, facts, metadata
+
+
 def _read_part(part: _Part, columns: list[str]) -> pa.Table:
-    present = part.metadata.schema.to_arrow_schema().names
-    needed = [c for c in columns if c in present]
+    needed = [c for c in columns if c in part.facts.names]
     # Columns are already read in parallel, one task each: no threads inside a read.
     reader = pq.ParquetFile(part.path, metadata=part.metadata, memory_map=True)
-    if len(part.row_groups) == part.metadata.num_row_groups:
+    if len(part.row_groups) == len(part.facts.group_rows):
         table = reader.read(columns=needed, use_threads=False)
     else:
         table = reader.read_row_groups(part.row_groups, columns=needed, use_threads=False)

@@ -44,6 +44,10 @@ class Comparators:
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 
+    def kind(self, name: str) -> str:
+        """``numeric`` or ``categorical``, without building the comparator."""
+        return self._specs[name][0].kind
+
     def get(self, name: str) -> Comparator:
         found = self._built.get(name)
         if found is None:

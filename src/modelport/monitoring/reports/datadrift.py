@@ -83,15 +83,18 @@ class NumericComparator:
         settings: DriftSettings,
         type_violations: int = 0,
         overwrite: bool = False,
+        missing_rows: int = 0,
     ) -> ColumnResult:
-        """Statistics and quality of ``values``; ``overwrite`` lets it sort them in place."""
-        rows = len(values)
+        """Statistics and quality of ``values`` and ``missing_rows`` more missing ones;
+        ``overwrite`` lets it sort them in place."""
+        rows = len(values) + missing_rows
         names = settings.names("numeric")
         limits = settings.thresholds_for(self.name)
         if self.reference is None:
             # Binned statistics count the raw values; sorting comes after.
             state = self.state.fresh()
             state.update(values)
+            state.counts_[-1] += missing_rows
         ordered = sort_values(values, overwrite=overwrite)
         missing = rows - len(ordered)
         if self.reference is not None:

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.compute as pc
-
 from modelport.errors import ValidationFailed
 from modelport.monitoring.concept.stream import concept_section
 from modelport.monitoring.reports import baseline as baselines
@@ -29,6 +27,14 @@ from modelport.monitoring.reports.entries import absent_entry, drift_entry, qual
 from modelport.monitoring.reports.multivariate import multivariate_section
 from modelport.monitoring.reports.performance import LabelledRows, performance_section
 from modelport.monitoring.reports.pipeline import pipeline_section, refuse_pipeline
+from modelport.monitoring.reports.segments import (
+    DEFAULT_BUDGET_BYTES,
+    Gathered,
+    SegmentCache,
+    gather,
+    merged_counts,
+    merged_numeric,
+)
 from modelport.monitoring.stats.settings import DriftSettings
 from modelport.monitoring.stats.summary import clean, drift_summary, sort_by_severity
 from modelport.predlog import columns as col
@@ -86,6 +92,7 @@ class MonitoringService:
         feedback: FeedbackStore,
         workers: int = 2,
         invalid_requests: Any = None,
+        cache_bytes: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.registry = registry
         self.endpoints = endpoints
@@ -96,6 +103,8 @@ class MonitoringService:
         # series knows what the API refused, the log does not.
         self.invalid_requests = invalid_requests
         self._baselines: OrderedDict[tuple[str, int], tuple[Baseline, Comparators]] = OrderedDict()
+        # What reports took from each log file, kept for the next report over it.
+        self.segment_cache = SegmentCache(cache_bytes)
 
     # -- report -----------------------------------------------------------------------------
     def report(self, endpoint: str, request: ReportRequest) -> dict[str, Any]:
@@ -132,9 +141,11 @@ class MonitoringService:
         if section is not None:
             report["pipeline"] = section
         wanted = set(request.sections)
-        columns = self._needed_columns(version, request, wanted)
-        window.prefetch(columns)
-        results = self._compare(window, version, comparators, wanted, request.drift)
+        names = self._compared(version, comparators, wanted)
+        gathered = self._gather(window, version, comparators, names, "quality" in wanted)
+        if "multivariate" in wanted:
+            window.prefetch(self._needed_columns(version, request, wanted))
+        results = self._compare(version, comparators, names, gathered, request.drift)
         if "drift" in wanted or "quality" in wanted:
             features = [r for r in results if not col.is_series_output(r.name)]
             extra = self._unknown_features(window, version)
@@ -143,7 +154,7 @@ class MonitoringService:
                 report["features"] = sort_by_severity(entries)
                 report["summary"] = drift_summary(report["features"], request.drift.dataset_share)
             if "quality" in wanted:
-                report["quality"] = self._quality(endpoint, window, features, request)
+                report["quality"] = self._quality(endpoint, window, features, request, gathered)
         if "prediction" in wanted:
             outputs = [r for r in results if col.is_series_output(r.name)]
             report["prediction"] = sort_by_severity(drift_entry(r) for r in outputs)
@@ -227,22 +238,43 @@ class MonitoringService:
             columns += _labelled_columns(version, request.slice)
         return columns
 
-    def _compare(
-        self,
-        window: LogWindow,
-        version: ModelVersion,
-        comparators: Comparators,
-        wanted: set[str],
-        settings: DriftSettings,
-    ) -> list[ColumnResult]:
+    def _compared(
+        self, version: ModelVersion, comparators: Comparators, wanted: set[str]
+    ) -> list[str]:
+        """The series a report compares: features, then outputs."""
         names = []
         if wanted & {"drift", "quality"}:
             names += [f.name for f in version.input_schema.features if f.name in comparators]
         if "prediction" in wanted:
             names += [n for n in comparators.names if col.is_series_output(n)]
+        return names
+
+    def _gather(
+        self,
+        window: LogWindow,
+        version: ModelVersion,
+        comparators: Comparators,
+        names: list[str],
+        status: bool,
+    ) -> Gathered:
+        """Every compared column of every file of the window, from the segment cache
+        where it has them (see :mod:`.segments`)."""
+        kind = version.output.kind
+        numeric = [col.log_column(n, kind) for n in names if comparators.kind(n) == "numeric"]
+        text = [col.log_column(n, kind) for n in names if comparators.kind(n) != "numeric"]
+        return gather(window, self.segment_cache, numeric, text, status, self.workers)
+
+    def _compare(
+        self,
+        version: ModelVersion,
+        comparators: Comparators,
+        names: list[str],
+        gathered: Gathered,
+        settings: DriftSettings,
+    ) -> list[ColumnResult]:
         kind = version.output.kind
         settings = settings.with_family(len(names))
-        tasks = [_task(window, name, kind, comparators, settings) for name in names]
+        tasks = [_task(gathered, name, kind, comparators, settings) for name in names]
         return compare_columns(tasks, self.workers)
 
     def _unknown_features(self, window: LogWindow, version: ModelVersion) -> list[dict[str, Any]]:
@@ -265,11 +297,9 @@ class MonitoringService:
         window: LogWindow,
         features: list[ColumnResult],
         request: ReportRequest,
+        gathered: Gathered,
     ) -> dict[str, Any]:
-        status = window.column(col.STATUS)
-        failed = 0
-        if status is not None:
-            failed = int(pc.sum(pc.equal(status, col.STATUS_ERROR)).as_py() or 0)
+        failed = gathered.failed
         issues = [f"{r.name}: {issue}" for r in features for issue in r.quality.issues]
         section: dict[str, Any] = {
             "rows": window.n_rows,
@@ -309,28 +339,21 @@ def _labelled_columns(version: ModelVersion, slice_by: str | None) -> list[str]:
 
 
 def _task(
-    window: LogWindow, name: str, kind: str, comparators: Comparators, settings: DriftSettings
+    gathered: Gathered, name: str, kind: str, comparators: Comparators, settings: DriftSettings
 ) -> Any:
     column = col.log_column(name, kind)
 
     def run() -> ColumnResult:
         comparator = comparators.get(name)
         if isinstance(comparator, NumericComparator):
-            values, violations = window.numeric_checked(column)
-            # The column was read for this task alone: it may be sorted in place.
-            return comparator.compare(values, settings, violations, overwrite=True)
-        text = window.text(column)
-        counted = pc.value_counts(text)
-        counts = {
-            str(v): int(c)
-            for v, c in zip(
-                counted.field("values").to_pylist(),
-                counted.field("counts").to_pylist(),
-                strict=True,
+            values, missing, violations = merged_numeric(gathered.numeric[column])
+            # A new array of the files' sorted values: sorting it once in place gives the
+            # same sorted column as reading it in one go.
+            return comparator.compare(
+                values, settings, violations, overwrite=True, missing_rows=missing
             )
-            if v is not None
-        }
-        return comparator.compare(counts, int(text.null_count), settings)
+        counts, missing = merged_counts(gathered.text[column])
+        return comparator.compare(counts, missing, settings)
 
     return run
 
