@@ -163,14 +163,17 @@ class _RequestIds:
 
     def __init__(self) -> None:
         self._pool = b""
+        self._next = 0
         self._lock = threading.Lock()
 
     def __call__(self) -> str:
         with self._lock:
-            if not self._pool:
+            if self._next >= len(self._pool):
                 self._pool = secrets.token_bytes(16 * self.IDS_PER_REFILL)
-            taken, self._pool = self._pool[:16], self._pool[16:]
-        return taken.hex()
+                self._next = 0
+            pool, start = self._pool, self._next
+            self._next = start + 16
+        return pool[start : start + 16].hex()
 
 
 _request_ids = _RequestIds()
