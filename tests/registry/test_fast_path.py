@@ -235,7 +235,9 @@ def test_recheck_keeps_the_switch_and_records_a_new_check(
     assert isinstance(registry.load(checked), SklearnPredictor)  # still switched off
 
 
-def test_bad_requests_name_the_field(registry: Registry, tmp_path: Path, predictor_file: Path) -> None:
+def test_bad_requests_name_the_field(
+    registry: Registry, tmp_path: Path, predictor_file: Path
+) -> None:
     _register(registry, tmp_path, "logistic", LogisticRegression(max_iter=500))
     paths = FastPaths(EndpointStore(registry.db, registry))
     with pytest.raises(VersionNotFound) as missing:

@@ -38,7 +38,7 @@ class FastPaths:
         endpoints that reload it. A scikit-learn version only (422 otherwise)."""
         check_name("model", model, field="name")
         found = self.registry.get(model, version)
-        _refuse_flavor(found)
+        refuse_flavor(found)
         with self.db.session() as session:
             lock_model(session, model)
             row = version_row(session, model, version)
@@ -59,7 +59,7 @@ class FastPaths:
         Runs in the caller's thread and takes seconds: never on a request's path."""
         check_name("model", model, field="name")
         found = self.registry.get(model, version)
-        _refuse_flavor(found)
+        refuse_flavor(found)
         state = self._check(found)
         created: list[str] = []
         onnx_bytes = state.pop("_onnx", None)
@@ -133,7 +133,8 @@ class FastPaths:
         )
 
 
-def _refuse_flavor(found: ModelVersion) -> None:
+def refuse_flavor(found: ModelVersion) -> None:
+    """422 naming the version unless it is a scikit-learn one."""
     if found.flavor != "sklearn":
         raise ValidationFailed(
             f"{found.ref} is a {found.flavor} model; only scikit-learn versions have an ONNX "
@@ -142,4 +143,4 @@ def _refuse_flavor(found: ModelVersion) -> None:
         )
 
 
-__all__ = ["FastPaths"]
+__all__ = ["FastPaths", "refuse_flavor"]
