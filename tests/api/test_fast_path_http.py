@@ -151,9 +151,7 @@ def test_bad_input_is_refused_naming_the_field(client: httpx.Client) -> None:
         "model_not_found",
         "model",
     )
-    _refused(
-        client.get("/v1/models/rule/versions/1/fast-path"), 422, "validation_error", "version"
-    )
+    _refused(client.get("/v1/models/rule/versions/1/fast-path"), 422, "validation_error", "version")
     _refused(
         client.put("/v1/models/rule/versions/1/fast-path", json={"enabled": True}),
         422,
