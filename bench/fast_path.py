@@ -1,6 +1,6 @@
 """Fast-path micro-benchmark: one model call on scikit-learn vs onnxruntime, same model.
 
-    python bench/fast_path.py [--rows 1,8,64] [--seconds 1.0] [--rounds 5]
+    python bench/fast_path.py [--rows 1,8,64] [--seconds 1.0] [--rounds 5] [--memory]
 
 The model is the serving benchmark's LogisticRegression (20 features, fitted on a
 DataFrame; ``bench/workload.py``). Both predictors are the ones the server would build:
@@ -10,7 +10,10 @@ called with a matrix-backed batch of 1, 8 and 64 rows, as the request decoder bu
 for ``--seconds`` per round; a round's figure is its mean time per call, and the median of
 ``--rounds`` rounds is reported (rounds alternate the two predictors, so a change in the
 machine's load hits both alike). Also reports how long the conversion and check took and
-how far the two models' probabilities are apart. Writes ``bench/results/fast_path.json``.
+how far the two models' probabilities are apart. ``--memory`` also starts the real server
+(``modelport serve``) on the same model twice, fast path on, then off (``models fast-path
+--off``), and reports each one's peak RSS after 200 requests. Writes
+``bench/results/fast_path.json``.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 
+import modelport_cli
 from machine import machine_info
 from modelport.batch import Batch
 from modelport.registry.fast_path import FastPathPredictor, check
 from modelport.registry.fast_path_state import PASSED
 from modelport.registry.flavors.sklearn import SklearnFlavor
 from modelport.registry.reference import infer_schema
+from servers import Server, free_port
 from workload import FEATURES, prepare_workload
 
 BENCH = Path(__file__).resolve().parent
@@ -50,11 +56,47 @@ def per_call_us(predict: Any, batch: Batch, seconds: float) -> float:
             return (now - started) / calls * 1e6
 
 
+def server_memory(model_path: Path, reference_path: Path, body: str) -> dict[str, Any]:
+    """Peak RSS (MiB) of ``modelport serve`` with one endpoint, per runtime."""
+    found: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        modelport_cli.setup(workdir, model_path, reference_path)
+        for runtime in ("onnx", "sklearn"):
+            if runtime == "sklearn":
+                modelport_cli._run(workdir, "models", "fast-path", "bench:1", "--off")
+            port = free_port()
+            server = Server(
+                f"modelport-{runtime}",
+                modelport_cli.serve_command(port),
+                port,
+                workdir / f"{runtime}.log",
+                cwd=workdir,
+                env=modelport_cli.clean_env(),
+            )
+            with server:
+                server.wait_ready(modelport_cli.PREDICT_PATH, body.encode())
+                with httpx.Client(base_url=server.base_url, trust_env=False) as client:
+                    for _ in range(200):
+                        client.post(
+                            modelport_cli.PREDICT_PATH,
+                            content=body,
+                            headers={"content-type": "application/json"},
+                        ).raise_for_status()
+                    shown = client.get(f"/v1/endpoints/{modelport_cli.ENDPOINT}").json()
+                found[runtime] = {
+                    "peak_rss_mib": server.peak_rss_mib(),
+                    "serving": shown["runtime"],
+                }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default="1,8,64")
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory", action="store_true", help="also measure server RSS")
     args = parser.parse_args()
     sizes = [int(n) for n in args.rows.split(",")]
 
@@ -67,6 +109,11 @@ def main() -> None:
         assert inspection.output is not None
         output = inspection.output
         sklearn = flavor.load(workload.model_path, inspection.loader, schema, output)
+        memory = (
+            server_memory(workload.model_path, workload.reference_path, workload.bodies[0])
+            if args.memory
+            else None
+        )
 
     sample = Batch.from_frame(reference, schema)
     started = time.perf_counter()
@@ -114,6 +161,7 @@ def main() -> None:
             "versions": outcome.state["versions"],
         },
         "calls": results,
+        "server_memory": memory,
     }
     out = BENCH / "results" / "fast_path.json"
     out.parent.mkdir(exist_ok=True)
@@ -129,6 +177,12 @@ def main() -> None:
             f"{entry['rows']:>5} {entry['sklearn_us']:>16.1f} {entry['onnx_us']:>13.1f} "
             f"{entry['speedup']:>8.2f}×"
         )
+    if memory is not None:
+        for runtime, figures in memory.items():
+            print(
+                f"server peak RSS, fast path {'on' if runtime == 'onnx' else 'off'}: "
+                f"{figures['peak_rss_mib']} MiB (serving with {figures['serving']})"
+            )
     print(f"wrote {out}")
 
 

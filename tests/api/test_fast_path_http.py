@@ -104,6 +104,9 @@ def test_switching_changes_what_answers_but_not_the_answers(
     assert off.json()["reloaded"] == ["scorer"]
     assert off.json()["fast_path"]["runtime"] == "sklearn"
     assert _runtime(client) == "sklearn"  # at once, in the server that switched it
+    metrics = client.get("/metrics").text
+    assert 'endpoint="scorer",version="1",runtime="sklearn"} 1.0' in metrics
+    assert 'runtime="onnx"' not in metrics
     on_sklearn = _predict(client)
     assert on_sklearn["predictions"] == on_onnx["predictions"]
     np.testing.assert_allclose(
@@ -115,6 +118,11 @@ def test_switching_changes_what_answers_but_not_the_answers(
     assert "endpoint scorer reloads scorer:1" in result.stdout
     live.wait_for(lambda: _runtime(client) == "onnx")
     assert _predict(client)["predictions"] == on_onnx["predictions"]
+
+    metrics = client.get("/metrics").text
+    assert (
+        'modelport_model_runtime_info{endpoint="scorer",version="1",runtime="onnx"} 1.0' in metrics
+    )
 
     history = client.get("/v1/endpoints/scorer/history").json()
     actions = [entry["action"] for entry in history["history"]]

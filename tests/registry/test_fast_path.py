@@ -253,3 +253,14 @@ def test_bad_requests_name_the_field(
         paths.set_enabled("rule", 1, True)
     assert flavor.value.field == "version"
     assert "python" in flavor.value.message
+
+
+def test_a_damaged_converted_model_falls_back_to_sklearn(
+    registry: Registry, tmp_path: Path
+) -> None:
+    version = _register(registry, tmp_path, "logistic", LogisticRegression(max_iter=500))
+    assert version.fast_path is not None
+    registry.artifacts.path(version.fast_path["artifact_path"]).write_bytes(b"not onnx")
+    # The digest no longer matches: scikit-learn (verified) answers, the same answers.
+    predictor = registry.load(version)
+    assert isinstance(predictor, SklearnPredictor)

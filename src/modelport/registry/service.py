@@ -522,6 +522,9 @@ class Registry:
         if version.flavor == "sklearn" and onnx_sha256(version.fast_path) is not None:
             from modelport.registry.fast_path import load_predictor
 
+            # The version's own artifact is checked all the same: a damaged version is
+            # refused whichever runtime would answer for it.
+            self.artifacts.verified(version.artifact_path, version.artifact_sha256)
             try:
                 return load_predictor(self.artifacts, version)
             except Exception as exc:
