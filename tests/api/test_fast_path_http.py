@@ -105,7 +105,7 @@ def test_switching_changes_what_answers_but_not_the_answers(
     assert off.json()["fast_path"]["runtime"] == "sklearn"
     assert _runtime(client) == "sklearn"  # at once, in the server that switched it
     metrics = client.get("/metrics").text
-    assert 'endpoint="scorer",version="1",runtime="sklearn"} 1.0' in metrics
+    assert 'endpoint="scorer",runtime="sklearn",version="1"} 1.0' in metrics
     assert 'runtime="onnx"' not in metrics
     on_sklearn = _predict(client)
     assert on_sklearn["predictions"] == on_onnx["predictions"]
@@ -121,7 +121,7 @@ def test_switching_changes_what_answers_but_not_the_answers(
 
     metrics = client.get("/metrics").text
     assert (
-        'modelport_model_runtime_info{endpoint="scorer",version="1",runtime="onnx"} 1.0' in metrics
+        'modelport_model_runtime_info{endpoint="scorer",runtime="onnx",version="1"} 1.0' in metrics
     )
 
     history = client.get("/v1/endpoints/scorer/history").json()
