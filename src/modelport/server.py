@@ -98,6 +98,7 @@ from modelport.schema import OutputSpec
 from modelport.scoring.jobs import BatchJobs
 from modelport.scoring.run import BatchScorer
 from modelport.serving.dataplane import DataPlane
+from modelport.serving.runtime_info import RuntimeInfo
 from modelport.store.db import Database
 from modelport.store.locks import StoreLock
 from modelport.telemetry import Telemetry
@@ -278,6 +279,7 @@ class Services:
             series, window=settings.monitoring.window, roles_of=roles_of, alerts=alerts
         )
         telemetry.registry.register(exporter)
+        telemetry.registry.register(RuntimeInfo(plane.statuses))
         batch = BatchScorer(
             registry,
             endpoints,

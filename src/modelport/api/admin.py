@@ -304,6 +304,9 @@ async def show_endpoint(request: Request) -> Response:
     body["error"] = status.error if status else None
     if status is not None and status.routing is not None:
         body["serving"] = status.routing
+        # What answers: the primary's runtime, and each served version's.
+        body["runtime"] = status.runtimes.get(status.primary.version)
+        body["runtimes"] = {str(v): r for v, r in sorted(status.runtimes.items())}
     if endpoint.pipeline is not None:
         body["pipeline"] = await asyncio.to_thread(pipeline_view, request, endpoint)
     return JSON(body)

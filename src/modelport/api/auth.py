@@ -74,6 +74,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("/v1/models/{name}/versions/{version:int}/archive", "POST"): "deploy",
     ("/v1/models/{name}/versions/{version:int}/unarchive", "POST"): "deploy",
     ("/v1/models/{name}/versions/{version:int}/lineage", "GET"): "read",
+    # The ONNX fast path changes what answers for a version: deploy.
+    ("/v1/models/{name}/versions/{version:int}/fast-path", "GET"): "read",
+    ("/v1/models/{name}/versions/{version:int}/fast-path", "PUT"): "deploy",
+    ("/v1/models/{name}/versions/{version:int}/fast-path/check", "POST"): "deploy",
     # Endpoints.
     ("/v1/endpoints", "GET"): "read",
     ("/v1/endpoints", "POST"): "deploy",

@@ -576,6 +576,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/openapi.json"): Operation("This document", "server", s.OpenAPIDocument),
     ("GET", "/docs"): Operation("This document as an HTML page", "server", media="text/html"),
+    # the ONNX fast path of a scikit-learn version
+    ("GET", "/v1/models/{name}/versions/{version:int}/fast-path"): Operation(
+        "A version's ONNX fast path: its switch and agreement check", "registry", s.FastPathState
+    ),
+    ("PUT", "/v1/models/{name}/versions/{version:int}/fast-path"): Operation(
+        "Turn a version's ONNX fast path on or off (endpoints reload it at once)",
+        "registry",
+        s.FastPathChanged,
+        body=s.FastPathSwitch,
+    ),
+    ("POST", "/v1/models/{name}/versions/{version:int}/fast-path/check"): Operation(
+        "Convert and check a version again against its reference sample (takes seconds)",
+        "registry",
+        s.FastPathChanged,
+    ),
 }
 
 

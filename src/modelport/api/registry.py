@@ -1,5 +1,5 @@
 """Admin API of the registry after registration: aliases, archiving, tags, lineage, the
-model's audit trail (who may call what: ``api/auth.ROUTE_PERMISSIONS``)."""
+ONNX fast path, the model's audit trail (who may call what: ``api/auth.ROUTE_PERMISSIONS``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from modelport.api.responses import JSON, Handler, guarded
 from modelport.codecs.body import parse_json
 from modelport.errors import ValidationFailed, VersionNotFound
 from modelport.names import check_name
+from modelport.registry.fast_path_state import fast_path_view
+from modelport.registry.fast_paths import FastPaths, refuse_flavor
+from modelport.registry.records import ModelVersion
 
 MAX_HISTORY = 1000
 
@@ -171,6 +174,67 @@ async def model_history(request: Request) -> Response:
     return JSON({"model": model, "history": history})
 
 
+def _fast_path_answer(found: ModelVersion, reloaded: list[str]) -> Response:
+    return JSON(
+        {
+            "model": found.name,
+            "version": found.version,
+            "fast_path": fast_path_view(found.flavor, found.fast_path),
+            "reloaded": reloaded,
+        }
+    )
+
+
+@guarded()
+async def show_fast_path(request: Request) -> Response:
+    """The version's fast path (422 for a version that has none: not scikit-learn)."""
+    app = services(request)
+    require(request)
+    model = _model(request)
+    version = _version(request, model)
+    found = await asyncio.to_thread(app.registry.get, model, version)
+    refuse_flavor(found)
+    return JSON(fast_path_view(found.flavor, found.fast_path))
+
+
+@guarded()
+async def set_fast_path(request: Request) -> Response:
+    """``{"enabled": false}``: serve the version with scikit-learn (true: with onnxruntime
+    when its check passed); endpoints of the model reload it at once here, within
+    ``server.policy_refresh_s`` in other servers."""
+    app = services(request)
+    actor = require(request)
+    model = _model(request)
+    version = _version(request, model)
+    payload = await _object(request, {"enabled"})
+    enabled = payload.get("enabled")
+    if not isinstance(enabled, bool):
+        raise ValidationFailed("'enabled' must be true or false", field="enabled")
+    paths = FastPaths(app.endpoints)
+    found, reloaded = await asyncio.to_thread(
+        lambda: paths.set_enabled(model, version, enabled, actor=actor)
+    )
+    for endpoint in reloaded:
+        await app.plane.refresh(only=endpoint)
+    return _fast_path_answer(found, reloaded)
+
+
+@guarded()
+async def check_fast_path(request: Request) -> Response:
+    """Convert the version again and check it against its stored reference sample, in a
+    worker thread (seconds for large ensembles); the switch keeps its position."""
+    app = services(request)
+    actor = require(request)
+    model = _model(request)
+    version = _version(request, model)
+    await _object(request, set())
+    paths = FastPaths(app.endpoints)
+    found, reloaded = await asyncio.to_thread(lambda: paths.recheck(model, version, actor=actor))
+    for endpoint in reloaded:
+        await app.plane.refresh(only=endpoint)
+    return _fast_path_answer(found, reloaded)
+
+
 _VERSION = "/v1/models/{name}/versions/{version:int}"
 
 routes = [
@@ -182,4 +246,7 @@ routes = [
     Route(f"{_VERSION}/archive", _archiving("archive"), methods=["POST"]),
     Route(f"{_VERSION}/unarchive", _archiving("unarchive"), methods=["POST"]),
     Route(f"{_VERSION}/lineage", version_lineage, methods=["GET"]),
+    Route(f"{_VERSION}/fast-path", show_fast_path, methods=["GET"]),
+    Route(f"{_VERSION}/fast-path", set_fast_path, methods=["PUT"]),
+    Route(f"{_VERSION}/fast-path/check", check_fast_path, methods=["POST"]),
 ]

@@ -261,6 +261,9 @@ class ModelVersionInfo(Answer):
         default=None,
         description="parent, trainer, window, rows, labels, fingerprint, holdout (if recorded)",
     )
+    fast_path: FastPathState | None = Field(
+        default=None, description="the ONNX fast path of a scikit-learn version (else null)"
+    )
 
 
 class ModelDetail(Answer):
@@ -414,6 +417,14 @@ class EndpointState(EndpointInfo):
     ready: bool
     error: str | None
     serving: dict[str, Any] = Field(default_factory=dict, description="current routing")
+    runtime: str | None = Field(
+        default=None,
+        description="what answers for the primary here: sklearn, onnx or python",
+        json_schema_extra=_enum(["sklearn", "onnx", "python"]),
+    )
+    runtimes: dict[str, str] = Field(
+        default_factory=dict, description="version -> runtime, for each version served here"
+    )
 
 
 class EndpointList(Answer):
@@ -1130,7 +1141,52 @@ class ServiceSeries(Answer):
     predictions: PredictionSeries | None = Field(default=None, description="predictions=1")
 
 
+# --- the ONNX fast path ------------------------------------------------------------------
+
+
+class FastPathState(Answer):
+    """Whether onnxruntime serves a scikit-learn version, and the check that allows it."""
+
+    enabled: bool = Field(description="the user's switch (on unless turned off)")
+    status: str = Field(
+        description="the agreement check's outcome",
+        json_schema_extra=_enum(["passed", "failed", "unavailable", "unchecked"]),
+    )
+    reason: str | None = Field(default=None, description="why it failed or is unavailable")
+    runtime: str = Field(
+        description="what the version loads on now", json_schema_extra=_enum(["onnx", "sklearn"])
+    )
+    max_abs_diff: float | None = Field(
+        default=None, description="largest difference of probabilities (regression: values)"
+    )
+    rows: int | None = Field(default=None, description="reference rows compared")
+    checked_at: str | None = None
+    versions: dict[str, str | None] | None = Field(
+        default=None, description="skl2onnx, onnx and onnxruntime versions used"
+    )
+    opsets: dict[str, int] | None = Field(default=None, description="ONNX opset per domain")
+    input_type: str | None = Field(
+        default=None, description="the converted model's input tensor: double or float"
+    )
+    artifact_sha256: str | None = Field(default=None, description="the converted model's")
+
+
+class FastPathSwitch(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+    enabled: bool = Field(description="serve with onnxruntime when the check passed (true)")
+
+
+class FastPathChanged(Answer):
+    model: str
+    version: int
+    fast_path: FastPathState
+    reloaded: list[str] = Field(
+        description="endpoints of the model that reload the version on its new runtime"
+    )
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    FastPathSwitch,
     PredictRequest,
     FeedbackRequest,
     InferRequest,
@@ -1152,6 +1208,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    FastPathState,
+    FastPathChanged,
     ErrorBody,
     PredictResponse,
     FeedbackResponse,

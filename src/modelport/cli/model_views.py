@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from modelport.registry.fast_path_state import fast_path_view, runtime_of
 from modelport.registry.records import ModelVersion
 
 
@@ -21,6 +22,7 @@ def versions_table(name: str, versions: list[ModelVersion]) -> Table:
         "aliases",
         "parent",
         "state",
+        "runtime",
         "created",
         "description",
     ):
@@ -36,6 +38,7 @@ def versions_table(name: str, versions: list[ModelVersion]) -> Table:
             ", ".join(v.aliases) or "-",
             str((v.lineage or {}).get("parent") or "-"),
             "archived" if v.archived else "active",
+            runtime_of(v.flavor, v.fast_path),
             v.created_at.isoformat()[:10],
             v.description,
         )
@@ -58,11 +61,37 @@ def version_detail(console: Console, found: ModelVersion) -> None:
         console.print("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(found.tags.items())))
     if (parent := (found.lineage or {}).get("parent")) is not None:
         console.print(f"parent: {parent}")
+    for line in fast_path_lines(found):
+        console.print(line)
     table = Table("feature", "kind", "nullable", "categories")
     for f in found.input_schema.features:
         cats = ", ".join(f.categories[:8]) + (" …" if len(f.categories) > 8 else "")
         table.add_row(f.name, f.kind, "yes" if f.nullable else "no", cats)
     console.print(table)
+
+
+def fast_path_lines(found: ModelVersion) -> list[str]:
+    """The ONNX fast path of a scikit-learn version in a line or two (none otherwise)."""
+    view = fast_path_view(found.flavor, found.fast_path)
+    if view is None:
+        return []
+    switch = "on" if view["enabled"] else "[yellow]off[/]"
+    status = view["status"]
+    line = f"fast path (ONNX): {switch}, check {status}"
+    if view.get("rows") is not None and status in ("passed", "failed"):
+        diff = view.get("max_abs_diff")
+        line += f" on {view['rows']:,} reference rows"
+        if diff is not None:
+            line += f" (max abs diff {diff:.2g})"
+    line += f"; serves with {view['runtime']}"
+    lines = [line]
+    if view.get("reason"):
+        lines.append(f"  {'not available' if status == 'unavailable' else 'why'}: {view['reason']}")
+    if view.get("versions"):
+        used = ", ".join(f"{k} {v}" for k, v in view["versions"].items() if v)
+        opsets = ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in (view.get("opsets") or {}).items())
+        lines.append(f"  converted with {used}; opsets {opsets}; {view.get('input_type')} inputs")
+    return lines
 
 
 def lineage_table(ref: str, chain: list[dict[str, Any]]) -> Table:

@@ -1,4 +1,5 @@
-"""``modelport models``: register, list, show; aliases, lineage, archiving, tags, history."""
+"""``modelport models``: register, list, show; aliases, lineage, archiving, tags, the ONNX
+fast path, history."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from modelport.cli.common import console, handle_errors, print_json, registry, services
-from modelport.cli.model_views import lineage_table, version_detail, versions_table
+from modelport.cli.common import (
+    console,
+    endpoint_store,
+    handle_errors,
+    print_json,
+    registry,
+    services,
+)
+from modelport.cli.model_views import (
+    fast_path_lines,
+    lineage_table,
+    version_detail,
+    versions_table,
+)
 from modelport.errors import ModelportError, ValidationFailed
 from modelport.registry.records import parse_model_ref
 from modelport.registry.service import Registration
@@ -82,6 +95,14 @@ def register(
         str | None,
         typer.Option(help="The version this one derives from (lineage), e.g. churn:3."),
     ] = None,
+    fast_path: Annotated[
+        bool,
+        typer.Option(
+            "--fast-path/--no-fast-path",
+            help="Convert a scikit-learn model to ONNX and check it against the reference; "
+            "if it agrees, onnxruntime serves it.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a new version of NAME (versions count up from 1)."""
@@ -100,6 +121,7 @@ def register(
             trusted_types=trust_type or [],
             strict_categories=strict_categories,
             parent=parent,
+            fast_path=fast_path,
         )
     )
     if as_json:
@@ -110,6 +132,8 @@ def register(
         f"{len(version.input_schema.features)} features, {version.output.kind}, "
         f"sha256 {version.artifact_sha256[:12]})"
     )
+    for line in fast_path_lines(version):
+        console.print(line)
 
 
 @app.command("list")
@@ -285,6 +309,53 @@ def tag(
         return
     shown = ", ".join(f"{k}={v}" for k, v in sorted(found.tags.items())) or "none"
     console.print(f"[bold]{found.ref}[/] tags: {shown}")
+
+
+@app.command("fast-path")
+@handle_errors
+def fast_path_command(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION or NAME@ALIAS, e.g. churn:3.")],
+    on: Annotated[
+        bool, typer.Option("--on", help="Serve with onnxruntime when the check passed.")
+    ] = False,
+    off: Annotated[bool, typer.Option("--off", help="Serve with scikit-learn.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Convert and check again against the stored reference sample."
+        ),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Show, switch or re-check the ONNX fast path of a scikit-learn version.
+
+    Running servers reload the version on its new runtime within
+    server.policy_refresh_s."""
+    from modelport.registry.fast_paths import FastPaths, refuse_flavor
+
+    chosen = [flag for flag, given in (("--on", on), ("--off", off), ("--check", check)) if given]
+    if len(chosen) > 1:
+        raise ValidationFailed(f"give one of --on, --off, --check, not {' and '.join(chosen)}",
+                               field="fast_path")  # fmt: skip
+    found = registry().resolve(parse_model_ref(ref))
+    reloaded: list[str] = []
+    paths = FastPaths(endpoint_store())
+    if on or off:
+        found, reloaded = paths.set_enabled(found.name, found.version, on, actor="cli")
+    elif check:
+        with console.status(f"converting {found.ref} and checking it against its reference"):
+            found, reloaded = paths.recheck(found.name, found.version, actor="cli")
+    else:
+        refuse_flavor(found)
+    if as_json:
+        view = found.to_dict()["fast_path"]
+        print_json({"model": found.name, "version": found.version, "fast_path": view,
+                    "reloaded": reloaded})  # fmt: skip
+        return
+    for line in fast_path_lines(found):
+        console.print(line)
+    for endpoint in reloaded:
+        console.print(f"endpoint [bold]{endpoint}[/] reloads {found.ref}")
 
 
 @app.command()

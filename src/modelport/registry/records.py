@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from modelport.registry.fast_path_state import fast_path_view
 from modelport.schema import InputSchema, OutputSpec
 from modelport.store.tables import VersionRow
 
@@ -30,6 +31,8 @@ class ModelVersion:
     lineage: dict[str, Any] | None = None
     archived_at: datetime | None = None
     archived_by: str | None = None
+    # The ONNX fast path's check and switch (``registry/fast_path.py``), None if never checked.
+    fast_path: dict[str, Any] | None = None
     # The model's aliases that point at this version, sorted.
     aliases: tuple[str, ...] = ()
 
@@ -62,6 +65,7 @@ class ModelVersion:
             lineage=row.lineage,
             archived_at=row.archived_at,
             archived_by=row.archived_by,
+            fast_path=None if row.fast_path is None else dict(row.fast_path),
             aliases=aliases,
         )
 
@@ -84,6 +88,7 @@ class ModelVersion:
             "archived_at": None if self.archived_at is None else self.archived_at.isoformat(),
             "archived_by": self.archived_by,
             "lineage": self.lineage,
+            "fast_path": fast_path_view(self.flavor, self.fast_path),
         }
         if with_profile:
             data["profile"] = self.profile

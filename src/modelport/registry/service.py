@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from modelport.errors import (
 from modelport.names import check_name
 from modelport.predlog import columns as col
 from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.fast_path_state import UNAVAILABLE, onnx_sha256
 from modelport.registry.flavors import Predictor, get_flavor
 from modelport.registry.flavors.python import split_entry_point
 from modelport.registry.lineage import Lineage
@@ -45,6 +47,8 @@ from modelport.registry.references import aliases_by_version
 from modelport.schema import InputSchema, OutputSpec, label_text
 from modelport.store.db import Database
 from modelport.store.tables import AliasRow, AuditRow, ModelRow, VersionRow
+
+logger = logging.getLogger(__name__)
 
 REFERENCE_SAMPLE_ROWS = 100_000
 _INSERT_ATTEMPTS = 10
@@ -73,6 +77,9 @@ class Registration:
     # resolved to a version number at registration and overrides ``lineage.parent``.
     parent: str | None = None
     lineage: Lineage | None = None
+    # Check whether onnxruntime may serve a scikit-learn version (``registry/fast_path.py``);
+    # off leaves the version unchecked, served by scikit-learn.
+    fast_path: bool = True
 
 
 class Registry:
@@ -113,12 +120,17 @@ class Registry:
         profile = None
         if sample is not None and prediction is not None:
             profile = self._profile(sample, schema, prediction, output)
+        fast_path, onnx_bytes = self._fast_path(
+            request, predictor, schema, output, sample, prediction
+        )
 
         created: list[str] = []
         try:
             sha256, relative, new = self._store_artifact(artifact_path)
             if new:
                 created.append(relative)
+            if fast_path is not None and onnx_bytes is not None:
+                fast_path.update(self.store_onnx(onnx_bytes, created))
             reference_relative = None
             if sample is not None and prediction is not None:
                 table = sample_table(sample, schema, request.target, prediction, output)
@@ -136,6 +148,7 @@ class Registry:
                 reference_relative,
                 None if sample is None else len(sample),
                 lineage,
+                fast_path,
             )
         except BaseException:
             for relative in created:
@@ -144,6 +157,40 @@ class Registry:
                 if not self._referenced(relative):
                     self.artifacts.remove(relative)
             raise
+
+    @staticmethod
+    def _fast_path(
+        request: Registration,
+        predictor: Predictor,
+        schema: InputSchema,
+        output: OutputSpec,
+        sample: pd.DataFrame | None,
+        prediction: Prediction | None,
+    ) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The fast path's check of a new scikit-learn version (None: not checked), and
+        the ONNX bytes to store when it passed. Never fails the registration."""
+        if request.flavor != "sklearn" or not request.fast_path:
+            return None, None
+        from modelport.registry.fast_path import check
+        from modelport.registry.flavors.sklearn import SklearnPredictor
+
+        if sample is None or prediction is None:
+            return {
+                "enabled": True,
+                "status": UNAVAILABLE,
+                "reason": "no reference sample to check the converted model against; "
+                "register with --reference",
+            }, None
+        assert isinstance(predictor, SklearnPredictor)
+        outcome = check(predictor, schema, output, Batch.from_frame(sample, schema), prediction)
+        return {"enabled": True, **outcome.state}, outcome.onnx
+
+    def store_onnx(self, onnx_bytes: bytes, created: list[str]) -> dict[str, str]:
+        """Keep a converted model in the artifact store; where it is and its digest."""
+        sha256, relative, new = self.artifacts.put_bytes(onnx_bytes, ".onnx")
+        if new:
+            created.append(relative)
+        return {"artifact_path": relative, "artifact_sha256": sha256}
 
     def _lineage(self, request: Registration) -> dict[str, Any] | None:
         """The lineage to store, its parent checked to exist (checked before any work)."""
@@ -166,7 +213,13 @@ class Registry:
                 query = select(VersionRow.id).where(
                     (VersionRow.artifact_path == relative) | (VersionRow.reference_path == relative)
                 )
-                return session.scalar(query.limit(1)) is not None
+                if session.scalar(query.limit(1)) is not None:
+                    return True
+                # The JSON state names converted ONNX artifacts; few versions have one.
+                states = session.scalars(
+                    select(VersionRow.fast_path).where(VersionRow.fast_path.is_not(None))
+                )
+                return any((s or {}).get("artifact_path") == relative for s in states)
         except Exception:
             return True  # cannot tell: keeping a stray blob beats deleting a live one
 
@@ -302,6 +355,7 @@ class Registry:
         reference_relative: str | None,
         reference_rows: int | None,
         lineage: dict[str, Any] | None,
+        fast_path: dict[str, Any] | None = None,
     ) -> ModelVersion:
         # Several processes may register the same model at once. The next number is
         # computed inside the INSERT itself (atomic under SQLite's write lock) while the
@@ -338,6 +392,7 @@ class Registry:
                         reference_path=reference_relative,
                         reference_rows=reference_rows,
                         lineage=lineage,
+                        fast_path=fast_path,
                     )
                     session.add(row)
                     session.flush()
@@ -461,11 +516,45 @@ class Registry:
         return self.get(ref.name, version, field=version_field, servable=servable)
 
     def load(self, version: ModelVersion) -> Predictor:
+        """A ready predictor: onnxruntime for a scikit-learn version whose fast path is on
+        and passed its check, otherwise the flavor's own. A converted artifact that cannot
+        be loaded (missing, corrupt) falls back to scikit-learn, which answers the same."""
+        if version.flavor == "sklearn" and onnx_sha256(version.fast_path) is not None:
+            from modelport.registry.fast_path import load_predictor
+
+            # The version's own artifact is checked all the same: a damaged version is
+            # refused whichever runtime would answer for it.
+            self.artifacts.verified(version.artifact_path, version.artifact_sha256)
+            try:
+                return load_predictor(self.artifacts, version)
+            except Exception as exc:
+                logger.error(
+                    "%s: the ONNX fast path cannot be loaded (%s); serving with scikit-learn",
+                    version.ref,
+                    exc,
+                )
+        return self.flavor_predictor(version)
+
+    def flavor_predictor(self, version: ModelVersion) -> Predictor:
+        """The version's predictor on its flavor's own library (scikit-learn for sklearn)."""
         flavor = get_flavor(version.flavor)
         path = None
         if version.artifact_path:
             path = self.artifacts.verified(version.artifact_path, version.artifact_sha256)
         return flavor.load(path, version.loader, version.input_schema, version.output)
+
+    def runtime_changed(self, version: ModelVersion) -> bool:
+        """Whether ``version`` (as read when it was loaded) would now load on another
+        runtime: its fast path was turned on or off, or re-checked, since."""
+        if version.flavor != "sklearn":
+            return False
+        with self.db.session() as session:
+            state = session.scalar(
+                select(VersionRow.fast_path)
+                .join(ModelRow, VersionRow.model_id == ModelRow.id)
+                .where(ModelRow.name == version.name, VersionRow.version == version.version)
+            )
+        return onnx_sha256(state) != onnx_sha256(version.fast_path)
 
     def reference_sample(self, version: ModelVersion) -> Path | None:
         """Where the version's stored reference sample is (None if it has none)."""

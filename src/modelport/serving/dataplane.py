@@ -118,6 +118,7 @@ class EndpointRuntime:
             served_versions=tuple(sorted({version for version, _ in self.runners})),
             mirrors_in_flight=self.mirrors_in_flight,
             mirrors_dropped=self.mirrors_dropped,
+            runtimes={v: getattr(r.predictor, "runtime", "") for (v, _), r in self.runners.items()},
         )
 
 
@@ -139,6 +140,9 @@ class EndpointStatus:
     served_versions: tuple[int, ...]
     mirrors_in_flight: int
     mirrors_dropped: int
+    # What answers for each served version: sklearn, onnx (a converted scikit-learn model
+    # or an ONNX one) or python.
+    runtimes: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> InputSchema:
@@ -302,6 +306,9 @@ class DataPlane:
             kind = "mirror" if mirror else "threaded" if threaded else "any"
             key = (version, kind)
             runner = runtime.runners.get(key) or reusable.get(key) or warm.get(key)
+            if runner is not None and key not in runtime.runners:
+                # Loaded before its fast path was switched: load it on the new runtime.
+                runner = None if self.registry.runtime_changed(runner.version) else runner
             if runner is None:
                 runner = self.load_runner(endpoint, version, kind)
             runtime.runners[key] = runner

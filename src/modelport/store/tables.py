@@ -99,6 +99,10 @@ class VersionRow(Base):
     # Set while the version is archived: no endpoint, rollout or alias may point at it.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     archived_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The ONNX fast path of a scikit-learn version (``registry/fast_path.py``): the
+    # agreement check's outcome, the converted artifact and the user's on/off switch;
+    # NULL when no check was ever run.
+    fast_path: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     model: Mapped[ModelRow] = relationship(back_populates="versions")
 
 

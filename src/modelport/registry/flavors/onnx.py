@@ -43,6 +43,9 @@ def _session(path: Path) -> Any:
 
 
 class OnnxPredictor:
+    # What answers (``endpoints show`` names it per served version).
+    runtime = "onnx"
+
     def __init__(self, session: Any, schema: InputSchema, output: OutputSpec) -> None:
         self.session = session
         self.output = output

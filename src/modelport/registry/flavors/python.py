@@ -71,6 +71,9 @@ def _resolve(path: Path | None, loader: dict[str, Any]) -> Any:
 
 
 class PythonPredictor:
+    # What answers (``endpoints show`` names it per served version).
+    runtime = "python"
+
     def __init__(self, user: Any, output: OutputSpec) -> None:
         self.user = user
         self.output = output

@@ -133,6 +133,9 @@ def matrix_ready(estimator: Any, schema: InputSchema) -> Any | None:
 
 
 class SklearnPredictor:
+    # What answers (``endpoints show`` names it per served version).
+    runtime = "sklearn"
+
     def __init__(self, estimator: Any, schema: InputSchema, output: OutputSpec) -> None:
         self.estimator = estimator
         self.output = output
