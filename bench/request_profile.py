@@ -48,15 +48,29 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 
 # (layer, substrings of a file path), first match wins.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("model (scikit-learn / onnxruntime / numpy)", (
-        "sklearn/", "onnxruntime", "narwhals/", "numpy/", "scipy/", "threadpoolctl",
-        "modelport/registry/flavors", "modelport/registry/fast",
-    )),
+    (
+        "model (scikit-learn / onnxruntime / numpy)",
+        (
+            "sklearn/",
+            "onnxruntime",
+            "narwhals/",
+            "numpy/",
+            "scipy/",
+            "threadpoolctl",
+            "modelport/registry/flavors",
+            "modelport/registry/fast",
+        ),
+    ),
     ("decode and encode (modelport.codecs, orjson)", ("modelport/codecs", "orjson")),
     ("data plane and runner (modelport.serving)", ("modelport/serving", "modelport/batch.py")),
-    ("log and monitoring hand-off (record, listeners)", (
-        "modelport/predlog", "modelport/monitoring", "modelport/vocabulary.py",
-    )),
+    (
+        "log and monitoring hand-off (record, listeners)",
+        (
+            "modelport/predlog",
+            "modelport/monitoring",
+            "modelport/vocabulary.py",
+        ),
+    ),
     ("metrics (prometheus-client)", ("prometheus_client", "modelport/telemetry.py")),
     ("guard, timing, handlers (modelport.api)", ("modelport/api",)),
     ("routing, middleware, responses (Starlette)", ("starlette/",)),
