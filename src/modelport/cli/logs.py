@@ -88,7 +88,7 @@ def _served(endpoint: str, step: str | None) -> tuple[str, list[str]]:
     from modelport.api.pipelines import resolve_step
     from modelport.pipelines.spec import parse_pipeline
 
-    store = services().endpoints
+    store = endpoint_store()
     name = resolve_step(store, endpoint, step)
     try:
         record = store.get(name)
