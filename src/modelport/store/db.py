@@ -31,7 +31,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@functools.cache
 def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
     """The newest migration's revision, read from the migration files' headers.
 
@@ -52,6 +51,12 @@ def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
             parents.add(parent.group(1))
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 else None
+
+
+@functools.cache
+def _shipped_head() -> str | None:
+    """The head of the migrations this package ships (they do not change while it runs)."""
+    return head_revision()
 
 
 class Database:
@@ -83,7 +88,7 @@ class Database:
         first one is then one SELECT, without importing Alembic. Anything else (a new
         database, an older or unknown revision, a branch, a failed read) goes through
         :meth:`upgrade`, in one transaction, as every start did before."""
-        head = head_revision()
+        head = _shipped_head()
         return head is not None and self.revision() == head
 
     def upgrade(self) -> None:
