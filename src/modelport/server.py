@@ -1,9 +1,11 @@
 """The composition root: every plane object built once, every background service started
 and stopped in one stated order.
 
-``Services.build(settings)`` wires the object graph; nothing registers itself by being
-imported. The HTTP adapter (:func:`modelport.api.app.create_app`) and the CLI both use it,
-so a command and a server see the same planes::
+``Services.build(settings)`` wires the object graph on top of ``ControlPlane.build``
+(database, registry, endpoints, aliases, catalog: all a read-only CLI command builds);
+nothing registers itself by being imported. The HTTP adapter
+(:func:`modelport.api.app.create_app`) and the CLI both use it, so a command and a server
+see the same planes::
 
     store (SQL)  -> registry, endpoints, rollouts, series, feedback
     log (Parquet segments) <- recorder (writer thread) <- data plane (request path)
