@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 # River is imported when a detector is first made (the first label of a version):
-# importing it costs a process ~1 s and ~40 MB, and a server may never receive labels.
+# importing it costs a process ~1 s and ~30 MB, and a server may never receive labels.
 from modelport.monitoring.concept.base import RiverDriftDetector
 
 

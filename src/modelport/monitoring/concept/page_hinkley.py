@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 # River is imported when a detector is first made (the first label of a version):
-# importing it costs a process ~1 s and ~40 MB, and a server may never receive labels.
+# importing it costs a process ~1 s and ~30 MB, and a server may never receive labels.
 from modelport.monitoring.concept.base import RiverDriftDetector
 
 DEFAULTS: dict[str, Any] = {"delta": 0.1, "threshold": 65.0, "alpha": 1.0}

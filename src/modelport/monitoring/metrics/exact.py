@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-# scipy is imported where a statistic needs it: importing it costs ~0.5 s and ~30 MB to
+# scipy is imported where a statistic needs it: importing it costs ~0.8 s and ~60 MB to
 # every process that only names the statistics (alert rules, the CLI, the server).
 from modelport.monitoring.metrics.formulas import (
     PROBABILITY_FLOOR,
