@@ -1,9 +1,11 @@
 """The composition root: every plane object built once, every background service started
 and stopped in one stated order.
 
-``Services.build(settings)`` wires the object graph; nothing registers itself by being
-imported. The HTTP adapter (:func:`modelport.api.app.create_app`) and the CLI both use it,
-so a command and a server see the same planes::
+``Services.build(settings)`` wires the object graph on top of ``ControlPlane.build``
+(database, registry, endpoints, aliases, catalog: all a read-only CLI command builds);
+nothing registers itself by being imported. The HTTP adapter
+(:func:`modelport.api.app.create_app`) and the CLI both use it, so a command and a server
+see the same planes::
 
     store (SQL)  -> registry, endpoints, rollouts, series, feedback
     log (Parquet segments) <- recorder (writer thread) <- data plane (request path)
@@ -63,45 +65,43 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-from modelport.alerts.evaluator import Evaluator
-from modelport.alerts.observe import Observer
-from modelport.alerts.service import AlertService
 from modelport.config import Settings
 from modelport.errors import NotFound
-from modelport.monitoring.live import queries
-from modelport.monitoring.live.collector import Collector
-from modelport.monitoring.live.exporter import MonitoringExporter, roles_from_routing
-from modelport.monitoring.live.series import SeriesStore
-from modelport.monitoring.reports.service import MonitoringService
-from modelport.predlog.compaction import CompactionAbandoned, CompactionResult, compact_endpoint
-from modelport.predlog.feedback import FeedbackStore, OutputOf
-from modelport.predlog.index import RequestIndex
-from modelport.predlog.parquet import ParquetPredictionLog
-from modelport.predlog.privacy import FieldRules
-from modelport.predlog.recorder import Recorder
-from modelport.predlog.retention import LogRetention
-from modelport.registry.aliases import AliasStore
-from modelport.registry.artifacts import ArtifactStore
-from modelport.registry.catalog import Catalog
-from modelport.registry.endpoints import EndpointStore
-from modelport.registry.service import Registry
-from modelport.retraining.jobs import RetrainJobs
-from modelport.retraining.policy import PolicyStore
-from modelport.retraining.run import Retrainer
-from modelport.retraining.service import PolicyService
-from modelport.rollout.controller import Controller
-from modelport.rollout.metrics import RolloutMetrics
-from modelport.rollout.service import RolloutService
-from modelport.rollout.state import RolloutStore
-from modelport.schema import OutputSpec
-from modelport.scoring.jobs import BatchJobs
-from modelport.scoring.run import BatchScorer
-from modelport.serving.dataplane import DataPlane
-from modelport.serving.runtime_info import RuntimeInfo
-from modelport.store.db import Database
-from modelport.store.locks import StoreLock
-from modelport.telemetry import Telemetry
+
+# Only the names the dataclasses below are annotated with: each plane's module is imported
+# where it is built, so a CLI command that needs the control plane alone (``models list``)
+# imports neither scipy, river nor pandas, and a server imports what it starts.
+if TYPE_CHECKING:
+    from modelport.alerts.evaluator import Evaluator
+    from modelport.alerts.service import AlertService
+    from modelport.monitoring.live.collector import Collector
+    from modelport.monitoring.live.exporter import MonitoringExporter
+    from modelport.monitoring.live.series import SeriesStore
+    from modelport.monitoring.reports.service import MonitoringService
+    from modelport.predlog.compaction import CompactionResult
+    from modelport.predlog.feedback import FeedbackStore, OutputOf
+    from modelport.predlog.index import RequestIndex
+    from modelport.predlog.parquet import ParquetPredictionLog
+    from modelport.predlog.recorder import Recorder
+    from modelport.predlog.retention import LogRetention
+    from modelport.registry.aliases import AliasStore
+    from modelport.registry.catalog import Catalog
+    from modelport.registry.endpoints import EndpointStore
+    from modelport.registry.service import Registry
+    from modelport.retraining.jobs import RetrainJobs
+    from modelport.retraining.run import Retrainer
+    from modelport.retraining.service import PolicyService
+    from modelport.rollout.controller import Controller
+    from modelport.rollout.service import RolloutService
+    from modelport.schema import OutputSpec
+    from modelport.scoring.jobs import BatchJobs
+    from modelport.scoring.run import BatchScorer
+    from modelport.serving.dataplane import DataPlane
+    from modelport.store.db import Database
+    from modelport.store.locks import StoreLock
+    from modelport.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,47 @@ INDEX_EVERY_S = 1.0
 DELIVERY_DRAIN_S = 3.0
 # How long a retrain's worker process may take to exit once asked to at shutdown.
 RETRAIN_STOP_TIMEOUT_S = 5.0
+
+
+@dataclass
+class ControlPlane:
+    """The stores every command reads and writes (SQL and artifacts), built in a fraction
+    of the full graph's time: a read-only CLI command (``models list``, ``endpoints
+    show``) builds only this; :meth:`Services.build` builds it first and the rest on top.
+    """
+
+    settings: Settings
+    db: Database
+    registry: Registry
+    endpoints: EndpointStore
+    aliases: AliasStore
+    catalog: Catalog
+
+    @classmethod
+    def build(cls, settings: Settings) -> ControlPlane:
+        from modelport.registry.aliases import AliasStore
+        from modelport.registry.artifacts import ArtifactStore
+        from modelport.registry.catalog import Catalog
+        from modelport.registry.endpoints import EndpointStore
+        from modelport.registry.service import Registry
+        from modelport.store.db import Database
+
+        restrict_file_modes()
+        db = Database(settings.database_url)
+        registry = Registry(db, ArtifactStore(settings.artifacts_dir))
+        endpoints = EndpointStore(db, registry)
+        return cls(
+            settings=settings,
+            db=db,
+            registry=registry,
+            endpoints=endpoints,
+            aliases=AliasStore(endpoints),
+            catalog=Catalog(registry),
+        )
+
+    def close(self) -> None:
+        """Release the database pool."""
+        self.db.dispose()
 
 
 @dataclass
@@ -174,13 +215,41 @@ class Services:
     evaluator: Evaluator | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, control: ControlPlane | None = None) -> Services:
+        """Every plane, on top of ``control`` (built here when not given)."""
+        from modelport.alerts.observe import Observer
+        from modelport.alerts.service import AlertService
+        from modelport.monitoring.live import queries
+        from modelport.monitoring.live.collector import Collector
+        from modelport.monitoring.live.exporter import MonitoringExporter, roles_from_routing
+        from modelport.monitoring.live.series import SeriesStore
+        from modelport.monitoring.reports.service import MonitoringService
+        from modelport.predlog.feedback import FeedbackStore
+        from modelport.predlog.index import RequestIndex
+        from modelport.predlog.parquet import ParquetPredictionLog
+        from modelport.predlog.privacy import FieldRules
+        from modelport.predlog.recorder import Recorder
+        from modelport.predlog.retention import LogRetention
+        from modelport.retraining.jobs import RetrainJobs
+        from modelport.retraining.policy import PolicyStore
+        from modelport.retraining.run import Retrainer
+        from modelport.retraining.service import PolicyService
+        from modelport.rollout.controller import Controller
+        from modelport.rollout.metrics import RolloutMetrics
+        from modelport.rollout.service import RolloutService
+        from modelport.rollout.state import RolloutStore
+        from modelport.scoring.jobs import BatchJobs
+        from modelport.scoring.run import BatchScorer
+        from modelport.serving.dataplane import DataPlane
+        from modelport.serving.runtime_info import RuntimeInfo
+        from modelport.telemetry import Telemetry
+
         restrict_file_modes()
         # Before anything is built: a hash rule without its key refuses to start.
         privacy = FieldRules.from_settings(settings.privacy)
-        db = Database(settings.database_url)
-        registry = Registry(db, ArtifactStore(settings.artifacts_dir))
-        endpoints = EndpointStore(db, registry)
+        if control is None:
+            control = ControlPlane.build(settings)
+        db, registry, endpoints = control.db, control.registry, control.endpoints
         log = ParquetPredictionLog(settings.log_dir)
         index = RequestIndex(db, log, recent=settings.monitoring.recent_predictions)
         feedback = FeedbackStore(
@@ -304,8 +373,8 @@ class Services:
             db=db,
             registry=registry,
             endpoints=endpoints,
-            aliases=AliasStore(endpoints),
-            catalog=Catalog(registry),
+            aliases=control.aliases,
+            catalog=control.catalog,
             log=log,
             feedback=feedback,
             index=index,
@@ -414,6 +483,8 @@ class Services:
     async def _alerting(self) -> AsyncIterator[None]:
         """Evaluate alert rules in the background; on the way out the evaluator stops
         first, then its delivery drains for :data:`DELIVERY_DRAIN_S`."""
+        from modelport.alerts.evaluator import Evaluator
+
         alerting = self.settings.alerts
         evaluator = Evaluator(
             self.alerts,
@@ -452,6 +523,9 @@ class Services:
         ``endpoints`` defaults to every endpoint and ``before`` to today. Only while
         holding the store's compaction lease: None (and nothing done) when another
         process holds it."""
+        from modelport.predlog.compaction import CompactionAbandoned, compact_endpoint
+        from modelport.store.locks import StoreLock
+
         lock = StoreLock(self.db, COMPACTION_LOCK, ttl_s=COMPACTION_LEASE_S)
         with lock.held() as mine:
             if not mine:

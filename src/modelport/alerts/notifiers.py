@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 from modelport.errors import ValidationFailed
 from modelport.names import check_name
 
@@ -138,6 +136,10 @@ class NotifierError(RuntimeError):
 
 class _HttpNotifier:
     def __init__(self, name: str, url: str, timeout_s: float) -> None:
+        # Imported with the first HTTP notifier: a process with none (the CLI, a server
+        # that only logs alerts) does without httpx's ~0.1 s and its memory.
+        import httpx
+
         self.name = name
         self.url = validate_url(url)
         parts = urlsplit(self.url)
@@ -145,6 +147,8 @@ class _HttpNotifier:
         self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
 
     def _post(self, url: str, body: Any) -> None:
+        import httpx
+
         try:
             response = self._client.post(url, json=body)
         except httpx.HTTPError as exc:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from modelport.predlog.parquet import ParquetPredictionLog
     from modelport.registry.endpoints import EndpointStore
     from modelport.registry.service import Registry
-    from modelport.server import Services
+    from modelport.server import ControlPlane, Services
     from modelport.store.db import Database
 
 console = Console()
@@ -32,10 +33,14 @@ R = TypeVar("R")
 
 
 class State:
-    """The command's settings and services, built on first use and closed when it ends."""
+    """The command's settings and planes, built on first use and closed when it ends: a
+    command that reads only the registry and endpoints builds the control plane alone
+    (and imports no monitoring, serving or alerting code); one that needs more builds
+    every plane on top of the same control plane."""
 
     config: Path | None = None
     _settings: Settings | None = None
+    _control: ControlPlane | None = None
     _services: Services | None = None
 
     @property
@@ -47,17 +52,28 @@ class State:
         return self._settings
 
     @property
+    def control(self) -> ControlPlane:
+        if self._control is None:
+            from modelport.server import ControlPlane
+
+            self._control = ControlPlane.build(self.settings)
+        return self._control
+
+    @property
     def services(self) -> Services:
         if self._services is None:
             from modelport.server import Services
 
-            self._services = Services.build(self.settings)
+            self._services = Services.build(self.settings, self.control)
         return self._services
 
     def close(self) -> None:
         if self._services is not None:
-            self._services.close()
-            self._services = None
+            self._services.close()  # the control plane's pool too
+        elif self._control is not None:
+            self._control.close()
+        self._services = None
+        self._control = None
 
 
 state = State()
@@ -72,16 +88,22 @@ def services() -> Services:
     return state.services
 
 
+def control() -> ControlPlane:
+    """The registry, endpoints, aliases and catalog alone: what a read-only command on
+    models and endpoints needs, built without the serving and monitoring planes."""
+    return state.control
+
+
 def database() -> Database:
-    return services().db
+    return control().db
 
 
 def registry() -> Registry:
-    return services().registry
+    return control().registry
 
 
 def endpoint_store() -> EndpointStore:
-    return services().endpoints
+    return control().endpoints
 
 
 def prediction_log() -> ParquetPredictionLog:
@@ -113,6 +135,18 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             state.close()
 
     return run
+
+
+@contextlib.contextmanager
+def working(description: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while a long step runs (nothing when
+    stderr is not a terminal, so piped output and logs stay clean)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        progress.add_task(description, total=None)
+        yield
 
 
 def print_json(data: Any) -> None:

@@ -28,6 +28,7 @@ from modelport.cli.common import (
     print_json,
     services,
     settings,
+    working,
 )
 from modelport.errors import ModelportError, NotFound
 from modelport.predlog import columns as col
@@ -88,7 +89,7 @@ def _served(endpoint: str, step: str | None) -> tuple[str, list[str]]:
     from modelport.api.pipelines import resolve_step
     from modelport.pipelines.spec import parse_pipeline
 
-    store = services().endpoints
+    store = endpoint_store()
     name = resolve_step(store, endpoint, step)
     try:
         record = store.get(name)
@@ -189,26 +190,27 @@ def export(
     endpoint, steps = _served(endpoint, step)
     tables = []
     parts: list[str | None] = [*steps] or [None]
-    for each in parts:
-        name = endpoint if each is None else step_endpoint(endpoint, each)
-        window = log.window(
-            name,
-            WindowSpec(since=parse_since(since), until=parse_since(until, field="until")),
-            versions=None if version is None else [version],
-            roles=None if role is None else [role],
-        )
-        table = window.table()
-        _warn_skipped(window.skipped)
-        if with_labels:
-            labels = feedback_store().labels(endpoint=name)
-            table = join_labels(table, labels, keep_unlabelled=True)
-            table = table.drop_columns([c for c in LABEL_COLUMNS if c not in EXPORT_LABELS])
-        tables.append(table if each is None else _with_step(table, each))
-    table = pa.concat_tables(tables, promote_options="permissive")
-    if suffix == ".parquet":
-        pq.write_table(table, output)
-    else:
-        pacsv.write_csv(table, output)
+    with working(f"exporting the log of {endpoint}"):
+        for each in parts:
+            name = endpoint if each is None else step_endpoint(endpoint, each)
+            window = log.window(
+                name,
+                WindowSpec(since=parse_since(since), until=parse_since(until, field="until")),
+                versions=None if version is None else [version],
+                roles=None if role is None else [role],
+            )
+            table = window.table()
+            _warn_skipped(window.skipped)
+            if with_labels:
+                labels = feedback_store().labels(endpoint=name)
+                table = join_labels(table, labels, keep_unlabelled=True)
+                table = table.drop_columns([c for c in LABEL_COLUMNS if c not in EXPORT_LABELS])
+            tables.append(table if each is None else _with_step(table, each))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        if suffix == ".parquet":
+            pq.write_table(table, output)
+        else:
+            pacsv.write_csv(table, output)
     errors.print(f"wrote {table.num_rows} rows to {output}")
 
 
@@ -230,7 +232,8 @@ def compact(
             f"--before must be a date like 2026-03-01, got {before!r}", field="before"
         ) from None
     # The store's compaction lease keeps this from racing a server's hourly compaction.
-    results = services().compact_log([endpoint] if endpoint else None, before=until)
+    with working("compacting the prediction log"):
+        results = services().compact_log([endpoint] if endpoint else None, before=until)
     if results is None:
         raise ModelportError("another process is compacting the prediction log; try again later")
     merged = 0
@@ -255,7 +258,8 @@ def prune(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Delete log days and labels older than the retention (servers do it hourly)."""
-    result = services().retention.prune(retention or settings().log.retention, actor=_actor())
+    with working("pruning the prediction log"):
+        result = services().retention.prune(retention or settings().log.retention, actor=_actor())
     if as_json:
         print_json(result.to_dict())
         return

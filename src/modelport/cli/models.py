@@ -11,6 +11,7 @@ from rich.table import Table
 
 from modelport.cli.common import (
     console,
+    control,
     endpoint_store,
     handle_errors,
     print_json,
@@ -207,7 +208,7 @@ def alias_set(
         console.print(f"rolled back rollout {ended.id} ({ended.strategy}) on [bold]{endpoint}[/]")
         return ended.id
 
-    move = services().aliases.set(
+    move = control().aliases.set(
         name, alias, version, actor="cli", end_rollout=end_rollout if force else None
     )
     if as_json:
@@ -223,7 +224,7 @@ def alias_set(
 @handle_errors
 def alias_delete(name: Name, alias: Annotated[str, typer.Argument(help="Alias name.")]) -> None:
     """Remove NAME@ALIAS (refused while an endpoint follows it)."""
-    removed = services().aliases.delete(name, alias, actor="cli")
+    removed = control().aliases.delete(name, alias, actor="cli")
     console.print(f"deleted alias {name}@{alias} (was {name}:{removed.version})")
 
 
@@ -231,7 +232,7 @@ def alias_delete(name: Name, alias: Annotated[str, typer.Argument(help="Alias na
 @handle_errors
 def alias_list(name: Name, as_json: AsJson = False) -> None:
     """The aliases of NAME, their versions and the endpoints following them."""
-    aliases = services().aliases.list(name)
+    aliases = control().aliases.list(name)
     if as_json:
         print_json([a.to_dict() for a in aliases])
         return
@@ -255,7 +256,7 @@ def lineage(
 ) -> None:
     """The chain of parents of a version, with each one's data window and holdout metrics."""
     found = registry().resolve(parse_model_ref(ref))
-    chain = services().catalog.lineage(found.name, found.version)
+    chain = control().catalog.lineage(found.name, found.version)
     if as_json:
         print_json({"model": found.name, "version": found.version, "chain": chain})
         return
@@ -267,7 +268,7 @@ def lineage(
 def archive(name: Name, version: Version, as_json: AsJson = False) -> None:
     """Archive NAME VERSION: it can no longer be served (refused while an endpoint,
     rollout or alias points at it)."""
-    found = services().catalog.archive(name, version, actor="cli")
+    found = control().catalog.archive(name, version, actor="cli")
     if as_json:
         print_json(found.to_dict())
         return
@@ -278,7 +279,7 @@ def archive(name: Name, version: Version, as_json: AsJson = False) -> None:
 @handle_errors
 def unarchive(name: Name, version: Version, as_json: AsJson = False) -> None:
     """Make an archived version servable again."""
-    found = services().catalog.unarchive(name, version, actor="cli")
+    found = control().catalog.unarchive(name, version, actor="cli")
     if as_json:
         print_json(found.to_dict())
         return
@@ -301,7 +302,7 @@ def tag(
     """Set and remove tags of NAME VERSION (audited)."""
     if not pairs and not remove:
         raise ValidationFailed("give key=value tags to set or --remove KEY", field="tags")
-    found = services().catalog.tag(
+    found = control().catalog.tag(
         name, version, set_tags=_tags(pairs or []), remove=remove or [], actor="cli"
     )
     if as_json:
@@ -365,4 +366,4 @@ def history(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
     """The model's audit trail (registrations, alias moves, archiving, tags), newest first."""
-    print_json(services().catalog.history(name, limit))
+    print_json(control().catalog.history(name, limit))

@@ -23,6 +23,7 @@ from modelport.cli.common import (
     handle_errors,
     services,
     settings,
+    working,
 )
 from modelport.cli.monitor_views import show_history, show_report
 
@@ -123,7 +124,8 @@ def report(
         settings=settings().monitoring,
     )
     service, _ = _service()
-    body = service.report(_endpoint(endpoint, step), request)
+    with working(f"computing the report of {endpoint}"):
+        body = service.report(_endpoint(endpoint, step), request)
     for skipped in body.get("skipped_segments", []):
         errors.print(f"[yellow]warning[/]: skipped unreadable segment {skipped['path']}")
     _emit(body, output_format, output)
@@ -213,16 +215,17 @@ def backfill(
     from modelport.monitoring.live.backfill import backfill as run_backfill
 
     service, series = _service()
-    stored = run_backfill(
-        service,
-        series,
-        endpoint,
-        every,
-        since=since,
-        until=until,
-        version=version,
-        settings=settings().monitoring,
-    )
+    with working(f"computing {every} windows of {endpoint} from the log"):
+        stored = run_backfill(
+            service,
+            series,
+            endpoint,
+            every,
+            since=since,
+            until=until,
+            version=version,
+            settings=settings().monitoring,
+        )
     console.print(f"stored {len(stored)} windows of {every} for {endpoint}")
     for line in stored:
         console.print(f"  {line}", highlight=False)

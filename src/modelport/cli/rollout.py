@@ -15,6 +15,7 @@ import typer
 
 from modelport.cli.common import (
     console,
+    endpoint_store,
     handle_errors,
     print_json,
     services,
@@ -37,7 +38,7 @@ def _endpoint(endpoint: str, step: str | None) -> str:
     # Imported here: the API package pulls in the web stack every other command skips.
     from modelport.api.pipelines import resolve_step
 
-    return resolve_step(services().endpoints, endpoint, step)
+    return resolve_step(endpoint_store(), endpoint, step)
 
 
 def _actor() -> str:

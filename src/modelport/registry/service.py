@@ -7,16 +7,11 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from modelport.batch import Batch, Prediction
 from modelport.errors import (
     AliasNotFound,
     ArtifactError,
@@ -27,28 +22,26 @@ from modelport.errors import (
     VersionNotFound,
 )
 from modelport.names import check_name
-from modelport.predlog import columns as col
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.fast_path_state import UNAVAILABLE, onnx_sha256
-from modelport.registry.flavors import Predictor, get_flavor
-from modelport.registry.flavors.python import split_entry_point
 from modelport.registry.lineage import Lineage
-from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelRef, ModelVersion, parse_model_ref, parse_ref
-from modelport.registry.reference import (
-    infer_schema,
-    label_column,
-    read_reference,
-    read_sample,
-    sample_rows,
-    sample_table,
-)
 from modelport.registry.references import aliases_by_version
 from modelport.schema import InputSchema, OutputSpec, label_text
 from modelport.store.db import Database
 from modelport.store.tables import AliasRow, AuditRow, ModelRow, VersionRow
 
 logger = logging.getLogger(__name__)
+
+# Registering, loading and reading a reference need pandas, pyarrow and the flavors; they
+# are imported where used, so a command that only lists or shows versions (and every
+# read-only CLI command) starts without them.
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from modelport.batch import Batch, Prediction
+    from modelport.registry.flavors import Predictor
 
 REFERENCE_SAMPLE_ROWS = 100_000
 _INSERT_ATTEMPTS = 10
@@ -94,6 +87,10 @@ class Registry:
         A failure at any step leaves no version behind (files written by this call are
         removed again), so a half-registered model can never be served.
         """
+        from modelport.batch import Batch
+        from modelport.registry.flavors import get_flavor
+        from modelport.registry.reference import read_reference, sample_rows, sample_table
+
         check_name("model", request.name, field="name")
         lineage = self._lineage(request)
         flavor = get_flavor(request.flavor)
@@ -234,6 +231,8 @@ class Registry:
             if not path.is_file():
                 raise ArtifactError(f"artifact {path} does not exist or is not a file")
             return path, options
+        from modelport.registry.flavors.python import split_entry_point
+
         target, attr = split_entry_point(request.source)
         options["attr"] = attr
         if target.endswith(".py"):
@@ -250,6 +249,8 @@ class Registry:
         from_model: InputSchema | None,
         reference: pd.DataFrame | None,
     ) -> InputSchema:
+        from modelport.registry.reference import infer_schema
+
         if reference is not None and request.target and request.target not in reference.columns:
             raise ReferenceDataError(
                 f"target column {request.target!r} is not in the reference data "
@@ -311,6 +312,8 @@ class Registry:
     ) -> OutputSpec:
         if output.kind != "classification" or output.classes:
             return output
+        import numpy as np
+
         # Formats such as ONNX tensors do not carry class names: use the labels seen.
         seen = set(np.asarray(prediction.outputs).tolist())
         if target is not None:
@@ -325,6 +328,11 @@ class Registry:
     def _profile(
         sample: pd.DataFrame, schema: InputSchema, prediction: Prediction, output: OutputSpec
     ) -> dict[str, Any]:
+        import numpy as np
+
+        from modelport.batch import Batch
+        from modelport.registry.profile import ReferenceProfile
+
         frame = Batch.from_frame(sample, schema).to_frame()
         fitted = ReferenceProfile().fit(
             frame, schema, np.asarray(prediction.outputs), prediction.probabilities, output
@@ -338,6 +346,9 @@ class Registry:
         return self.artifacts.put(path)
 
     def _store_reference(self, table: pa.Table) -> tuple[str, bool]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         sha256, relative, new = self.artifacts.put_bytes(sink.getvalue().to_pybytes(), ".parquet")
@@ -537,6 +548,8 @@ class Registry:
 
     def flavor_predictor(self, version: ModelVersion) -> Predictor:
         """The version's predictor on its flavor's own library (scikit-learn for sklearn)."""
+        from modelport.registry.flavors import get_flavor
+
         flavor = get_flavor(version.flavor)
         path = None
         if version.artifact_path:
@@ -566,6 +579,9 @@ class Registry:
         """The stored reference sample as the user named it: features and target under
         their own names, the model's outputs under their series names
         (``__prediction__``, ``__proba__<class>``)."""
+        from modelport.predlog import columns as col
+        from modelport.registry.reference import label_column, read_sample
+
         path = self.reference_sample(version)
         if path is None:
             return None

@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import ks_2samp
 
 from modelport.errors import ValidationFailed
 from modelport.monitoring.stats.wasserstein import wasserstein_distance
@@ -167,6 +165,11 @@ def _latency(theirs: pd.DataFrame, mine: pd.DataFrame) -> dict[str, Any]:
 
 
 def _compare(paired: pd.DataFrame, kind: str) -> dict[str, Any]:
+    # Imported here: only a shadow report needs scipy, not every process that builds the
+    # rollout service (the CLI, a server).
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import ks_2samp
+
     if paired.empty:
         return {"rows": 0}
     if kind == "classification":

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from river import drift
-
+# River is imported when a detector is first made (the first label of a version):
+# importing it costs a process ~1 s and ~30 MB, and a server may never receive labels.
 from modelport.monitoring.concept.base import RiverDriftDetector
 
 
@@ -36,6 +36,8 @@ class ADWIN(RiverDriftDetector):
     name = "adwin"
 
     def _make(self) -> Any:
+        from river import drift
+
         return drift.ADWIN(**self.params)  # type: ignore[no-untyped-call]  # River leaves it untyped
 
     def _fit_scale(self, values: list[float]) -> tuple[float, float]:

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from river.drift import binary
-
+# River is imported when a detector is first made (the first label of a version):
+# importing it costs a process ~1 s and ~30 MB, and a server may never receive labels.
 from modelport.monitoring.concept.base import RiverDriftDetector
 
 DEFAULTS: dict[str, Any] = {"warm_start": 1_000, "drift_threshold": 3.75}
@@ -44,6 +44,8 @@ class DDM(RiverDriftDetector):
         super().__init__(**{**DEFAULTS, **params})
 
     def _make(self) -> Any:
+        from river.drift import binary
+
         return binary.DDM(**self.params)
 
     def _feed(self, x: float) -> bool:

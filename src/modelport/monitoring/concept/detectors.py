@@ -22,12 +22,17 @@ DETECTORS: dict[str, type[RiverDriftDetector]] = {
 }
 
 
-def make_detector(name: str, **params: Any) -> RiverDriftDetector:
+def check_detector(name: str) -> type[RiverDriftDetector]:
+    """The detector class called ``name``; a clear error for a name that is none."""
     try:
-        return DETECTORS[name](**params)
+        return DETECTORS[name]
     except KeyError:
         known = ", ".join(sorted(DETECTORS))
         raise ConfigError(f"unknown drift detector {name!r}; known: {known}") from None
+
+
+def make_detector(name: str, **params: Any) -> RiverDriftDetector:
+    return check_detector(name)(**params)
 
 
 __all__ = [

@@ -31,8 +31,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from river import drift
 
+# River is imported when a detector is first made (the first label of a version):
+# importing it costs a process ~1 s and ~30 MB, and a server may never receive labels.
 from modelport.monitoring.concept.base import RiverDriftDetector
 
 DEFAULTS: dict[str, Any] = {"delta": 0.1, "threshold": 65.0, "alpha": 1.0}
@@ -48,6 +49,8 @@ class PageHinkley(RiverDriftDetector):
         super().__init__(**{**DEFAULTS, **params})
 
     def _make(self) -> Any:
+        from river import drift
+
         return drift.PageHinkley(**self.params)
 
     def _fit_scale(self, values: list[float]) -> tuple[float, float]:

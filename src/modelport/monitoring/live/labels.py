@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from modelport.monitoring.concept.base import RiverDriftDetector
-from modelport.monitoring.concept.detectors import make_detector
+from modelport.monitoring.concept.detectors import check_detector, make_detector
 from modelport.monitoring.live.series import WindowKey
 from modelport.predlog import columns as col
 
@@ -175,7 +175,7 @@ class LabelFollower:
         self.recent = recent
         self.detector_names = list(detector_names)
         for name in self.detector_names:
-            make_detector(name)  # a misspelt name fails when the server starts
+            check_detector(name)  # a misspelt name fails when the server starts
         self.kind_of = kind_of
         self.cursor = datetime.now(UTC) - OVERLAP
         self.detectors: dict[tuple[str, int], dict[str, RiverDriftDetector]] = {}

@@ -19,8 +19,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
+# scipy is imported where a statistic needs it: importing it costs ~0.8 s and ~60 MB to
+# every process that only names the statistics (alert rules, the CLI, the server).
 from modelport.monitoring.stats.histogram import Histogram, IntArray
 from modelport.monitoring.stats.result import Measurement
 from modelport.monitoring.stats.spec import StatSpec
@@ -31,6 +32,8 @@ def js_distance(
     current_counts: Sequence[int] | IntArray,
     base: float = 2.0,
 ) -> float:
+    from scipy import special
+
     p = np.asarray(reference_counts, dtype=np.float64)
     q = np.asarray(current_counts, dtype=np.float64)
     p = p / p.sum()
