@@ -168,6 +168,7 @@ class Registry:
         the ONNX bytes to store when it passed. Never fails the registration."""
         if request.flavor != "sklearn" or not request.fast_path:
             return None, None
+        from modelport.batch import Batch
         from modelport.registry.fast_path import check
         from modelport.registry.flavors.sklearn import SklearnPredictor
 
