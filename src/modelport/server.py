@@ -109,6 +109,10 @@ COMPACTION_EVERY_S = 3600.0
 COMPACTION_LOCK = "log-compaction"
 COMPACTION_LEASE_S = 600.0
 RETENTION_EVERY_S = 3600.0
+# Retention deletes day folders: one process per store at a time, or two servers (or
+# worker processes) started together race for the same folders.
+RETENTION_LOCK = "log-retention"
+RETENTION_LEASE_S = 600.0
 # Files the process writes are 0640 at most and folders 0750: never world-readable.
 UMASK = 0o027
 
@@ -119,8 +123,13 @@ def restrict_file_modes() -> None:
     os.umask(UMASK)
 
 
-# The request index reads new log segments at most this often.
+# The request index reads new log segments at most this often, by one process per
+# store at a time (the lease holder keeps it by taking it again each round): every
+# process reading every segment and inserting the same keys would multiply the work by
+# the number of processes for nothing.
 INDEX_EVERY_S = 1.0
+INDEX_LOCK = "request-index"
+INDEX_LEASE_S = 30.0
 # How long queued notifications may still go out at shutdown.
 DELIVERY_DRAIN_S = 3.0
 # How long a retrain's worker process may take to exit once asked to at shutdown.
@@ -185,7 +194,9 @@ class Services:
             output_of=_output_of(registry),
             overwrite=settings.feedback.overwrite,
         )
-        telemetry = Telemetry()
+        workers = settings.server.workers
+        # One of several processes on one port: its figures carry its process id.
+        telemetry = Telemetry(worker=str(os.getpid()) if workers > 1 else None, workers=workers)
         recorder = Recorder(
             log,
             queue_size=settings.log.queue_size,
@@ -389,12 +400,19 @@ class Services:
         self.plane.listeners.append(index.listen)
         index.following = True
         interval = max(self.settings.log.flush_interval_s, INDEX_EVERY_S)
+        lock = StoreLock(self.db, INDEX_LOCK, ttl_s=max(INDEX_LEASE_S, 4 * interval))
+
+        def catch_up() -> None:
+            if lock.acquire():
+                index.catch_up()
+
         try:
-            async with _background(_every(interval, index.catch_up, at_start=True)):
+            async with _background(_every(interval, catch_up, at_start=True)):
                 yield
         finally:
             index.following = False
             self.plane.listeners.remove(index.listen)
+            await asyncio.to_thread(_release, lock)
 
     @contextlib.asynccontextmanager
     async def _alerting(self) -> AsyncIterator[None]:
@@ -462,8 +480,14 @@ class Services:
             return results
 
     def prune_log(self) -> None:
-        """Delete log days and labels older than ``log.retention``."""
-        result = self.retention.prune(self.settings.log.retention)
+        """Delete log days and labels older than ``log.retention`` (while holding the
+        store's retention lease; another process holding it is pruning already)."""
+        lock = StoreLock(self.db, RETENTION_LOCK, ttl_s=RETENTION_LEASE_S)
+        with lock.held() as mine:
+            if not mine:
+                logger.info("another process is pruning the prediction log; skipped")
+                return
+            result = self.retention.prune(self.settings.log.retention)
         if result.days_removed or result.labels_removed:
             logger.info(
                 "log retention %s: removed %d day folders and %d labels",
@@ -485,6 +509,14 @@ def _link_base(settings: Settings) -> str:
     host = settings.server.host
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{settings.server.port}"
+
+
+def _release(lock: StoreLock) -> None:
+    """Give a lease up on the way down; one that cannot be released expires by itself."""
+    try:
+        lock.release()
+    except Exception:
+        logger.exception("releasing lock %s failed; it expires by itself", lock.name)
 
 
 def _renewing(lock: StoreLock) -> Callable[[], bool]:
