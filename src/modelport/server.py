@@ -20,9 +20,11 @@ the reverse one:
 4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
 5. hourly log compaction (if ``monitoring.compact_log``), by one process per store at a
    time: the one holding the ``log-compaction`` lease in the control-plane database;
-6. log retention at start and hourly (if ``log.retention`` is set);
-7. the request index: remembers answered requests, follows the log into SQL, so a
-   label finds its prediction by key (``predlog/index.py``);
+6. log retention at start and hourly (if ``log.retention`` is set), by one process per
+   store at a time (the ``log-retention`` lease);
+7. the request index: remembers answered requests, follows the log into SQL (by one
+   process per store at a time: the ``request-index`` lease), so a label finds its
+   prediction by key (``predlog/index.py``);
 8. alerting (if ``alerts.enabled``): the rules and notifiers declared in
    ``modelport.toml`` are stored first (a malformed one refuses the start, before
    anything else runs); then every ``alerts.interval_s`` the evaluator follows the

@@ -96,6 +96,17 @@ class Supervisor(Multiprocess):
 def serve_workers(settings: Settings, *, insecure: bool, log_level: str) -> int:
     """Serve ``settings.server.workers`` processes on one port until SIGTERM/SIGINT;
     returns the exit code (0 after a clean stop)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from modelport.store.db import Database
+
+    # Bring the store's schema up to date once, here: N workers opening a new store at
+    # the same moment would each run the same migrations against each other.
+    try:
+        Database(settings.database_url).dispose()
+    except SQLAlchemyError as exc:
+        logger.error("cannot open the store; no worker started: %s", exc)
+        return STARTUP_FAILURE
     workers = settings.server.workers
     config = Config(
         functools.partial(worker_app, settings, insecure, log_level, os.getpid()),
