@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,16 +20,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from modelport.cli import common
+from modelport.cli.main import app
 from modelport.config import DEFAULT_TOML
 from modelport.predlog import columns as col
 from modelport.predlog.parquet import ParquetPredictionLog
-from support import LiveServer, churn_instance, cli_env, free_port, register_churn, run_cli
+from support import LiveServer, churn_instance, cli_env, free_port, register_churn
 
 WORKERS_ENV = {"MODELPORT_SERVER__WORKERS": "2", "MODELPORT_LOG__FLUSH_INTERVAL_S": "0.2"}
 WORKER_LABEL = re.compile(r'^modelport_workers\{worker="(\d+)"\} (\S+)$', re.MULTILINE)
+PROMTOOL = shutil.which("promtool")
 # Give-up bound while waiting for workers to come up (start-up on a loaded machine).
-PATIENCE_S = 90.0
+PATIENCE_S = 180.0
 
 
 def _fresh(
@@ -120,6 +125,16 @@ def test_two_workers_answer_on_one_port_under_one_supervisor(two_workers: LiveSe
         # Process figures are the answering worker's own, and say so.
         assert re.search(rf'^process_resident_memory_bytes\{{worker="{pid}"\}}', text, re.M)
         assert f'worker="{next(iter(set(workers) - {pid}))}"' not in text
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="PROMTOOL MISSING: `apt-get install -y prometheus`")
+def test_promtool_accepts_a_workers_labelled_metrics(two_workers: LiveServer) -> None:
+    assert PROMTOOL is not None
+    _, text = _scrape(two_workers)
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_an_endpoint_created_through_one_worker_is_served_by_every_worker(
@@ -228,6 +243,17 @@ def test_a_worker_that_cannot_start_stops_the_server_non_zero(project: Path) -> 
         httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=1)
 
 
+def _serve_in_process(
+    project: Path, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str]:
+    """``modelport serve ARGS`` through the real command, in this process (refusals only:
+    these never get as far as binding)."""
+    monkeypatch.setattr(common.state, "_settings", None)  # read this project's settings
+    monkeypatch.setattr(common.errors, "width", 200)
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port()), *args])
+    return result.exit_code, " ".join((result.output + result.stderr).split())
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -238,23 +264,17 @@ def test_a_worker_that_cannot_start_stops_the_server_non_zero(project: Path) -> 
     ],
 )
 def test_an_invalid_worker_count_is_refused_naming_the_option(
-    project: Path, value: str, message: str
+    project: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
 ) -> None:
-    port = free_port()
-    result = run_cli("serve", "--workers", value, "--port", str(port), cwd=project, check=False)
-    assert result.returncode == 2
-    text = " ".join(result.stderr.split())  # Rich wraps the error box
+    code, text = _serve_in_process(project, monkeypatch, "--workers", value)
+    assert code == 2, text
     assert "Invalid value for '--workers'" in text and message in text
 
 
-def test_an_invalid_workers_setting_is_refused_naming_the_field(project: Path) -> None:
-    result = run_cli(
-        "serve",
-        "--port",
-        str(free_port()),
-        cwd=project,
-        env={"MODELPORT_SERVER__WORKERS": "0"},
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "server.workers" in result.stderr and "greater than or equal to 1" in result.stderr
+def test_an_invalid_workers_setting_is_refused_naming_the_field(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_SERVER__WORKERS", "0")
+    code, text = _serve_in_process(project, monkeypatch)
+    assert code == 1, text
+    assert "server.workers" in text and "greater than or equal to 1" in text
