@@ -191,7 +191,7 @@ def serve(
     from modelport.api.auth import Keyring
     from modelport.api.guard import check_bind
     from modelport.predlog.privacy import FieldRules
-    from modelport.serving.workers import LOG_FORMAT, serve_workers, uvicorn_options
+    from modelport.supervisor import LOG_FORMAT, serve_workers, uvicorn_options
 
     current = settings()
     # Refuse to start (one clear line) when a hash rule has no key, before binding.
