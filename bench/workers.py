@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 import modelport_cli
 import report
 import wrk
@@ -71,6 +73,15 @@ def measure(
     }
 
 
+def rows_by_writer(workdir: Path) -> dict[str, int]:
+    """Logged rows per writing process (a segment's name holds the writer's process id)."""
+    counts: dict[str, int] = {}
+    for path in (workdir / ".modelport" / "logs").rglob("*.parquet"):
+        pid = path.name.split("-")[1]
+        counts[pid] = counts.get(pid, 0) + pq.read_metadata(path).num_rows
+    return counts
+
+
 def one_round(
     workers: int, workdir: Path, workload: Workload, script: Path, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
@@ -98,6 +109,21 @@ def one_round(
             report.console.print(f"--workers {workers}: {connections} connections ...")
             runs.append(measure(server, url, script, connections, args) | {"workers": workers})
     return runs
+
+
+def balanced_round(
+    workers: int, workdir: Path, workload: Workload, script: Path, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``one_round``, each run noting how the round's requests spread over the workers
+    (rows each worker logged in the whole round, warm-ups included)."""
+    before = rows_by_writer(workdir)
+    runs = one_round(workers, workdir, workload, script, args)
+    after = rows_by_writer(workdir)
+    shares = sorted(
+        (count - before.get(pid, 0) for pid, count in after.items() if count > before.get(pid, 0)),
+        reverse=True,
+    )
+    return [run | {"rows_per_worker": shares} for run in runs]
 
 
 def _all_started(server: Server, workers: int, timeout_s: float) -> None:
@@ -145,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(args.repeat):
             report.console.print(f"round {number + 1}/{args.repeat}")
             for workers in args.workers:
-                rounds[workers].append(one_round(workers, workdir, workload, script, args))
+                rounds[workers].append(balanced_round(workers, workdir, workload, script, args))
         points = {n: median(rounds[n]) for n in args.workers}
         answered = sum(
             run["requests"] for per_round in rounds.values() for r in per_round for run in r
@@ -158,14 +184,15 @@ def main(argv: list[str] | None = None) -> int:
 
     base = {p["connections"]: p for p in results["points"][args.workers[0]]}
     print(f"{'workers':>7} {'conns':>5} {'req/s':>9} {'x':>5} {'p99 ms':>7} {'max ms':>7} "
-          f"{'cpu %':>6} {'busy %':>6}  rounds")  # fmt: skip
+          f"{'cpu %':>6} {'busy %':>6}  rounds  rows per worker")  # fmt: skip
     for workers, runs in results["points"].items():
         for run in runs:
             ratio = run["requests_per_s"] / base[run["connections"]]["requests_per_s"]
             print(
                 f"{workers:>7} {run['connections']:>5} {run['requests_per_s']:>9.0f} "
                 f"{ratio:>5.2f} {run['p99_ms']:>7.1f} {run['max_ms']:>7.1f} "
-                f"{run['server_cpu_pct']:>6.0f} {run['machine_busy_pct']:>6.0f}  {run['rounds']}"
+                f"{run['server_cpu_pct']:>6.0f} {run['machine_busy_pct']:>6.0f}  {run['rounds']}  "
+                f"{run['rows_per_worker']}"
             )
     print(
         f"logged rows {results['logged_rows']} >= measured answers {results['measured_requests']} "
