@@ -220,6 +220,37 @@ def test_sigterm_loses_no_acknowledged_prediction_of_any_worker(
     assert writers == {str(pid) for pid in workers}
 
 
+def _gone(pid: int) -> bool:
+    """Exited (reaped, or a zombie nobody has reaped yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return re.search(r"^State:\s+Z", status, re.MULTILINE) is not None
+
+
+def test_workers_stop_gracefully_when_their_supervisor_is_killed(
+    tmp_path: Path, churn_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in [k for k in os.environ if k.startswith("MODELPORT_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "modelport.toml").write_text(DEFAULT_TOML)
+    register_churn(tmp_path, churn_files)
+    server = _start(tmp_path)
+    workers = set(_every_worker(server))
+    assert server.process is not None
+    supervisor = server.process.pid
+    server.stop(signal.SIGKILL)
+    _until(lambda: all(_gone(pid) for pid in workers), "both workers gone", server)
+    output = server.output()
+    assert output.count(f"the supervisor (process {supervisor}) is gone") == 2, output[-4000:]
+    # Each left through its graceful shutdown: its log flushed.
+    for pid in workers:
+        assert f"[worker {pid}] modelport.server: prediction log flushed" in output
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{server.url}/v2/health/live", timeout=1)
+
+
 def test_a_worker_that_cannot_start_stops_the_server_non_zero(project: Path) -> None:
     (project / "modelport.toml").write_text(
         DEFAULT_TOML.replace(
