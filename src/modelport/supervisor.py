@@ -34,14 +34,16 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pickle
 import signal
 import threading
 import time
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.supervisors.multiprocess import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from modelport.config import Settings
 
@@ -53,9 +55,10 @@ logger = logging.getLogger(__name__)
 # How often a worker checks that its supervisor is still there.
 ORPHAN_CHECK_S = 1.0
 # How long a worker may take to answer the supervisor's liveness ping before it counts
-# as hung and is replaced. uvicorn's 5 s is shorter than a worker's start-up (importing
-# the model libraries) on a loaded machine: workers were killed while still starting.
+# as hung and is replaced (a worker that exits is noticed at once).
 HEALTHCHECK_TIMEOUT_S = 60
+# The supervisor waits for a worker's answer in slices this long (signals in between).
+PING_SLICE_S = 0.25
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s [worker %(process)d] %(name)s: %(message)s"
 
@@ -71,26 +74,66 @@ def uvicorn_options(log_level: str) -> dict[str, Any]:
 
 
 class Supervisor(Multiprocess):
-    """uvicorn's supervisor, saying why a worker was replaced and remembering whether it
-    stopped because a worker could not start (the command then exits non-zero)."""
+    """uvicorn's supervisor with its liveness check replaced, saying why a worker was
+    replaced and remembering whether it stopped because a worker could not start (the
+    command then exits non-zero).
+
+    Written here rather than inherited: uvicorn's check sends a ping and waits out its
+    whole timeout for the answer, also when the worker is exiting (a worker that failed
+    its start-up then went unnoticed for the full timeout), and its 5 s default is
+    shorter than a worker's start-up on a loaded machine (workers were killed while still
+    importing). This one waits for the answer *or* the worker's exit, in short slices so a
+    signal to the supervisor is handled at once."""
 
     failed = False
 
     def keep_subprocess_alive(self) -> None:
-        stopping = self.should_exit.is_set()
-        before = list(self.processes)
-        super().keep_subprocess_alive()
-        for old, new in zip(before, self.processes, strict=False):
-            if old is not new:
-                logger.warning(
-                    "worker %s exited unexpectedly (exit code %s); started worker %s in its place",
-                    old.pid,
-                    old.exitcode,
-                    new.pid,
+        if self.should_exit.is_set():
+            return
+        for index, process in enumerate(self.processes):
+            if self._answers(process):
+                continue
+            process.kill()  # hung, or gone already
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error(
+                    "worker %s could not start; every worker stopped (exit code %d)",
+                    process.pid,
+                    STARTUP_FAILURE,
                 )
-        if not stopping and self.should_exit.is_set():
-            self.failed = True
-            logger.error("a worker could not start; every worker stopped")
+                self.failed = True
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[index] = replacement
+            logger.warning(
+                "worker %s exited unexpectedly (exit code %s); started worker %s in its place",
+                process.pid,
+                process.exitcode,
+                replacement.pid,
+            )
+
+    def _answers(self, process: Process) -> bool:
+        """Whether ``process`` answers a ping within the health-check timeout (True
+        also when a signal to the supervisor arrives meanwhile: it is handled first)."""
+        if not process.process.is_alive():
+            return False
+        try:
+            process.parent_conn.send(b"ping")
+            deadline = time.monotonic() + self.config.timeout_worker_healthcheck
+            while time.monotonic() < deadline:
+                ready = wait([process.parent_conn, process.process.sentinel], PING_SLICE_S)
+                if process.parent_conn in ready:
+                    process.parent_conn.recv()
+                    return True
+                if ready or self.signal_queue:
+                    return not ready  # exited; or stopping, checked next round
+            return False
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return False
 
 
 def serve_workers(settings: Settings, *, insecure: bool, log_level: str) -> int:
