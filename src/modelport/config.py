@@ -31,6 +31,10 @@ class StoreSettings(BaseModel):
     url: str = ""
 
 
+# Most worker processes ``modelport serve --workers`` starts (``server.workers``).
+MAX_WORKERS = 64
+
+
 class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -42,6 +46,10 @@ class ServerSettings(BaseModel):
     # Host header values accepted besides loopback names when bound to loopback
     # (DNS-rebinding guard); a non-loopback bind accepts its own host name too.
     allowed_hosts: list[str] = Field(default_factory=list)
+    # Server processes answering on the one port (``modelport serve --workers``): 1 serves
+    # in the command's own process; more start a supervisor that restarts a worker that
+    # dies (docs/architecture.md, "Several workers").
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
 
 
 class ServingSettings(BaseModel):

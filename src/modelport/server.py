@@ -22,9 +22,11 @@ the reverse one:
 4. the rollout controller's loop (it refreshes the data plane when it moves a rollout);
 5. hourly log compaction (if ``monitoring.compact_log``), by one process per store at a
    time: the one holding the ``log-compaction`` lease in the control-plane database;
-6. log retention at start and hourly (if ``log.retention`` is set);
-7. the request index: remembers answered requests, follows the log into SQL, so a
-   label finds its prediction by key (``predlog/index.py``);
+6. log retention at start and hourly (if ``log.retention`` is set), by one process per
+   store at a time (the ``log-retention`` lease);
+7. the request index: remembers answered requests, follows the log into SQL (by one
+   process per store at a time: the ``request-index`` lease), so a label finds its
+   prediction by key (``predlog/index.py``);
 8. alerting (if ``alerts.enabled``): the rules and notifiers declared in
    ``modelport.toml`` are stored first (a malformed one refuses the start, before
    anything else runs); then every ``alerts.interval_s`` the evaluator follows the
@@ -111,6 +113,10 @@ COMPACTION_EVERY_S = 3600.0
 COMPACTION_LOCK = "log-compaction"
 COMPACTION_LEASE_S = 600.0
 RETENTION_EVERY_S = 3600.0
+# Retention deletes day folders: one process per store at a time, or two servers (or
+# worker processes) started together race for the same folders.
+RETENTION_LOCK = "log-retention"
+RETENTION_LEASE_S = 600.0
 # Files the process writes are 0640 at most and folders 0750: never world-readable.
 UMASK = 0o027
 
@@ -124,8 +130,13 @@ def restrict_file_modes() -> None:
 # How long a thread may hold the interpreter while another waits for it (CPython's
 # default is 5 ms), while the services run.
 SWITCH_INTERVAL_S = 0.0005
-# The request index reads new log segments at most this often.
+# The request index reads new log segments at most this often, by one process per
+# store at a time (the lease holder keeps it by taking it again each round): every
+# process reading every segment and inserting the same keys would multiply the work by
+# the number of processes for nothing.
 INDEX_EVERY_S = 1.0
+INDEX_LOCK = "request-index"
+INDEX_LEASE_S = 30.0
 # How long queued notifications may still go out at shutdown.
 DELIVERY_DRAIN_S = 3.0
 # How long a retrain's worker process may take to exit once asked to at shutdown.
@@ -259,7 +270,9 @@ class Services:
             output_of=_output_of(registry),
             overwrite=settings.feedback.overwrite,
         )
-        telemetry = Telemetry()
+        workers = settings.server.workers
+        # One of several processes on one port: its figures carry its process id.
+        telemetry = Telemetry(worker=str(os.getpid()) if workers > 1 else None, workers=workers)
         recorder = Recorder(
             log,
             queue_size=settings.log.queue_size,
@@ -472,12 +485,19 @@ class Services:
         self.plane.listeners.append(index.listen)
         index.following = True
         interval = max(self.settings.log.flush_interval_s, INDEX_EVERY_S)
+        lock = StoreLock(self.db, INDEX_LOCK, ttl_s=max(INDEX_LEASE_S, 4 * interval))
+
+        def catch_up() -> None:
+            if lock.acquire():
+                index.catch_up()
+
         try:
-            async with _background(_every(interval, index.catch_up, at_start=True)):
+            async with _background(_every(interval, catch_up, at_start=True)):
                 yield
         finally:
             index.following = False
             self.plane.listeners.remove(index.listen)
+            await asyncio.to_thread(_release, lock)
 
     @contextlib.asynccontextmanager
     async def _alerting(self) -> AsyncIterator[None]:
@@ -550,8 +570,14 @@ class Services:
             return results
 
     def prune_log(self) -> None:
-        """Delete log days and labels older than ``log.retention``."""
-        result = self.retention.prune(self.settings.log.retention)
+        """Delete log days and labels older than ``log.retention`` (while holding the
+        store's retention lease; another process holding it is pruning already)."""
+        lock = StoreLock(self.db, RETENTION_LOCK, ttl_s=RETENTION_LEASE_S)
+        with lock.held() as mine:
+            if not mine:
+                logger.info("another process is pruning the prediction log; skipped")
+                return
+            result = self.retention.prune(self.settings.log.retention)
         if result.days_removed or result.labels_removed:
             logger.info(
                 "log retention %s: removed %d day folders and %d labels",
@@ -573,6 +599,14 @@ def _link_base(settings: Settings) -> str:
     host = settings.server.host
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{settings.server.port}"
+
+
+def _release(lock: StoreLock) -> None:
+    """Give a lease up on the way down; one that cannot be released expires by itself."""
+    try:
+        lock.release()
+    except Exception:
+        logger.exception("releasing lock %s failed; it expires by itself", lock.name)
 
 
 def _renewing(lock: StoreLock) -> Callable[[], bool]:

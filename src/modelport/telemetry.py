@@ -1,6 +1,11 @@
 """Prometheus metrics of one server process, on a registry of its own (so several apps
 can live in one test process). Label children are cached: the request path pays a dict
-lookup, not a label resolution."""
+lookup, not a label resolution.
+
+A server of several worker processes (``server.workers``) answers each scrape from the
+one worker that accepted the connection: every sample then carries that worker's
+``worker`` label (its process id), so figures of different processes never pass for
+one series, and ``modelport_workers`` says how many there are."""
 
 from __future__ import annotations
 
@@ -12,11 +17,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.registry import Collector
 
 from modelport import __version__
 
@@ -32,8 +39,14 @@ LATENCY_BUCKETS = (
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, *, worker: str | None = None, workers: int = 1) -> None:
+        """``worker``: this process's name among several serving one port (every
+        sample is labelled with it); None for a server of one process."""
         self.registry = CollectorRegistry()
+        self._exposed: CollectorRegistry = self.registry
+        if worker is not None:
+            self._exposed = CollectorRegistry(auto_describe=False)
+            self._exposed.register(_Labelled(self.registry, {"worker": worker}))
         labels = ["endpoint", "version", "role"]
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -44,6 +57,11 @@ class Telemetry:
             registry=self.registry,
         )
         self.build_info.labels(__version__).set(1)
+        Gauge(
+            "modelport_workers",
+            "Worker processes serving this port (server.workers); a scrape sees one of them",
+            registry=self.registry,
+        ).set(workers)
         self.requests = Counter(
             "modelport_requests",
             "Prediction requests answered to a caller (background copies are "
@@ -257,4 +275,24 @@ class Telemetry:
         self.log_queue_depth.set_function(depth)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+
+class _Labelled(Collector):
+    """Every metric of ``source`` with ``labels`` added to each sample (prometheus_client
+    has constant labels only per metric, not per registry)."""
+
+    def __init__(self, source: CollectorRegistry, labels: dict[str, str]) -> None:
+        self.source = source
+        self.labels = labels
+
+    def collect(self) -> list[Metric]:
+        labelled: list[Metric] = []
+        for metric in self.source.collect():
+            copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            copy.samples = [
+                sample._replace(labels={**sample.labels, **self.labels})
+                for sample in metric.samples
+            ]
+            labelled.append(copy)
+        return labelled

@@ -19,7 +19,7 @@ from typer import _click as click
 
 from modelport import __version__
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
-from modelport.config import CONFIG_FILE, DEFAULT_TOML
+from modelport.config import CONFIG_FILE, DEFAULT_TOML, MAX_WORKERS
 from modelport.errors import ModelportError
 
 
@@ -163,6 +163,15 @@ def init(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Server processes on the one port (default server.workers, 1); more than "
+            "one start a supervisor that restarts a worker that dies.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     insecure: Annotated[
         bool,
@@ -179,10 +188,10 @@ def serve(
     """
     import uvicorn
 
-    from modelport.api.app import create_app
     from modelport.api.auth import Keyring
     from modelport.api.guard import check_bind
     from modelport.predlog.privacy import FieldRules
+    from modelport.supervisor import LOG_FORMAT, serve_workers, uvicorn_options
 
     current = settings()
     # Refuse to start (one clear line) when a hash rule has no key, before binding.
@@ -191,23 +200,27 @@ def serve(
         current.server.host = host
     if port is not None:
         current.server.port = port
+    if workers is not None:
+        current.server.workers = workers
     warning = check_bind(current.server.host, Keyring.from_settings(current.auth), insecure)
     if warning is not None:
         errors.print(f"[bold red]WARNING[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     shown = current.server.host
     shown = f"[{shown}]" if ":" in shown else shown
     console.print(f"dashboard: http://{shown}:{current.server.port}/dashboard", highlight=False)
+    if current.server.workers > 1:
+        code = serve_workers(current, insecure=insecure, log_level=log_level)
+        if code:
+            raise typer.Exit(code)
+        return
+    from modelport.api.app import create_app
+
     uvicorn.run(
         create_app(current, insecure=insecure),
         host=current.server.host,
         port=current.server.port,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-        server_header=False,
+        **uvicorn_options(log_level),
     )
 
 
