@@ -484,6 +484,8 @@ class Services:
         index = self.index
         self.plane.listeners.append(index.listen)
         index.following = True
+        from modelport.store.locks import StoreLock
+
         interval = max(self.settings.log.flush_interval_s, INDEX_EVERY_S)
         lock = StoreLock(self.db, INDEX_LOCK, ttl_s=max(INDEX_LEASE_S, 4 * interval))
 
@@ -572,6 +574,8 @@ class Services:
     def prune_log(self) -> None:
         """Delete log days and labels older than ``log.retention`` (while holding the
         store's retention lease; another process holding it is pruning already)."""
+        from modelport.store.locks import StoreLock
+
         lock = StoreLock(self.db, RETENTION_LOCK, ttl_s=RETENTION_LEASE_S)
         with lock.held() as mine:
             if not mine:
