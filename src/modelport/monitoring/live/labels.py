@@ -80,7 +80,10 @@ class RecentPredictions:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._requests: OrderedDict[str, dict[str, Remembered]] = OrderedDict()
+        # A request answered by one endpoint (the common case) maps to its Remembered
+        # alone; only the steps of a pipeline share a dict. One object fewer per request
+        # for the cyclic garbage collector to walk on every full collection.
+        self._requests: OrderedDict[str, Remembered | dict[str, Remembered]] = OrderedDict()
         self._rows = 0
         self.forgotten = 0
 
@@ -100,7 +103,7 @@ class RecentPredictions:
     ) -> None:
         if self.capacity == 0:
             return
-        answers = self._requests.pop(request_id, {})
+        answers = _answers(self._requests.pop(request_id, None))
         previous = answers.pop(endpoint, None)
         if previous is not None:
             self._rows -= len(previous.outputs)
@@ -115,11 +118,11 @@ class RecentPredictions:
             None if probabilities is None else np.array(probabilities),
             positions=None if rows is None else {int(r): i for i, r in enumerate(rows)},
         )
-        self._requests[request_id] = answers
+        self._requests[request_id] = answers[endpoint] if len(answers) == 1 else answers
         self._rows += len(outputs)
         while self._rows > self.capacity and self._requests:
             _, oldest = self._requests.popitem(last=False)
-            for forgotten in oldest.values():
+            for forgotten in _answers(oldest).values():
                 self._rows -= len(forgotten.outputs)
                 self.forgotten += len(forgotten.outputs)
 
@@ -140,9 +143,10 @@ class RecentPredictions:
         for request_id, row, label, value, received, endpoint in zip(
             *columns, endpoints, strict=True
         ):
-            answers = self._requests.get(request_id)
-            if answers is None:
+            entry = self._requests.get(request_id)
+            if entry is None:
                 continue
+            answers = _answers(entry)
             if endpoint:
                 remembered = answers.get(endpoint)
             elif len(answers) == 1:
@@ -159,6 +163,15 @@ class RecentPredictions:
             remembered.labelled.add(row)
             found.append(Matched(remembered, request_id, row, label, value, received, position))
         return found
+
+
+def _answers(entry: Remembered | dict[str, Remembered] | None) -> dict[str, Remembered]:
+    """A remembered request's answers by endpoint."""
+    if entry is None:
+        return {}
+    if isinstance(entry, Remembered):
+        return {entry.endpoint: entry}
+    return entry
 
 
 class LabelFollower:
