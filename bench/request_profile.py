@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -138,6 +139,30 @@ async def one_request(app: Any, body: bytes) -> None:
         raise RuntimeError(f"predict answered {statuses}")
 
 
+class GcPauses:
+    """Collections and their pauses per generation, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            f"gen{generation}": {
+                "collections": len(pauses),
+                "max_ms": round(1000 * max(pauses, default=0.0), 1),
+                "total_ms": round(1000 * sum(pauses), 1),
+            }
+            for generation, pauses in self.pauses.items()
+        }
+
+
 async def drive(app: Any, bodies: list[bytes], requests: int, connections: int) -> None:
     async def client(first: int) -> None:
         for index in range(first, requests, connections):
@@ -160,7 +185,12 @@ async def measure(
         for count in connections:
             await asyncio.sleep(1.0)
             process, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
-            await drive(app, bodies, requests, count)
+            pauses = GcPauses()
+            gc.callbacks.append(pauses)
+            try:
+                await drive(app, bodies, requests, count)
+            finally:
+                gc.callbacks.remove(pauses)
             process = time.process_time() - process
             thread = time.thread_time() - thread
             wall = time.perf_counter() - wall
@@ -178,6 +208,8 @@ async def measure(
                     "loop_thread_us_per_request": round(per_request_us, 1),
                     "process_us_per_request": round(process / requests * 1e6, 1),
                     "wall_us_per_request": round(wall / requests * 1e6, 1),
+                    "garbage_collections": pauses.summary(),
+                    "tracked_objects": len(gc.get_objects()),
                     "layers_us": {
                         name: round(per_request_us * value / profiled, 1)
                         for name, value in sorted(layers.items(), key=lambda kv: -kv[1])
@@ -201,6 +233,14 @@ def show(results: list[dict[str, Any]]) -> None:
         for name, value in result["layers_us"].items():
             table.add_row(name, f"{value:.1f}", f"{100 * value / total:.0f} %")
         console.print(table)
+        collections = ", ".join(
+            f"{name}: {figures['collections']:.0f} × (max {figures['max_ms']} ms)"
+            for name, figures in result["garbage_collections"].items()
+        )
+        console.print(
+            f"garbage collections during the unprofiled pass: {collections}; "
+            f"{result['tracked_objects']:,} objects tracked after it"
+        )
 
 
 def main() -> int:
