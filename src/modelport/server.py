@@ -62,7 +62,6 @@ import functools
 import gc
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -127,9 +126,6 @@ def restrict_file_modes() -> None:
     os.umask(UMASK)
 
 
-# How long a thread may hold the interpreter while another waits for it (CPython's
-# default is 5 ms), while the services run.
-SWITCH_INTERVAL_S = 0.0005
 # The request index reads new log segments at most this often, by one process per
 # store at a time (the lease holder keeps it by taking it again each round): every
 # process reading every segment and inserting the same keys would multiply the work by
@@ -467,14 +463,6 @@ class Services:
             # millions of objects and stalls requests for tens of milliseconds.
             gc.collect()
             gc.freeze()
-            # Background threads (log writer, index, monitoring, rollout analysis) share
-            # the interpreter with the request path: with a short switch interval a
-            # request waits at most that long for the interpreter whenever one of them
-            # holds it, instead of the default 5 ms each time (background work runs in
-            # slices of this length while requests are waiting).
-            previous_interval = sys.getswitchinterval()
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
-            stack.callback(sys.setswitchinterval, previous_interval)
             logger.info("modelport ready: %d endpoints", len(self.plane.statuses()))
             yield self
 
