@@ -427,6 +427,9 @@ class Services:
                 await stack.enter_async_context(
                     _background(_every(self.settings.monitoring.interval_s, collector.tick))
                 )
+                await stack.enter_async_context(
+                    _background(_every(collector.drain_every_s, collector.drain))
+                )
             await stack.enter_async_context(
                 _background(self.controller.run(lambda name: self.plane.refresh(only=name)))
             )

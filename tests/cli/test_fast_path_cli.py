@@ -45,16 +45,19 @@ def _state(project: Path, ref: str) -> dict[str, object]:
     return state
 
 
-def test_show_tells_the_check_and_the_runtime(project: Path) -> None:
+def test_show_tells_the_check_and_the_runtime_then_switches_change_it(project: Path) -> None:
     detail = run_cli("models", "show", "price:1", cwd=project).stdout
     assert "fast path (ONNX): on, check passed" in detail
     assert "converted with skl2onnx" in detail and "double inputs" in detail
     listed = json.loads(run_cli("models", "show", "price", "--json", cwd=project).stdout)
     assert [v["fast_path"]["runtime"] for v in listed] == ["onnx", "sklearn"]
     assert _state(project, "price:2")["status"] == "unchecked"
+    # The switches below change both versions: checked here, in order, not by another test
+    # that a random order might run first.
+    _off_on_and_check_switch_what_serves(project)
 
 
-def test_off_on_and_check_switch_what_serves(project: Path) -> None:
+def _off_on_and_check_switch_what_serves(project: Path) -> None:
     off = run_cli("models", "fast-path", "price:1", "--off", cwd=project).stdout
     assert "fast path (ONNX): off, check passed" in off and "serves with sklearn" in off
     assert _state(project, "price:1")["runtime"] == "sklearn"

@@ -335,3 +335,31 @@ def test_an_unreadable_segment_is_skipped_and_reported(
 
     assert index.catch_up() == 1
     assert [Path(p).name for p, _ in index.skipped] == ["0000000000000-1-999999.parquet"]
+
+
+def test_remembered_requests_are_not_walked_by_the_garbage_collector(
+    db: Database, log: ParquetPredictionLog
+) -> None:
+    """Tens of thousands of remembered requests must cost a full collection nothing: they
+    are stored as values CPython's cyclic collector stops tracking."""
+    import gc
+
+    index = RequestIndex(db, log, recent=5_000)
+    index.following = True
+    moment = datetime.now(UTC)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(2_000):
+        ran = frozenset({0, 2}) if i % 2 else None
+        index.remember(Served(f"r{i}", "churn", "churn", 1, 3, moment, ran))
+    index.remember(Served("r1", "step-2", "other", 4, 1, moment))  # a pipeline's second step
+    gc.collect()  # a tuple is untracked once the collector has seen its items untracked
+    gc.collect()
+
+    assert len(gc.get_objects()) - before < 200
+    served = index.lookup(["r1", "r2"])
+    assert sorted((s.endpoint, s.version, s.ran) for s in served["r1"]) == [
+        ("churn", 1, frozenset({0, 2})),
+        ("step-2", 4, None),
+    ]
+    assert served["r2"][0] == Served("r2", "churn", "churn", 1, 3, moment)

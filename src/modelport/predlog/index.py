@@ -77,6 +77,27 @@ class Served:
     ran: frozenset[int] | None = None
 
 
+# A remembered answer: endpoint, model, version, rows, logged at, the rows it ran (sorted)
+# or None. A tuple of values CPython's cyclic collector does not track is itself untracked
+# after the first collection it survives: the tens of thousands of remembered requests
+# cost a full collection nothing (as Served instances and dicts they were walked on every
+# one, pauses of 100+ ms under load).
+_Answer = tuple[str, str, int, int, datetime, tuple[int, ...] | None]
+
+
+def _served(request_id: str, answer: _Answer) -> Served:
+    endpoint, model, version, rows, logged_at, ran = answer
+    return Served(
+        request_id,
+        endpoint,
+        model,
+        version,
+        rows,
+        logged_at,
+        None if ran is None else frozenset(ran),
+    )
+
+
 @runtime_checkable
 class SegmentedLog(Protocol):
     """A log stored as files per endpoint (the Parquet log)."""
@@ -104,8 +125,9 @@ class RequestIndex:
         # True while a background loop calls catch_up (the server); otherwise lookups
         # of a caller that needs fresh results catch up first.
         self.following = False
-        # request id -> endpoint -> answer (the steps of a pipeline share a request id).
-        self._recent: OrderedDict[str, dict[str, Served]] = OrderedDict()
+        # request id -> its answers (the steps of a pipeline share a request id), each as
+        # a plain tuple of untracked values (see _Answer).
+        self._recent: OrderedDict[str, tuple[_Answer, ...]] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._follow: dict[str, _Follow] = {}
         self._catch_up_lock = threading.Lock()
@@ -133,9 +155,18 @@ class RequestIndex:
     def remember(self, served: Served) -> None:
         if self.capacity <= 0:
             return
+        answer: _Answer = (
+            served.endpoint,
+            served.model,
+            served.version,
+            served.rows,
+            served.logged_at,
+            None if served.ran is None else tuple(sorted(served.ran)),
+        )
         with self._recent_lock:
-            self._recent.setdefault(served.request_id, {})[served.endpoint] = served
-            self._recent.move_to_end(served.request_id)
+            answers = self._recent.pop(served.request_id, ())
+            others = tuple(a for a in answers if a[0] != served.endpoint)
+            self._recent[served.request_id] = (*others, answer)
             while len(self._recent) > self.capacity:
                 self._recent.popitem(last=False)
 
@@ -151,7 +182,7 @@ class RequestIndex:
             for request_id in wanted:
                 answers = self._recent.get(request_id)
                 if answers is not None:
-                    found[request_id] = list(answers.values())
+                    found[request_id] = [_served(request_id, answer) for answer in answers]
         missing = sorted(wanted - set(found))
         if missing:
             with self.db.session() as session:

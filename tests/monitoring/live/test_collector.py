@@ -194,3 +194,25 @@ def test_the_batch_state_of_the_log_equals_what_was_streamed(world: World) -> No
     streamed = stored_total(world)
     for name, counts in batch.columns.items():
         np.testing.assert_array_equal(streamed.columns[name].counts_, counts.counts_)
+
+
+def test_remembered_predictions_are_not_walked_by_the_garbage_collector(world: World) -> None:
+    """Answers kept for labels (50,000 by default) cost a full collection nothing, and
+    drains between ticks count what arrived without waiting for a tick."""
+    import gc
+
+    live = collector(world, "a")
+    frame = shop_frame(2_000, seed=44)
+    answered = serve(live, world, frame, rows=1)
+    live.drain()
+    gc.collect()  # a tuple is untracked once the collector has seen its items untracked
+    gc.collect()
+
+    remembered = list(live.recent._requests.values())
+    assert len(remembered) == 2_000 and not any(map(gc.is_tracked, remembered))
+    assert len(live.queue) == 0 and len(live.recent) == 2_000
+    request_id, outputs = answered[7]
+    world.label([(request_id, 0, outputs[0])])
+    live.tick()
+    labelled = world.series.points("shop", feature="__performance__", statistic="labelled")
+    assert labelled[-1]["value"] == 1

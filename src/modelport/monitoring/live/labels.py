@@ -32,7 +32,7 @@ OVERLAP = timedelta(seconds=5)
 
 @dataclass(slots=True)
 class Remembered:
-    """One answered request: its outputs, and which rows have had their label."""
+    """One answered request: its outputs, as a label's match sees them."""
 
     endpoint: str
     version: int
@@ -40,7 +40,6 @@ class Remembered:
     ts: float
     outputs: np.ndarray[Any, Any]
     probabilities: np.ndarray[Any, Any] | None
-    labelled: set[int] | None = None
     # The request's row numbers of ``outputs`` when not 0..n-1 (a pipeline step that
     # some rows skipped): request row -> position.
     positions: dict[int, int] | None = None
@@ -50,6 +49,32 @@ class Remembered:
         if self.positions is not None:
             return self.positions.get(row)
         return row if 0 <= row < len(self.outputs) else None
+
+
+# One remembered answer as a plain tuple: endpoint, version, window label, window start,
+# window end, arrival time, outputs, probabilities, positions. Every item is an object
+# CPython's cyclic collector does not track (str, int, float, datetime, numpy arrays, an
+# int -> int dict), so the collector stops tracking the tuple after the first collection
+# it survives. Tens of thousands of remembered requests then cost a full collection
+# nothing; as dataclass instances they were walked on every one (pauses of 100+ ms at 16
+# connections, bench/request_profile.py).
+_Answer = tuple[
+    str,
+    int,
+    str,
+    datetime,
+    datetime,
+    float,
+    np.ndarray[Any, Any],
+    np.ndarray[Any, Any] | None,
+    dict[int, int] | None,
+]
+
+
+def _remembered(answer: _Answer) -> Remembered:
+    endpoint, version, label, start, end, ts, outputs, probabilities, positions = answer
+    window = WindowKey(endpoint, version, label, start, end)
+    return Remembered(endpoint, version, window, ts, outputs, probabilities, positions)
 
 
 @dataclass
@@ -80,10 +105,11 @@ class RecentPredictions:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        # A request answered by one endpoint (the common case) maps to its Remembered
-        # alone; only the steps of a pipeline share a dict. One object fewer per request
-        # for the cyclic garbage collector to walk on every full collection.
-        self._requests: OrderedDict[str, Remembered | dict[str, Remembered]] = OrderedDict()
+        # request id -> its answers, one per endpoint (see _Answer).
+        self._requests: OrderedDict[str, tuple[_Answer, ...]] = OrderedDict()
+        # (request id, endpoint) -> the positions already labelled, as bits of an int
+        # (untracked like the answers; only requests with a label have an entry).
+        self._labelled: dict[tuple[str, str], int] = {}
         self._rows = 0
         self.forgotten = 0
 
@@ -103,28 +129,33 @@ class RecentPredictions:
     ) -> None:
         if self.capacity == 0:
             return
-        answers = _answers(self._requests.pop(request_id, None))
-        previous = answers.pop(endpoint, None)
-        if previous is not None:
-            self._rows -= len(previous.outputs)
+        answers = self._requests.pop(request_id, ())
+        others = tuple(answer for answer in answers if answer[0] != endpoint)
+        if len(others) != len(answers):
+            self._labelled.pop((request_id, endpoint), None)
+            self._rows -= sum(len(a[6]) for a in answers if a[0] == endpoint)
         # Copies: the data plane's arrays are slices of a whole micro-batch, and keeping a
         # slice would keep the batch alive for as long as the request is remembered.
-        answers[endpoint] = Remembered(
+        answer: _Answer = (
             endpoint,
             version,
-            window,
+            window.window,
+            window.start,
+            window.end,
             ts,
             np.array(outputs),
             None if probabilities is None else np.array(probabilities),
-            positions=None if rows is None else {int(r): i for i, r in enumerate(rows)},
+            None if rows is None else {int(r): i for i, r in enumerate(rows)},
         )
-        self._requests[request_id] = answers[endpoint] if len(answers) == 1 else answers
+        self._requests[request_id] = (*others, answer)
         self._rows += len(outputs)
         while self._rows > self.capacity and self._requests:
-            _, oldest = self._requests.popitem(last=False)
-            for forgotten in _answers(oldest).values():
-                self._rows -= len(forgotten.outputs)
-                self.forgotten += len(forgotten.outputs)
+            oldest_id, oldest = self._requests.popitem(last=False)
+            for forgotten in oldest:
+                self._rows -= len(forgotten[6])
+                self.forgotten += len(forgotten[6])
+                if self._labelled:
+                    self._labelled.pop((oldest_id, forgotten[0]), None)
 
     def match(self, labels: pa.Table) -> list[Matched]:
         """Labels (as ``FeedbackStore.labels`` returns them) whose prediction is remembered
@@ -143,35 +174,28 @@ class RecentPredictions:
         for request_id, row, label, value, received, endpoint in zip(
             *columns, endpoints, strict=True
         ):
-            entry = self._requests.get(request_id)
-            if entry is None:
+            answers = self._requests.get(request_id)
+            if answers is None:
                 continue
-            answers = _answers(entry)
             if endpoint:
-                remembered = answers.get(endpoint)
+                answer = next((a for a in answers if a[0] == endpoint), None)
             elif len(answers) == 1:
-                remembered = next(iter(answers.values()))
+                answer = answers[0]
             else:
                 continue  # several endpoints answered and the label names none of them
-            position = None if remembered is None else remembered.position(row)
-            if remembered is None or position is None:
+            if answer is None:
                 continue
-            if remembered.labelled is None:
-                remembered.labelled = set()
-            elif row in remembered.labelled:
+            remembered = _remembered(answer)
+            position = remembered.position(row)
+            if position is None:
                 continue
-            remembered.labelled.add(row)
+            key = (request_id, remembered.endpoint)
+            labelled = self._labelled.get(key, 0)
+            if labelled >> position & 1:
+                continue
+            self._labelled[key] = labelled | 1 << position
             found.append(Matched(remembered, request_id, row, label, value, received, position))
         return found
-
-
-def _answers(entry: Remembered | dict[str, Remembered] | None) -> dict[str, Remembered]:
-    """A remembered request's answers by endpoint."""
-    if entry is None:
-        return {}
-    if isinstance(entry, Remembered):
-        return {entry.endpoint: entry}
-    return entry
 
 
 class LabelFollower:
