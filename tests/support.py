@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,18 +77,133 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class _Zygote:
+    """The client side of ``tests/zygote.py``: one warm template process per test process,
+    started on first use, that forks the real ``modelport`` command on request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._folder = Path(tempfile.mkdtemp(prefix="modelport-zygote-"))
+        self._count = 0
+
+    def _started(self) -> subprocess.Popen[str]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=cli_env(),
+                cwd=self._folder,
+                text=True,
+                bufsize=1,
+            )
+            assert self._process.stdout is not None
+            ready = self._process.stdout.readline()
+            if not ready:
+                raise AssertionError("the test zygote did not start")
+        return self._process
+
+    def spawn(self, args: list[str], cwd: Path, env: dict[str, str], log: Path) -> ForkedProcess:
+        """``modelport ARGS`` with stdout and stderr both into ``log``."""
+        return self.spawn_split(args, cwd, env, log, log)
+
+    def spawn_split(
+        self, args: list[str], cwd: Path, env: dict[str, str], stdout: Path, stderr: Path
+    ) -> ForkedProcess:
+        with self._lock:
+            process = self._started()
+            self._count += 1
+            status = self._folder / f"{self._count}.status"
+            request = {
+                "argv": args,
+                "cwd": str(cwd),
+                "env": env,
+                "stdout": str(stdout),
+                "stderr": str(stderr),
+                "status": str(status),
+            }
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            answer = process.stdout.readline()
+        if not answer:
+            raise AssertionError("the test zygote went away")
+        return ForkedProcess(json.loads(answer)["pid"], status)
+
+
+class ForkedProcess:
+    """What tests use of ``subprocess.Popen`` (poll, wait, send_signal, terminate, kill,
+    pid, returncode) for a command the zygote forked."""
+
+    def __init__(self, pid: int, status: Path) -> None:
+        self.pid = pid
+        self._status = status
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._status.exists():
+            self.returncode = int(self._status.read_text())
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0.0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # never a pid that has ended (and may be reused)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+_ZYGOTE = _Zygote()
+
+
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """The real ``modelport`` command in a subprocess."""
-    result = subprocess.run(
-        [sys.executable, "-m", "modelport.cli.main", *args],
-        cwd=cwd,
-        env=cli_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """The real ``modelport`` command in its own process: forked from the warm zygote
+    (``tests/zygote.py``), or with ``fresh`` a new interpreter (for what a fresh start
+    imports or costs)."""
+    if fresh:
+        result = subprocess.run(
+            [sys.executable, "-m", "modelport.cli.main", *args],
+            cwd=cwd,
+            env=cli_env(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    else:
+        with tempfile.TemporaryDirectory(prefix="modelport-cli-") as folder:
+            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+            process = _ZYGOTE.spawn_split(list(args), cwd, cli_env(env), out, err)
+            try:
+                code = process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+            result = subprocess.CompletedProcess(
+                [sys.executable, "-m", "modelport.cli.main", *args],
+                code,
+                out.read_text() if out.exists() else "",
+                err.read_text() if err.exists() else "",
+            )
     if check and result.returncode != 0:
         raise AssertionError(
             f"modelport {' '.join(args)} exited {result.returncode}\n"
@@ -100,7 +219,9 @@ class LiveServer:
     cwd: Path
     env: dict[str, str] | None = None
     port: int = 0
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[str] | ForkedProcess | None = None
+    # A new interpreter instead of a fork of the warm zygote (see run_cli).
+    fresh: bool = False
 
     @property
     def url(self) -> str:
@@ -109,23 +230,19 @@ class LiveServer:
     def start(self, timeout: float = 60.0) -> LiveServer:
         self.port = self.port or free_port()
         self._log = (self.cwd / f"server-{self.port}.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "modelport.cli.main",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=self.cwd,
-            env=cli_env(self.env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        log = self.cwd / f"server-{self.port}.log"
+        if self.fresh:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "modelport.cli.main", *args],
+                cwd=self.cwd,
+                env=cli_env(self.env),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        else:
+            self.process = _ZYGOTE.spawn(args, self.cwd, cli_env(self.env), log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
