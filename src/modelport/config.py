@@ -18,9 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from modelport.defaults import CONFIG_FILE, MAX_WORKERS
 from modelport.errors import ConfigError
-
-CONFIG_FILE = "modelport.toml"
 
 
 class StoreSettings(BaseModel):
@@ -29,10 +28,6 @@ class StoreSettings(BaseModel):
     home: Path = Path(".modelport")
     # Any SQLAlchemy URL; empty means SQLite at ``<home>/modelport.db``.
     url: str = ""
-
-
-# Most worker processes ``modelport serve --workers`` starts (``server.workers``).
-MAX_WORKERS = 64
 
 
 class ServerSettings(BaseModel):

@@ -13,7 +13,7 @@ from modelport.cli.main import LAZY
 from modelport.config import DEFAULT_TOML
 from support import cli_env, register_churn, run_cli
 
-HEAVY = ("pandas", "scipy", "sqlalchemy", "sklearn", "pyarrow", "numpy")
+HEAVY = ("pandas", "scipy", "sqlalchemy", "sklearn", "pyarrow", "numpy", "pydantic")
 
 
 @pytest.mark.parametrize("name", sorted(LAZY))

@@ -19,7 +19,7 @@ from typer import _click as click
 
 from modelport import __version__
 from modelport.cli.common import console, errors, handle_errors, print_json, settings, state
-from modelport.config import CONFIG_FILE, DEFAULT_TOML, MAX_WORKERS
+from modelport.defaults import CONFIG_FILE, MAX_WORKERS
 from modelport.errors import ModelportError
 
 
@@ -144,6 +144,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite modelport.toml.")] = False,
 ) -> None:
     """Create modelport.toml and .modelport/ (SQLite, artifacts, prediction log)."""
+    from modelport.config import DEFAULT_TOML
+
     path = Path(CONFIG_FILE)
     if path.exists() and not force:
         console.print(f"{CONFIG_FILE} exists; keeping it")
