@@ -53,6 +53,11 @@ PRELOAD = (
     "httpx",
 )
 
+# The interpreter's own search path: sys.path without this script's folder and without
+# what this process's PYTHONPATH added (each child puts its own there).
+_STARTUP_PYTHONPATH = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+_BASE_PATH = [p for p in sys.path[1:] if p not in _STARTUP_PYTHONPATH]
+
 _status_files: dict[int, str] = {}
 _ended: dict[int, int] = {}
 
@@ -106,7 +111,11 @@ def _child(request: dict[str, Any]) -> None:
             os.dup2(source, target)
         os.closerange(3, 1024)
         sys.argv = ["modelport", *request["argv"]]
-        sys.path[0] = request["cwd"]  # as ``python -m`` puts the working directory first
+        # The search path a new ``python -m`` would start with: the working directory,
+        # then the child's PYTHONPATH (read only when an interpreter starts), then the
+        # interpreter's own entries.
+        python_path = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [request["cwd"], *python_path, *_BASE_PATH]
         try:
             runpy.run_module("modelport.cli.main", run_name="__main__", alter_sys=True)
             code = 0

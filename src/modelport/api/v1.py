@@ -31,6 +31,8 @@ async def predict(request: Request) -> Response:
     payload = await read_json(request, app.settings.server.max_body_bytes)
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
+    if name not in app.plane.runtimes:  # created through another worker a moment ago?
+        await app.plane.load_missing(name)
     schema = app.plane.schema_of(name)
     try:
         batch = decode_simple(

@@ -55,6 +55,9 @@ async def infer(request: Request) -> Response:
     )
     request_id = request_id_from(request, payload) or new_request_id()
     request.state.request_id = request_id
+    name = request.path_params["name"]
+    if name not in app.plane.runtimes:  # created through another worker a moment ago?
+        await app.plane.load_missing(name)
     status = _status_for(request)
     try:
         schema = app.plane.schema_of(status.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import secrets
 import threading
@@ -220,6 +221,9 @@ class DataPlane:
         # One refresh at a time: a poll that read the endpoints before a change must not
         # put back, after it, what the change's own refresh has just removed or replaced.
         self._refreshing = asyncio.Lock()
+        # Names asked for but not served here, and when the control plane was last asked
+        # about each (see ``load_missing``).
+        self._missing: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -286,6 +290,22 @@ class DataPlane:
                 logger.info(
                     "endpoint %s serving %s", name, runtime.policy and runtime.policy.describe()
                 )
+
+    async def load_missing(self, name: str) -> None:
+        """Load ``name`` now if the control plane has it and this process does not serve it
+        yet: an endpoint created through another process (another worker behind the same
+        port) answers its first request here instead of a 404 until the next poll. An
+        unknown name asks the database at most once per ``refresh_s``, however often it
+        is requested."""
+        if name in self.runtimes:
+            return
+        now = time.monotonic()
+        if now - self._missing.get(name, -math.inf) < self.refresh_s:
+            return
+        if len(self._missing) >= 10_000:
+            self._missing.clear()
+        self._missing[name] = now
+        await self.refresh(only=name)
 
     def _build(self, name: str, previous: EndpointRuntime | None) -> EndpointRuntime:
         endpoint = self.endpoints.get(name)
