@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.schema import InputSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class Batch:
         return Batch({k: v[start:stop] for k, v in self.columns.items()}, stop - start)
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd  # here: the command line imports this module without pandas
+
         return pd.DataFrame(self.columns, copy=False)
 
     def to_matrix(self) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -68,6 +72,8 @@ class Batch:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, schema: InputSchema) -> Batch:
         """Columns of ``frame`` named by ``schema``, coerced to the data-plane dtypes."""
+        import pandas as pd
+
         columns: dict[str, np.ndarray[Any, Any]] = {}
         for feature in schema.features:
             series = frame[feature.name]
@@ -78,13 +84,13 @@ class Batch:
             else:
                 values = series.astype(object).to_numpy()
                 columns[feature.name] = np.array(
-                    [None if _missing(v) else str(v) for v in values], dtype=object
+                    [None if _missing(v, pd.NA) else str(v) for v in values], dtype=object
                 )
         return cls(columns, len(frame))
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+def _missing(value: object, na: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is na
 
 
 @dataclass(frozen=True, slots=True)

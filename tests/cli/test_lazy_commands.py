@@ -123,13 +123,22 @@ def test_read_only_commands_import_only_what_they_read_with(
     assert loaded == "[]"
 
 
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("alerts", "list"), "no alert rules"),
+        (("rollout", "status", "churn"), "churn"),
+        (("monitor", "events", "churn"), ""),
+        (("logs", "tail", "churn"), ""),
+    ],
+)
 def test_a_command_that_needs_every_plane_still_imports_no_statistics_or_detectors(
-    registered: Path,
+    registered: Path, args: tuple[str, ...], shown: str
 ) -> None:
-    """``alerts list`` builds every plane (as a server does): scipy, River, httpx and
-    scikit-learn wait until a statistic, a detector, a notifier or a model needs them."""
-    output, loaded = _loaded_by(
-        ("alerts", "list"), registered, ("scipy", "river", "sklearn", "httpx", "alembic")
-    )
-    assert "no alert rules" in output
+    """These commands build every plane (as a server does): pandas, scipy, River, httpx
+    and scikit-learn wait until a report, a statistic, a detector, a notifier or a model
+    needs them."""
+    watched = ("pandas", "scipy", "river", "sklearn", "httpx", "alembic")
+    output, loaded = _loaded_by(args, registered, watched)
+    assert shown in output
     assert loaded == "[]"

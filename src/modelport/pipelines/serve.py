@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.batch import Batch, Prediction
 from modelport.errors import ModelportError, StepFailed
@@ -214,6 +213,8 @@ def _condition_value(ref: str, batch: Batch, results: Mapping[str, StepResult]) 
 def _numbers(values: Array) -> np.ndarray[Any, np.dtype[np.float64]]:
     if values.dtype.kind in "fiub":
         return values.astype(np.float64, copy=False)
+    import pandas as pd  # here: commands that import the data plane skip pandas
+
     converted: np.ndarray[Any, np.dtype[np.float64]] = pd.to_numeric(
         pd.Series(values, dtype=object), errors="coerce"
     ).to_numpy(dtype=np.float64, na_value=np.nan)

@@ -59,7 +59,9 @@ FOLLOW_WINDOW = timedelta(hours=2)
 _INSERT_CHUNK = 5_000
 _LOOKUP_CHUNK = 500
 _READ_COLUMNS = [col.REQUEST_ID, col.ROW, col.MODEL, col.VERSION, col.ROLE, col.TS]
-_SERVED = pa.array([str(role) for role in SERVED_ROLES], pa.string())
+# A list, not a pyarrow array: building an array from Python objects at import makes
+# pyarrow import pandas, a third of a second for every command that imports this module.
+_SERVED = [str(role) for role in SERVED_ROLES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +276,7 @@ class RequestIndex:
             return []
         if not set(_READ_COLUMNS) <= set(table.column_names) or table.num_rows == 0:
             return []
-        table = table.filter(pc.is_in(table[col.ROLE], value_set=_SERVED))
+        table = table.filter(pc.is_in(table[col.ROLE], value_set=pa.array(_SERVED, pa.string())))
         if table.num_rows == 0:
             return []
         grouped = table.group_by(col.REQUEST_ID).aggregate(

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -413,6 +412,8 @@ def numeric_checked(column: pa.ChunkedArray) -> tuple[FloatArray, int]:
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
         values: FloatArray = column.to_numpy().astype(np.float64, copy=False)
         return values, 0
+    import pandas as pd  # here: commands that only import this module skip pandas
+
     logged = pd.Series(column.to_pylist(), dtype=object)
     parsed = pd.to_numeric(logged, errors="coerce")
     # Numbers that went through text (a missing one reads "nan") are not violations.
@@ -513,7 +514,12 @@ def _set_verdict(bounds: tuple[Any, Any] | None, allowed: frozenset[Any]) -> str
 
 
 def _aware(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        import pandas as pd
+
+        moment = pd.Timestamp(value).to_pydatetime()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment

@@ -25,13 +25,15 @@ rest into ``"__other__"``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from modelport.errors import ProfileError
 from modelport.schema import InputSchema, OutputSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ProfileKind = Literal["numeric", "categorical"]
 OTHER = "__other__"
@@ -117,6 +119,8 @@ def profile_numeric(values: FloatArray, n_bins: int, tails: bool = True) -> Feat
 
 def profile_categorical(values: np.ndarray[Any, Any], max_categories: int) -> FeatureProfile:
     """Profile one categorical column (None/NaN = missing, values stringified)."""
+    import pandas as pd  # here: commands that read profiles never build one
+
     series = pd.Series(values, dtype=object)
     present = series[series.notna()].astype(str)
     missing = len(series) - len(present)
@@ -179,6 +183,8 @@ class ReferenceProfile:
 
     def _profile_column(self, values: np.ndarray[Any, Any], numeric: bool) -> FeatureProfile:
         if numeric:
+            import pandas as pd
+
             floats = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )

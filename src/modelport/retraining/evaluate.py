@@ -8,15 +8,17 @@ where probabilities allow; regression MAE, RMSE and R².
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.batch import Batch
 from modelport.monitoring.metrics.exact import classification_metrics, regression_metrics
 from modelport.registry.flavors import Predictor
 from modelport.schema import InputSchema, OutputSpec, label_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLASSIFICATION = ("accuracy", "macro_f1", "f1", "roc_auc", "log_loss")
 REGRESSION = ("mae", "rmse", "r2")

@@ -7,13 +7,17 @@ one-hot encoded (categories not seen in training are ignored when serving).
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelport.retraining.trainer import TrainContext
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _columns(context: TrainContext) -> ColumnTransformer:

@@ -8,6 +8,7 @@ as text, regression values as numbers). ``--with-reference`` adds the parent's s
 reference sample to the training rows (never to the holdout: the holdout measures the
 traffic the new version will serve).
 
+>>> import pandas as pd
 >>> fingerprint(pd.DataFrame({"x": [1.0, 2.0]}), pd.Series(["a", "b"]))[:7]
 'sha256:'
 """
@@ -17,10 +18,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow.compute as pc
 
 from modelport.errors import ValidationFailed
@@ -31,6 +31,9 @@ from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.schema import label_text
 from modelport.vocabulary import SERVED_ROLES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -81,6 +84,8 @@ def gather(
 def add_reference(gathered: Gathered, registry: Registry, parent: ModelVersion) -> None:
     """Add the parent's stored reference sample (features and target) to the training rows;
     a parent without a labelled reference is refused naming ``with_reference``."""
+    import pandas as pd  # here: commands importing this module skip pandas
+
     frame = registry.reference_frame(parent)
     if frame is None:
         raise ValidationFailed(
@@ -105,6 +110,8 @@ def add_reference(gathered: Gathered, registry: Registry, parent: ModelVersion) 
 
 def fingerprint(features: pd.DataFrame, labels: pd.Series) -> str:
     """``sha256:<hex>`` of the rows and labels in the order given, column names included."""
+    import pandas as pd
+
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, features.columns)).encode())
     rows = pd.util.hash_pandas_object(features, index=False).to_numpy()

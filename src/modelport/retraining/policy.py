@@ -32,7 +32,6 @@ from modelport.errors import (
 )
 from modelport.registry.endpoints import EndpointStore
 from modelport.retraining.request import DEFAULT_HOLDOUT, DEFAULT_SINCE, RetrainRequest
-from modelport.retraining.run import check_rollout_options
 from modelport.retraining.trainer import check_trainer_name, require_allowed
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, FeedbackRow, RetrainEventRow, RetrainPolicyRow
@@ -262,6 +261,8 @@ def _rollout(options: object) -> dict[str, Any]:
             field="rollout",
         )
     try:
+        from modelport.retraining.run import check_rollout_options  # pandas: only here
+
         check_rollout_options(options)
     except ValidationFailed as exc:
         exc.field = f"rollout.{exc.field}" if exc.field else "rollout"

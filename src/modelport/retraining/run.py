@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.errors import Conflict, ModelportError, ValidationFailed
 from modelport.predlog.feedback import FeedbackStore
@@ -51,6 +50,9 @@ from modelport.rollout.spec import build_spec
 from modelport.store.db import Database
 from modelport.store.tables import AuditRow, utcnow
 from modelport.vocabulary import RolloutStrategy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RANDOM_SEED = 0
 # Where the training rows' labels go in the new version's reference sample when the
@@ -318,6 +320,8 @@ def _enough_labels(request: RetrainRequest, gathered: Gathered) -> None:
 def _split(gathered: Gathered, request: RetrainRequest) -> Split:
     """Holdout rows from the logged traffic: the newest share (``time``, rows are oldest
     first) or a seeded random share; the rest, plus any reference rows, train."""
+    import pandas as pd  # here: commands importing this module skip pandas
+
     n = gathered.logged_rows
     size = min(max(1, math.ceil(n * request.holdout)), n - 1)
     if size < 1:
@@ -346,6 +350,8 @@ def _split(gathered: Gathered, request: RetrainRequest) -> Split:
 
 
 def _fingerprint(split: Split) -> str:
+    import pandas as pd  # here: commands importing this module skip pandas
+
     features = pd.concat([split.train_features, split.holdout_features], ignore_index=True)
     labels = pd.concat([split.train_labels, split.holdout_labels], ignore_index=True)
     return fingerprint(features, labels)

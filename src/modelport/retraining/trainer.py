@@ -21,18 +21,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.errors import Forbidden, ModelportError, ValidationFailed
 from modelport.registry.records import ModelVersion
 from modelport.schema import InputSchema, OutputSpec, label_text
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _TRAINER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-Trainer = Callable[[pd.DataFrame, pd.Series, "TrainContext"], Any]
+Trainer = Callable[["pd.DataFrame", "pd.Series", "TrainContext"], Any]
 
 
 class TrainerFailed(ModelportError):

@@ -8,10 +8,9 @@ what blue answered on at least ``smoke_agreement`` of them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.batch import Batch, Prediction
 from modelport.predlog import columns as col
@@ -21,6 +20,9 @@ from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.serving.runner import example_batch
 from modelport.vocabulary import Role
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_ROWS = 64
 
@@ -50,6 +52,8 @@ def replay_rows(
     rows: int,
 ) -> tuple[str, pd.DataFrame, np.ndarray[Any, Any] | None]:
     """Recent successful primary requests (features + blue's answer), else reference data."""
+    import pandas as pd  # here: commands importing this module skip pandas
+
     names = primary.input_schema.names
     features = [col.feature(n) for n in names]
     answers = col.output_column(primary.output.kind)
@@ -112,6 +116,8 @@ def smoke_test(
 
 
 def _violations(prediction: Prediction, rows: int, green: ModelVersion) -> int:
+    import pandas as pd  # here: commands importing this module skip pandas
+
     outputs = np.asarray(prediction.outputs)
     if outputs.shape[0] != rows:
         return rows

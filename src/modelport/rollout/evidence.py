@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,6 +26,9 @@ from modelport.predlog import columns as col
 from modelport.predlog.feedback import FeedbackStore
 from modelport.predlog.reader import LABEL_COLUMNS, join_labels
 from modelport.vocabulary import Phase, Role
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASE_COLUMNS = [col.REQUEST_ID, col.ROW, col.ROLE, col.VERSION, col.LATENCY_MS, col.STATUS]
 OUTPUT_COLUMNS = [col.PREDICTION, col.PREDICTION_VALUE]

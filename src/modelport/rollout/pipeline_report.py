@@ -17,10 +17,9 @@ the pipeline's last, that comparison already is of the final outputs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from modelport.predlog import columns as col
@@ -28,6 +27,9 @@ from modelport.predlog.reader import PredictionLog, join_labels
 from modelport.rollout.evidence import scores
 from modelport.rollout.state import Rollout
 from modelport.vocabulary import SERVED_ROLES, Phase, RolloutStrategy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Only what the join and the summaries need: the step's log may be wide.
 STEP_COLUMNS = [col.REQUEST_ID, col.ROW, col.ROLE, col.VERSION, col.STATUS]

@@ -29,8 +29,6 @@ from modelport.rollout.bluegreen import replay_rows, smoke_test
 from modelport.rollout.candidate import check_compatible, load_candidate
 from modelport.rollout.controller import Controller
 from modelport.rollout.evidence import labels_for
-from modelport.rollout.pipeline_report import pipeline_section
-from modelport.rollout.report import shadow_report
 from modelport.rollout.spec import CandidateChoice, RolloutSpec, build_spec, choose_candidate
 from modelport.rollout.state import (
     ABORTED,
@@ -319,6 +317,9 @@ class RolloutService:
     ) -> dict[str, Any]:
         rollout = self.find(name, rollout_id)
         candidate = self.registry.get(rollout.model, rollout.candidate)
+        # Here: the report's pandas work is imported only by what asks for a report.
+        from modelport.rollout.report import shadow_report
+
         report = shadow_report(self.log, rollout, candidate, slice_by)
         endpoint = self.endpoints.get(name)
         if endpoint.part_of is not None:
@@ -332,6 +333,8 @@ class RolloutService:
         final = self.endpoints.get(step_endpoint(pipeline, spec.final.name))
         kind = self.registry.get(final.model, final.primary_version).output.kind
         labels = labels_for(self.feedback, final.name, rollout.created_at)
+        from modelport.rollout.pipeline_report import pipeline_section
+
         return pipeline_section(
             self.log,
             rollout,

@@ -30,10 +30,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.config import MonitoringSettings
 from modelport.monitoring.live.labels import LabelFollower, Matched, RecentPredictions
@@ -47,6 +46,9 @@ from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.vocabulary import PredictionEvent
+
+if TYPE_CHECKING:
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +241,8 @@ class Collector:
 
     def _bootstrap(self, endpoint: str, version: int) -> None:
         """Fit a profile on the first rows of a version without reference data."""
+        import pandas as pd  # here: commands importing this module skip pandas
+
         pending = self._pending.pop((endpoint, version))
         record = self._version(endpoint, version)
         names = [spec.name for spec in record.input_schema.features]

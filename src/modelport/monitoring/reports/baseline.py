@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,9 +30,11 @@ from modelport.predlog import columns as col
 from modelport.predlog.reader import LogWindow, WindowSpec
 from modelport.registry.profile import FeatureProfile, ReferenceProfile
 from modelport.registry.records import ModelVersion
-from modelport.registry.reference import sample_columns
 from modelport.registry.service import Registry
 from modelport.schema import InputSchema, OutputSpec
+
+if TYPE_CHECKING:
+    pass
 
 
 @dataclass
@@ -105,6 +106,8 @@ class ReferenceColumns(Mapping[str, np.ndarray[Any, Any]]):
 
 def from_registry(registry: Registry, version: ModelVersion) -> Baseline | None:
     """The version's registered reference (exact when its sample file is there)."""
+    from modelport.registry.reference import sample_columns  # pandas, for reports only
+
     if version.profile is None:
         return None
     profile = ReferenceProfile.from_dict(version.profile)
@@ -150,6 +153,8 @@ def from_window(
 ) -> Baseline:
     """A baseline of logged traffic (the rows of ``spec``): its profile (bins) and raw
     values (exact statistics)."""
+    import pandas as pd  # here: commands importing this module skip pandas
+
     schema, output = version.input_schema, version.output
     window.prefetch([*map(col.feature, schema.names), *col.output_columns(output)])
     columns: dict[str, np.ndarray[Any, Any]] = {}

@@ -21,16 +21,18 @@ that bucket but still reported as ``unseen_``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from modelport.monitoring.stats.compute import compute_stats
 from modelport.monitoring.stats.histogram import FloatArray, Histogram, IntArray, Kind
 from modelport.monitoring.stats.registry import DEFAULT_STATS
 from modelport.monitoring.stats.result import StatResult
 from modelport.registry.profile import OTHER, FeatureProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class BinnedCounts:
@@ -90,6 +92,8 @@ class BinnedCounts:
         if self.kind_ == "numeric":
             self._update_numeric(np.asarray(values, dtype=np.float64))
         else:
+            import pandas as pd  # here: commands that only import this module skip pandas
+
             self._update_categorical(pd.Series(np.asarray(values, dtype=object), dtype=object))
 
     def _update_numeric(self, values: FloatArray) -> None:
@@ -102,6 +106,8 @@ class BinnedCounts:
             self.maximum_ = max(self.maximum_, float(present.max()))
 
     def _update_categorical(self, values: pd.Series[Any]) -> None:
+        import pandas as pd
+
         missing = values.isna()
         present = values[~missing].astype(str)
         codes = pd.Index(self.categories_, dtype=object).get_indexer(pd.Index(present))
