@@ -23,8 +23,8 @@ demo: $(STAMP)
 demo-pipeline: $(STAMP)
 	$(BIN)/python demo/run_pipeline_demo.py
 
-# Two worker processes (most tests wait on a server or a browser): ~21 min instead of ~28
-# on 2 cores. PYTEST_ARGS= runs them in one process.
+# Two worker processes (most tests wait on a server or a browser): ~13 min on 2 cores.
+# PYTEST_ARGS= runs them in one process.
 PYTEST_ARGS ?= -n 2
 
 test: $(STAMP)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from modelport.batch import Batch
 from modelport.config import Settings
-from modelport.server import Services
+from modelport.server import FULL_COLLECTIONS_RARER, Services
 from modelport.serving.policies import CanarySpec
 from rollout.conftest import rollout_project, rollout_template  # noqa: F401  (fixtures)
 from support import churn_instance, cli_env
@@ -58,6 +58,22 @@ def test_starting_and_stopping_services_twice_leaves_no_thread_or_task(
     # Every row of the three runs reached the log: each stop flushed it.
     roles = first.log.read("churn", columns=["role"]).column("role").to_pylist()
     assert roles.count("primary") + roles.count("canary") == 60
+
+
+def test_full_collections_are_rarer_while_serving_and_as_before_after(
+    rollout_project: Path,  # noqa: F811
+) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    services = Services.build(Settings.load(rollout_project / "modelport.toml"))
+
+    async def scenario() -> tuple[int, ...]:
+        async with services.running():
+            return gc.get_threshold()
+
+    assert asyncio.run(scenario()) == FULL_COLLECTIONS_RARER
+    assert gc.get_threshold() == before
 
 
 def test_a_fresh_interpreter_serves_a_canary_without_importing_the_rollout_plane(
