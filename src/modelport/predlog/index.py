@@ -142,33 +142,28 @@ class RequestIndex:
     # -- the request path ---------------------------------------------------------------
     def listen(self, event: PredictionEvent) -> None:
         """Data-plane listener: remember who answered (O(1), never raises for a good event)."""
-        self.remember(
-            Served(
-                event.request_id,
-                event.endpoint,
-                event.version.name,
-                event.version.version,
-                event.span,
-                datetime.fromtimestamp(event.arrived, UTC),
-                None if event.row_index is None else frozenset(int(i) for i in event.row_index),
-            )
-        )
+        if self.capacity <= 0:
+            return
+        ran = None if event.row_index is None else tuple(sorted(int(i) for i in event.row_index))
+        version = event.version
+        logged_at = datetime.fromtimestamp(event.arrived, UTC)
+        answer = (event.endpoint, version.name, version.version, event.span, logged_at, ran)
+        self._remember(event.request_id, answer)
 
     def remember(self, served: Served) -> None:
         if self.capacity <= 0:
             return
-        answer: _Answer = (
-            served.endpoint,
-            served.model,
-            served.version,
-            served.rows,
-            served.logged_at,
-            None if served.ran is None else tuple(sorted(served.ran)),
+        ran = None if served.ran is None else tuple(sorted(served.ran))
+        self._remember(
+            served.request_id,
+            (served.endpoint, served.model, served.version, served.rows, served.logged_at, ran),
         )
+
+    def _remember(self, request_id: str, answer: _Answer) -> None:
         with self._recent_lock:
-            answers = self._recent.pop(served.request_id, ())
-            others = tuple(a for a in answers if a[0] != served.endpoint)
-            self._recent[served.request_id] = (*others, answer)
+            answers = self._recent.pop(request_id, ())
+            others = tuple(a for a in answers if a[0] != answer[0])
+            self._recent[request_id] = (*others, answer)
             while len(self._recent) > self.capacity:
                 self._recent.popitem(last=False)
 

@@ -30,7 +30,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -46,9 +46,6 @@ from modelport.registry.profile import ReferenceProfile
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.vocabulary import PredictionEvent
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 

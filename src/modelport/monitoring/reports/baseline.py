@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +32,6 @@ from modelport.registry.profile import FeatureProfile, ReferenceProfile
 from modelport.registry.records import ModelVersion
 from modelport.registry.service import Registry
 from modelport.schema import InputSchema, OutputSpec
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
