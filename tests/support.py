@@ -171,39 +171,25 @@ _ZYGOTE = _Zygote()
 
 
 def run_cli(
-    *args: str,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    check: bool = True,
-    fresh: bool = False,
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """The real ``modelport`` command in its own process: forked from the warm zygote
-    (``tests/zygote.py``), or with ``fresh`` a new interpreter (for what a fresh start
-    imports or costs)."""
-    if fresh:
-        result = subprocess.run(
+    """The real ``modelport`` command in its own process, forked from the warm zygote
+    (``tests/zygote.py``). Tests about what a fresh interpreter imports start their own
+    with ``subprocess``."""
+    with tempfile.TemporaryDirectory(prefix="modelport-cli-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        process = _ZYGOTE.spawn_split(list(args), cwd, cli_env(env), out, err)
+        try:
+            code = process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        result = subprocess.CompletedProcess(
             [sys.executable, "-m", "modelport.cli.main", *args],
-            cwd=cwd,
-            env=cli_env(env),
-            capture_output=True,
-            text=True,
-            timeout=120,
+            code,
+            out.read_text() if out.exists() else "",
+            err.read_text() if err.exists() else "",
         )
-    else:
-        with tempfile.TemporaryDirectory(prefix="modelport-cli-") as folder:
-            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-            process = _ZYGOTE.spawn_split(list(args), cwd, cli_env(env), out, err)
-            try:
-                code = process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-            result = subprocess.CompletedProcess(
-                [sys.executable, "-m", "modelport.cli.main", *args],
-                code,
-                out.read_text() if out.exists() else "",
-                err.read_text() if err.exists() else "",
-            )
     if check and result.returncode != 0:
         raise AssertionError(
             f"modelport {' '.join(args)} exited {result.returncode}\n"
@@ -219,9 +205,7 @@ class LiveServer:
     cwd: Path
     env: dict[str, str] | None = None
     port: int = 0
-    process: subprocess.Popen[str] | ForkedProcess | None = None
-    # A new interpreter instead of a fork of the warm zygote (see run_cli).
-    fresh: bool = False
+    process: ForkedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -229,24 +213,13 @@ class LiveServer:
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         self.port = self.port or free_port()
-        self._log = (self.cwd / f"server-{self.port}.log").open("w")
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
         log = self.cwd / f"server-{self.port}.log"
-        if self.fresh:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "modelport.cli.main", *args],
-                cwd=self.cwd,
-                env=cli_env(self.env),
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        else:
-            self.process = _ZYGOTE.spawn(args, self.cwd, cli_env(self.env), log)
+        log.write_text("")  # the server appends; a restart on the same port starts afresh
+        self.process = _ZYGOTE.spawn(args, self.cwd, cli_env(self.env), log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self._log.close()
                 raise AssertionError(f"server exited early:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/v2/health/live", timeout=1).status_code == 200:
@@ -267,12 +240,9 @@ class LiveServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             code = self.process.wait()
-        self._log.close()
         return code
 
     def output(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
         return (self.cwd / f"server-{self.port}.log").read_text()
 
     def client(self, **kwargs: Any) -> httpx.Client:

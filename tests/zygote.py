@@ -7,8 +7,8 @@ types it trusts): a few hundred servers and commands made that the larger part o
 suite's time. This process imports those libraries once and forks a child per command;
 the child sets its working directory, environment, argv and standard streams as a new
 process would have them and runs ``modelport.cli.main`` as ``__main__``, exactly as
-``python -m modelport.cli.main`` does. Tests that are about a fresh interpreter (what a
-command imports, how fast it starts) pass ``fresh=True`` and get a real exec.
+``python -m modelport.cli.main`` does. Tests about what a fresh interpreter imports start
+one themselves with ``subprocess``.
 
 Protocol (one JSON object per line): the test process writes
 ``{"argv", "cwd", "env", "stdout", "stderr", "status"}`` on stdin; this process forks and
